@@ -1,0 +1,18 @@
+"""Every piece of application state, each under its own typed key."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+if TYPE_CHECKING:
+    from .crypto import GuidCipher
+    from .embedded import EmbeddedDatabase
+    from .repository import Repository
+    from .settings import Settings
+
+SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
+EMBEDDED_DB: web.AppKey[EmbeddedDatabase | None] = web.AppKey("embedded_db")
+REPOSITORY: web.AppKey[Repository] = web.AppKey("repository")
+CIPHER: web.AppKey[GuidCipher] = web.AppKey("cipher")

@@ -1,0 +1,79 @@
+"""Settings: one frozen dataclass, read from ``TOKENS_*`` variables and overridden by CLI flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class SettingsError(ValueError):
+    """A setting has a value the server cannot run with."""
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("tokens", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # None starts the embedded database in ``data_dir / "db"``.
+    mongo_uri: str | None = None
+    db_name: str = "tokens"
+    data_dir: Path = field(default_factory=default_data_dir)
+    admin_key: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)
+    # How long a request waits for the database before answering 503.
+    db_timeout_ms: int = 2000
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Build settings from ``TOKENS_*`` variables; keyword overrides that are None are ignored."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        if "TOKENS_HOST" in env:
+            values["host"] = env["TOKENS_HOST"]
+        if "TOKENS_PORT" in env:
+            values["port"] = _port(env["TOKENS_PORT"], "TOKENS_PORT")
+        if env.get("TOKENS_MONGO_URI"):
+            values["mongo_uri"] = env["TOKENS_MONGO_URI"]
+        if "TOKENS_DB" in env:
+            values["db_name"] = env["TOKENS_DB"]
+        if env.get("TOKENS_DATA_DIR"):
+            values["data_dir"] = Path(env["TOKENS_DATA_DIR"])
+        if env.get("TOKENS_ADMIN_KEY"):
+            values["admin_key"] = env["TOKENS_ADMIN_KEY"]
+        if env.get("TOKENS_SECRET_KEY"):
+            values["secret_key"] = env["TOKENS_SECRET_KEY"]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        _port(str(self.port), "port")
+        if not self.db_name or any(c in self.db_name for c in '/\\. "$\0'):
+            raise SettingsError(f"database name {self.db_name!r} is not a valid MongoDB name")
+        if self.admin_key is not None and len(self.admin_key) < 16:
+            raise SettingsError("TOKENS_ADMIN_KEY must be at least 16 characters")
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _port(text: str, name: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a port number, not {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise SettingsError(f"{name} must be between 0 and 65535, not {port}")
+    return port
