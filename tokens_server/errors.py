@@ -1,4 +1,4 @@
-"""Domain errors. Raised anywhere below the handlers; one middleware turns them into problem+json."""
+"""Domain errors, raised below the handlers; one middleware turns them into problem+json."""
 
 from __future__ import annotations
 

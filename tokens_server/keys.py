@@ -9,6 +9,7 @@ from aiohttp import web
 if TYPE_CHECKING:
     from .crypto import GuidCipher
     from .embedded import EmbeddedDatabase
+    from .models import Caller
     from .repository import Repository
     from .settings import Settings
 
@@ -16,3 +17,4 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 EMBEDDED_DB: web.AppKey[EmbeddedDatabase | None] = web.AppKey("embedded_db")
 REPOSITORY: web.AppKey[Repository] = web.AppKey("repository")
 CIPHER: web.AppKey[GuidCipher] = web.AppKey("cipher")
+CALLER: web.RequestKey[Caller] = web.RequestKey("caller")

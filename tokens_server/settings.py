@@ -36,7 +36,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-        """Build settings from ``TOKENS_*`` variables; keyword overrides that are None are ignored."""
+        """Settings from ``TOKENS_*`` variables; keyword overrides that are None are ignored."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         if "TOKENS_HOST" in env:

@@ -1,0 +1,89 @@
+"""Shared fixtures: one real database process per test session, a fresh database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from pymongo import MongoClient
+
+from tokens_server.app import create_app
+from tokens_server.embedded import EmbeddedDatabase
+from tokens_server.settings import Settings
+
+ADMIN_KEY = "test-admin-key-0123456789abcdef"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+@pytest.fixture(scope="session")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedDatabase]:
+    """A SecantusDB process with a throwaway store, shared by the whole session."""
+    logs = tmp_path_factory.mktemp("database")
+    db = EmbeddedDatabase(":memory:", logs / "db.log")
+    asyncio.run(db.start())
+    yield db
+    asyncio.run(db.stop())
+
+
+@pytest.fixture
+def settings(database: EmbeddedDatabase, tmp_path: Path) -> Iterator[Settings]:
+    """Settings for a server on its own, fresh database; dropped after the test."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    yield Settings(
+        mongo_uri=database.uri,
+        db_name=name,
+        data_dir=tmp_path,
+        admin_key=ADMIN_KEY,
+        secret_key="test-secret-key-for-guid-encryption",
+    )
+    with MongoClient(database.uri, serverSelectionTimeoutMS=5000) as mongo:
+        mongo.drop_database(name)
+
+
+@pytest.fixture
+async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClient[Any, Any]:
+    return await aiohttp_client(create_app(settings))
+
+
+@pytest.fixture
+async def make_scope(client: TestClient[Any, Any]) -> Callable[..., Awaitable[str]]:
+    async def make(name: str, description: str = "") -> str:
+        response = await client.post(
+            "/api/v1/scopes", json={"name": name, "description": description}, headers=ADMIN
+        )
+        assert response.status == 201, await response.text()
+        return name
+
+    return make
+
+
+@pytest.fixture
+async def make_user(client: TestClient[Any, Any]) -> Callable[..., Awaitable[dict[str, str]]]:
+    """Create a user and answer the Authorization headers that act as it."""
+
+    async def make(name: str, scopes: list[str], admin: bool = False) -> dict[str, str]:
+        response = await client.post(
+            "/api/v1/users", json={"name": name, "scopes": scopes, "admin": admin}, headers=ADMIN
+        )
+        assert response.status == 201, await response.text()
+        return {"Authorization": f"Bearer {(await response.json())['api_key']}"}
+
+    return make
+
+
+@pytest.fixture
+async def make_token(client: TestClient[Any, Any]) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def make(headers: dict[str, str] = ADMIN, **fields: Any) -> dict[str, Any]:
+        response = await client.post("/api/v1/tokens", json=fields, headers=headers)
+        assert response.status == 201, await response.text()
+        token: dict[str, Any] = await response.json()
+        return token
+
+    return make

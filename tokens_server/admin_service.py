@@ -1,0 +1,92 @@
+"""Users and scopes: admin-only management, plus what any caller may ask about itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .crypto import hash_api_key, new_api_key
+from .errors import Conflict, Forbidden, Invalid, NotFound
+from .models import Caller, Scope, User, utcnow
+from .repository import Repository
+from .schemas import ScopeCreate, UserCreate, UserPatch
+
+ADMIN_NAME = "admin"
+
+
+def require_admin(caller: Caller) -> None:
+    if not caller.admin:
+        raise Forbidden("only an admin may do this")
+
+
+@dataclass
+class AdminService:
+    repo: Repository
+
+    async def visible_scopes(self, caller: Caller) -> list[Scope]:
+        return await self.repo.scopes.all(None if caller.admin else caller.scopes)
+
+    async def create_scope(self, caller: Caller, body: ScopeCreate) -> Scope:
+        require_admin(caller)
+        return await self.repo.scopes.create(body.name, body.description, utcnow())
+
+    async def delete_scope(self, caller: Caller, name: str) -> None:
+        require_admin(caller)
+        if not await self.repo.scopes.delete(name):
+            raise NotFound(f"there is no scope {name!r}")
+
+    async def users(self, caller: Caller) -> list[User]:
+        require_admin(caller)
+        return await self.repo.users.all()
+
+    async def _check_scopes(self, scopes: list[str]) -> None:
+        if len(set(scopes)) != len(scopes):
+            raise Invalid.field("scopes", "must not name a scope twice")
+        missing = await self.repo.scopes.missing(scopes)
+        if missing:
+            raise Invalid.field("scopes", f"unknown scope {', '.join(missing)}")
+
+    async def create_user(self, caller: Caller, body: UserCreate) -> tuple[User, str]:
+        require_admin(caller)
+        await self._check_scopes(body.scopes)
+        key = new_api_key()
+        user = await self.repo.users.create(
+            body.name, body.scopes, body.admin, hash_api_key(key), utcnow()
+        )
+        return user, key
+
+    async def update_user(self, caller: Caller, name: str, body: UserPatch) -> User:
+        require_admin(caller)
+        changes = {field: getattr(body, field) for field in body.model_fields_set}
+        if "scopes" in changes:
+            await self._check_scopes(changes["scopes"])
+        if changes.get("admin") is False and name == caller.name:
+            raise Conflict("you cannot take away your own admin rights; ask another admin")
+        user = await self.repo.users.update(name, changes, utcnow())
+        if user is None:
+            raise NotFound(f"there is no user {name!r}")
+        return user
+
+    async def delete_user(self, caller: Caller, name: str) -> None:
+        require_admin(caller)
+        if name == caller.name:
+            raise Conflict("you cannot delete yourself; ask another admin")
+        if not await self.repo.users.delete(name):
+            raise NotFound(f"there is no user {name!r}")
+
+    async def rotate_key(self, caller: Caller, name: str) -> tuple[User, str]:
+        """A new key for the user (admins: anyone; others: themselves); the old one stops."""
+        if not caller.admin and caller.name != name:
+            raise Forbidden("only an admin may rotate another user's key")
+        key = new_api_key()
+        user = await self.repo.users.set_key_hash(name, hash_api_key(key), utcnow())
+        if user is None:
+            raise NotFound(f"there is no user {name!r}")
+        return user, key
+
+    async def bootstrap_admin(self, configured_key: str | None) -> str | None:
+        """Create the ``admin`` user on an empty database; answer its key when it was made here."""
+        key = configured_key or new_api_key()
+        created = await self.repo.users.create_if_absent(
+            ADMIN_NAME, [], True, hash_api_key(key), utcnow()
+        )
+        return key if created else None

@@ -1,0 +1,91 @@
+"""The application factory. ``create_app`` does no I/O; resources open in cleanup contexts."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from .admin_service import AdminService
+from .auth import auth_middleware
+from .crypto import GuidCipher, load_master_secret
+from .embedded import EmbeddedDatabase
+from .keys import CIPHER, EMBEDDED_DB, REPOSITORY, SETTINGS
+from .problems import problem_middleware
+from .repository import Repository, connect
+from .routes import add_routes
+from .settings import MAX_BODY_BYTES, Settings
+
+log = logging.getLogger(__name__)
+
+ADMIN_KEY_FILE = "admin.key"
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES
+    )
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(embedded_database)
+    app.cleanup_ctx.append(repository)
+    add_routes(app)
+    app.on_response_prepare.append(_security_headers)
+    return app
+
+
+async def embedded_database(app: web.Application) -> AsyncIterator[None]:
+    """Start the embedded database when no MongoDB URI is configured; stop it at shutdown."""
+    settings = app[SETTINGS]
+    if settings.mongo_uri is not None:
+        app[EMBEDDED_DB] = None
+        yield
+        return
+    database = EmbeddedDatabase(settings.data_dir / "db", settings.data_dir / "db.log")
+    await database.start()
+    app[EMBEDDED_DB] = database
+    try:
+        yield
+    finally:
+        await database.stop()
+
+
+async def repository(app: web.Application) -> AsyncIterator[None]:
+    """Connect, create indexes, migrate old data and make the first admin; close at shutdown."""
+    settings = app[SETTINGS]
+    embedded = app[EMBEDDED_DB]
+    uri = settings.mongo_uri if embedded is None else embedded.uri
+    assert uri is not None
+    cipher = GuidCipher(load_master_secret(settings.secret_key, settings.data_dir))
+    client = connect(uri, settings.db_timeout_ms)
+    try:
+        repo = Repository(client, settings.db_name, cipher)
+        await repo.prepare()
+        key = await AdminService(repo).bootstrap_admin(settings.admin_key)
+        if key is not None and settings.admin_key is None:
+            _write_admin_key(settings, key)
+        app[CIPHER] = cipher
+        app[REPOSITORY] = repo
+        yield
+    finally:
+        await client.close()
+
+
+def admin_key_path(settings: Settings) -> str:
+    return str(settings.data_dir / ADMIN_KEY_FILE)
+
+
+def _write_admin_key(settings: Settings, key: str) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    path = admin_key_path(settings)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    os.chmod(path, 0o600)
+    log.info("created user 'admin'; its API key is in %s", path)
+
+
+async def _security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Cache-Control", "no-store")

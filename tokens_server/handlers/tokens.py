@@ -1,0 +1,109 @@
+"""/api/v1/tokens"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from ..auth import caller_of
+from ..keys import REPOSITORY
+from ..models import Token, utcnow
+from ..parsing import if_match, read_body, read_query
+from ..schemas import (
+    TokenCreate,
+    TokenListQuery,
+    TokenOut,
+    TokenPageOut,
+    TokenPatch,
+    VerifyRequest,
+    dump,
+)
+from ..token_service import TokenService
+
+
+def _service(request: web.Request) -> TokenService:
+    return TokenService(request.app[REPOSITORY])
+
+
+def token_out(token: Token) -> TokenOut:
+    now = utcnow()
+    return TokenOut(
+        id=token.id,
+        name=token.name,
+        guid=token.guid,
+        description=token.description,
+        scopes=token.scopes,
+        valid_from=token.valid_from,
+        valid_to=token.valid_to,
+        is_active=token.is_active(now),
+        status=token.status(now),
+        created_at=token.created_at,
+        created_by=token.created_by,
+        updated_at=token.updated_at,
+        updated_by=token.updated_by,
+        revoked_at=token.revoked_at,
+        revoked_by=token.revoked_by,
+        last_used_at=token.last_used_at,
+        version=token.version,
+    )
+
+
+def _answer(token: Token, status: int = 200) -> web.Response:
+    response = web.json_response(dump(token_out(token)), status=status)
+    response.headers["ETag"] = f'"{token.version}"'
+    return response
+
+
+async def list_tokens(request: web.Request) -> web.Response:
+    params = read_query(request, TokenListQuery, repeatable=frozenset({"scope"}))
+    page = await _service(request).list_tokens(caller_of(request), params)
+    body = TokenPageOut(
+        items=[token_out(t) for t in page.items],
+        total=page.total,
+        limit=params.limit,
+        offset=params.offset,
+    )
+    return web.json_response(dump(body))
+
+
+async def create_token(request: web.Request) -> web.Response:
+    body = await read_body(request, TokenCreate)
+    token = await _service(request).create(caller_of(request), body)
+    response = _answer(token, status=201)
+    response.headers["Location"] = f"/api/v1/tokens/{token.id}"
+    return response
+
+
+async def get_token(request: web.Request) -> web.Response:
+    token = await _service(request).get(caller_of(request), request.match_info["token_id"])
+    return _answer(token)
+
+
+async def patch_token(request: web.Request) -> web.Response:
+    expected = if_match(request)
+    body = await read_body(request, TokenPatch)
+    token_id = request.match_info["token_id"]
+    return _answer(await _service(request).patch(caller_of(request), token_id, body, expected))
+
+
+async def delete_token(request: web.Request) -> web.Response:
+    expected = if_match(request)
+    await _service(request).delete(caller_of(request), request.match_info["token_id"], expected)
+    return web.Response(status=204)
+
+
+async def revoke_token(request: web.Request) -> web.Response:
+    expected = if_match(request)
+    token_id = request.match_info["token_id"]
+    return _answer(await _service(request).revoke(caller_of(request), token_id, expected))
+
+
+async def regenerate_token(request: web.Request) -> web.Response:
+    expected = if_match(request)
+    token_id = request.match_info["token_id"]
+    return _answer(await _service(request).regenerate(caller_of(request), token_id, expected))
+
+
+async def verify_token(request: web.Request) -> web.Response:
+    body = await read_body(request, VerifyRequest)
+    result = await _service(request).verify(caller_of(request), body.guid, body.scopes)
+    return web.json_response(dump(result))

@@ -1,0 +1,96 @@
+"""Domain objects: what the repository answers and the handlers serialize. No BSON here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+TokenStatus = Literal["scheduled", "active", "expired", "revoked"]
+
+
+@dataclass(frozen=True)
+class Token:
+    id: str
+    name: str
+    guid: str
+    description: str
+    scopes: list[str]
+    valid_from: datetime
+    valid_to: datetime | None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    revoked_at: datetime | None
+    revoked_by: str | None
+    last_used_at: datetime | None
+    version: int
+
+    def status(self, now: datetime) -> TokenStatus:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.valid_from > now:
+            return "scheduled"
+        if self.valid_to is not None and self.valid_to <= now:
+            return "expired"
+        return "active"
+
+    def is_active(self, now: datetime) -> bool:
+        return self.status(now) == "active"
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    scopes: list[str]
+    admin: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Scope:
+    name: str
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated user of a request, with the scopes it holds (admins: every scope)."""
+
+    name: str
+    admin: bool
+    scopes: frozenset[str]
+
+    def holds_all(self, scopes: list[str]) -> bool:
+        return self.admin or self.scopes.issuperset(scopes)
+
+    def sees(self, scopes: list[str]) -> bool:
+        return self.admin or not self.scopes.isdisjoint(scopes)
+
+
+@dataclass(frozen=True)
+class TokenQuery:
+    """A validated list query. ``scopes`` None means every scope (an admin without a filter)."""
+
+    keywords: tuple[str, ...]
+    guid_prefix: str | None
+    scopes: tuple[str, ...] | None
+    status: Literal["active", "inactive"] | None
+    sort: Literal["name", "-name", "is_active", "-is_active"]
+    limit: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class TokenPage:
+    items: list[Token]
+    total: int
+
+
+def utcnow() -> datetime:
+    """Now in UTC, at the millisecond precision that MongoDB stores."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)

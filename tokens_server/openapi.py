@@ -1,0 +1,131 @@
+"""The OpenAPI 3.1 document, built from the operation table and the pydantic models."""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from . import __version__
+from .settings import MAX_BODY_BYTES
+
+_REASONS = {
+    400: "Malformed JSON",
+    401: "No or unknown API key",
+    403: "Not allowed for this caller",
+    404: "Not visible to the caller",
+    409: "Conflict",
+    412: "Stale If-Match",
+    413: f"Body over {MAX_BODY_BYTES} bytes",
+    415: "Body is not application/json",
+    422: "Invalid fields or query parameters",
+    429: "Too many failed authentications",
+    503: "Database unavailable",
+}
+_REF = "#/components/schemas/{model}"
+
+
+def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
+    schema = model.model_json_schema(ref_template=_REF)
+    parameters = []
+    for name, prop in schema["properties"].items():
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": prop}
+        if prop.get("type") == "array":
+            parameter.update(style="form", explode=True)
+        parameters.append(parameter)
+    schemas.update(schema.get("$defs", {}))
+    return parameters
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    from .routes import OPERATIONS  # routes import the handlers, which serve this document
+
+    models = {m for op in OPERATIONS for m in (op.body, op.response) if m is not None}
+    from .schemas import ProblemOut
+
+    models.add(ProblemOut)
+    _, top = models_json_schema(
+        [
+            (m, "validation" if m in {op.body for op in OPERATIONS} else "serialization")
+            for m in sorted(models, key=lambda m: m.__name__)
+        ],
+        ref_template=_REF,
+    )
+    schemas: dict[str, Any] = dict(top.get("$defs", {}))
+    paths: dict[str, dict[str, Any]] = {}
+    for op in OPERATIONS:
+        operation: dict[str, Any] = {
+            "operationId": op.operation_id,
+            "summary": op.summary,
+            "tags": list(op.tags),
+            "parameters": [],
+            "responses": {},
+        }
+        for name in re.findall(r"{(\w+)}", op.path):
+            operation["parameters"].append(
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            )
+        if op.query is not None:
+            operation["parameters"] += _query_parameters(op.query, schemas)
+        if op.if_match:
+            operation["parameters"].append(
+                {
+                    "name": "If-Match",
+                    "in": "header",
+                    "required": False,
+                    "description": 'The version from ETag, like "3"; a stale one answers 412.',
+                    "schema": {"type": "string"},
+                }
+            )
+        if op.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}
+                },
+            }
+        success: dict[str, Any] = {"description": "Success"}
+        if op.response is not None:
+            success["content"] = {
+                "application/json": {"schema": {"$ref": _REF.format(model=op.response.__name__)}}
+            }
+        elif op.status != 204:
+            success["content"] = {"application/json": {"schema": {"type": "object"}}}
+        operation["responses"][str(op.status)] = success
+        errors = op.errors if op.public else tuple(sorted({*op.errors, 401, 429, 503}))
+        for status in errors:
+            operation["responses"][str(status)] = _problem(status, op.response)
+        if not op.public:
+            operation["security"] = [{"bearer": []}]
+        paths.setdefault(op.path, {})[op.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Tokens API",
+            "version": __version__,
+            "description": "Manage API tokens, their scopes and the users who hold them.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _problem(status: int, response: type[BaseModel] | None) -> dict[str, Any]:
+    if status == 503 and response is not None and response.__name__ == "HealthOut":
+        schema = {"$ref": _REF.format(model="HealthOut")}
+        return {
+            "description": _REASONS[status],
+            "content": {"application/json": {"schema": schema}},
+        }
+    schema = {"$ref": _REF.format(model="ProblemOut")}
+    return {
+        "description": _REASONS[status],
+        "content": {"application/problem+json": {"schema": schema}},
+    }

@@ -1,0 +1,82 @@
+"""Reading requests at the edge: JSON bodies and query strings into validated models."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from .errors import BadRequest, FieldError, Invalid, PayloadTooLarge, UnsupportedMediaType
+from .settings import MAX_BODY_BYTES
+
+M = TypeVar("M", bound=BaseModel)
+
+_MESSAGES = {
+    "extra_forbidden": "is not a known field",
+    "missing": "is required",
+    "timezone_aware": "must be a timestamp with an offset, like 2026-11-28T10:00:00Z",
+}
+
+
+def _field_errors(error: ValidationError, root: str) -> list[FieldError]:
+    found = []
+    for item in error.errors(include_url=False):
+        field = ".".join(str(part) for part in item["loc"]) or root
+        message = _MESSAGES.get(item["type"], item["msg"])
+        found.append(FieldError(field, message))
+    return found
+
+
+def _invalid(errors: list[FieldError]) -> Invalid:
+    summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
+    return Invalid(summary, errors)
+
+
+async def read_body(request: web.Request, model: type[M]) -> M:
+    """Parse a JSON body: 415 unless JSON, 413 over the limit, 400 malformed, 422 invalid."""
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("send the body as application/json")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the body may be at most {MAX_BODY_BYTES} bytes")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise PayloadTooLarge(f"the body may be at most {MAX_BODY_BYTES} bytes") from None
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as error:
+        if any(item["type"] in ("json_invalid", "json_type") for item in error.errors()):
+            raise BadRequest("the body is not valid JSON (UTF-8)") from None
+        raise _invalid(_field_errors(error, "body")) from None
+
+
+def read_query(request: web.Request, model: type[M], repeatable: frozenset[str] = frozenset()) -> M:
+    """Parse query parameters; only those in ``repeatable`` may be given more than once."""
+    values: dict[str, str | list[str]] = {}
+    errors = []
+    for key in request.query:
+        given = request.query.getall(key)
+        if key in repeatable:
+            values[key] = given
+        elif len(given) > 1:
+            errors.append(FieldError(key, "may be given only once"))
+        else:
+            values[key] = given[0]
+    if errors:
+        raise _invalid(errors)
+    try:
+        return model.model_validate(values)
+    except ValidationError as error:
+        raise _invalid(_field_errors(error, "query")) from None
+
+
+def if_match(request: web.Request) -> int | None:
+    """The version named by an ``If-Match: "<version>"`` header, if there is one."""
+    header = request.headers.get("If-Match")
+    if header is None:
+        return None
+    text = header.strip().removeprefix("W/").strip('"')
+    if not text.isdigit() or len(text) > 18:
+        raise Invalid.field("If-Match", 'must be a version as served in ETag, like "3"')
+    return int(text)

@@ -1,0 +1,64 @@
+"""Scopes: names that group tokens and users."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from ..errors import Conflict
+from ..models import Scope
+
+Document = dict[str, object]
+
+
+class ScopeStore:
+    def __init__(
+        self,
+        scopes: AsyncCollection[Document],
+        tokens: AsyncCollection[Document],
+        users: AsyncCollection[Document],
+    ) -> None:
+        self._scopes = scopes
+        self._tokens = tokens
+        self._users = users
+
+    async def create_indexes(self) -> None:
+        await self._scopes.create_index("name", unique=True)
+
+    async def all(self, names: frozenset[str] | None = None) -> list[Scope]:
+        """Every scope, or only those named; sorted by name."""
+        query: Document = {} if names is None else {"name": {"$in": sorted(names)}}
+        cursor = self._scopes.find(query).sort("name", 1)
+        return [_scope(doc) async for doc in cursor]
+
+    async def missing(self, names: list[str]) -> list[str]:
+        """Those of ``names`` that are not scopes, in the order given."""
+        found = {doc["name"] async for doc in self._scopes.find({"name": {"$in": names}})}
+        return [name for name in names if name not in found]
+
+    async def create(self, name: str, description: str, now: datetime) -> Scope:
+        doc: Document = {"name": name, "description": description, "created_at": now}
+        try:
+            await self._scopes.insert_one(doc)
+        except DuplicateKeyError:
+            raise Conflict(f"a scope named {name!r} exists already") from None
+        return _scope(doc)
+
+    async def delete(self, name: str) -> bool:
+        """Delete an unused scope. Raises Conflict while a token or user still holds it."""
+        if await self._tokens.find_one({"scopes": name}, {"_id": 1}):
+            raise Conflict(f"scope {name!r} is still given to tokens; change or delete them first")
+        if await self._users.find_one({"scopes": name}, {"_id": 1}):
+            raise Conflict(f"scope {name!r} is still given to users; change them first")
+        result = await self._scopes.delete_one({"name": name})
+        return result.deleted_count == 1
+
+
+def _scope(doc: Document) -> Scope:
+    return Scope(
+        name=str(doc["name"]),
+        description=str(doc.get("description", "")),
+        created_at=doc["created_at"],  # type: ignore[arg-type]
+    )

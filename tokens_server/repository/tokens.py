@@ -1,0 +1,240 @@
+"""Tokens. List queries are one aggregation: an indexed match, literal keyword checks, a facet
+with the total and the page. Every condition sits inside its field, never in a top-level
+``$or``: MongoDB-compatible planners that are simpler than MongoDB's scan the collection then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from bson.errors import InvalidId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from ..crypto import PREFIX_LENGTH, GuidCipher
+from ..errors import Conflict
+from ..models import Token, TokenPage, TokenQuery
+
+Document = dict[str, Any]
+
+_SORTS: dict[str, Document] = {
+    "name": {"name_key": 1, "name": 1, "_id": 1},
+    "-name": {"name_key": -1, "name": 1, "_id": 1},
+    "is_active": {"is_active": 1, "name_key": 1, "name": 1, "_id": 1},
+    "-is_active": {"is_active": -1, "name_key": 1, "name": 1, "_id": 1},
+}
+
+
+def _object_id(token_id: str) -> ObjectId | None:
+    try:
+        return ObjectId(token_id)
+    except (InvalidId, TypeError):
+        return None
+
+
+def _is_active(now: datetime) -> Document:
+    return {
+        "$and": [
+            {"$lte": ["$valid_from", now]},
+            {"$or": [{"$eq": ["$valid_to", None]}, {"$gt": ["$valid_to", now]}]},
+        ]
+    }
+
+
+class TokenStore:
+    def __init__(self, tokens: AsyncCollection[Document], cipher: GuidCipher) -> None:
+        self._tokens = tokens
+        self._cipher = cipher
+
+    async def create_indexes(self) -> None:
+        await self._tokens.create_index("guid_hash", unique=True)
+        await self._tokens.create_index("guid_prefix")
+        await self._tokens.create_index([("scopes", 1), ("name_key", 1)])
+        await self._tokens.create_index([("name_key", 1), ("_id", 1)])
+        await self._tokens.create_index("valid_to")
+
+    async def encrypt_plaintext_guids(self) -> int:
+        """Replace GUIDs stored in plain text (by versions before encryption) with ciphertext."""
+        migrated = 0
+        async for doc in self._tokens.find({"guid": {"$exists": True}}, {"guid": 1}):
+            guid = str(doc["guid"]).lower()
+            await self._tokens.update_one(
+                {"_id": doc["_id"], "guid": doc["guid"]},
+                {"$set": self._guid_fields(guid), "$unset": {"guid": ""}},
+            )
+            migrated += 1
+        return migrated
+
+    def _guid_fields(self, guid: str) -> Document:
+        return {
+            "guid_enc": self._cipher.encrypt(guid),
+            "guid_hash": self._cipher.lookup_hash(guid),
+            "guid_prefix": self._cipher.prefix(guid),
+        }
+
+    def _stored(self, changes: Mapping[str, Any]) -> Document:
+        """Domain field values as stored: with the name's sort key and the GUID sealed."""
+        stored = {k: v for k, v in changes.items() if k != "guid"}
+        if "name" in changes:
+            stored["name_key"] = changes["name"].casefold()
+        if "guid" in changes:
+            stored.update(self._guid_fields(changes["guid"]))
+        return stored
+
+    def _token(self, doc: Document) -> Token:
+        return Token(
+            id=str(doc["_id"]),
+            name=doc["name"],
+            guid=self._cipher.decrypt(doc["guid_enc"]),
+            description=doc.get("description", ""),
+            scopes=list(doc["scopes"]),
+            valid_from=doc["valid_from"],
+            valid_to=doc.get("valid_to"),
+            created_at=doc["created_at"],
+            created_by=doc["created_by"],
+            updated_at=doc["updated_at"],
+            updated_by=doc["updated_by"],
+            revoked_at=doc.get("revoked_at"),
+            revoked_by=doc.get("revoked_by"),
+            last_used_at=doc.get("last_used_at"),
+            version=doc["version"],
+        )
+
+    async def insert(self, fields: Mapping[str, Any], by: str, now: datetime) -> Token:
+        doc = self._stored(fields) | {
+            "created_at": now,
+            "created_by": by,
+            "updated_at": now,
+            "updated_by": by,
+            "revoked_at": None,
+            "revoked_by": None,
+            "last_used_at": None,
+            "version": 1,
+        }
+        try:
+            await self._tokens.insert_one(doc)
+        except DuplicateKeyError:
+            raise Conflict("a token with this GUID exists already") from None
+        return self._token(doc)
+
+    async def get(self, token_id: str) -> Token | None:
+        oid = _object_id(token_id)
+        doc = None if oid is None else await self._tokens.find_one({"_id": oid})
+        return None if doc is None else self._token(doc)
+
+    async def by_guid(self, guid: str) -> Token | None:
+        doc = await self._tokens.find_one({"guid_hash": self._cipher.lookup_hash(guid)})
+        return None if doc is None else self._token(doc)
+
+    async def update(
+        self, token_id: str, version: int, changes: Mapping[str, Any], by: str, now: datetime
+    ) -> Token | None:
+        """Apply ``changes`` if the token is still at ``version``; None when it is not."""
+        return await self._change(
+            {"_id": _object_id(token_id), "version": version},
+            self._stored(changes) | {"updated_at": now, "updated_by": by},
+        )
+
+    async def revoke(
+        self, token_id: str, version: int | None, by: str, now: datetime
+    ) -> Token | None:
+        """Revoke if active (and at ``version`` when given); None when not."""
+        query: Document = {
+            "_id": _object_id(token_id),
+            "revoked_at": None,
+            "valid_from": {"$lte": now},
+            "valid_to": {"$not": {"$lte": now}},
+        }
+        if version is not None:
+            query["version"] = version
+        return await self._change(
+            query,
+            {
+                "valid_to": now,
+                "revoked_at": now,
+                "revoked_by": by,
+                "updated_at": now,
+                "updated_by": by,
+            },
+        )
+
+    async def _change(self, query: Document, changes: Document) -> Token | None:
+        if query["_id"] is None:
+            return None
+        try:
+            doc = await self._tokens.find_one_and_update(
+                query,
+                {"$set": changes, "$inc": {"version": 1}},
+                return_document=ReturnDocument.AFTER,
+            )
+        except DuplicateKeyError:
+            raise Conflict("a token with this GUID exists already") from None
+        return None if doc is None else self._token(doc)
+
+    async def delete(self, token_id: str, version: int | None) -> bool:
+        oid = _object_id(token_id)
+        if oid is None:
+            return False
+        query: Document = {"_id": oid} if version is None else {"_id": oid, "version": version}
+        return (await self._tokens.delete_one(query)).deleted_count == 1
+
+    async def touch(self, token_id: str, now: datetime, not_since: datetime) -> None:
+        """Record a use unless one was recorded after ``not_since``: one write a minute at most."""
+        await self._tokens.update_one(
+            {"_id": _object_id(token_id), "last_used_at": {"$not": {"$gt": not_since}}},
+            {"$set": {"last_used_at": now}},
+        )
+
+    async def page(self, query: TokenQuery, now: datetime) -> TokenPage:
+        match, checks = self._conditions(query, now)
+        stages: list[Document] = [{"$match": match}]
+        if checks:
+            stages.append({"$match": {"$expr": {"$and": checks}}})
+        ordering: list[Document] = [{"$sort": _SORTS[query.sort]}]
+        if "is_active" in query.sort:
+            ordering.insert(0, {"$addFields": {"is_active": _is_active(now)}})
+        guid = query.guid_prefix
+        if guid is not None and len(guid) > PREFIX_LENGTH:
+            # The stored prefix narrows the search to a handful; the rest is checked decrypted.
+            cursor = await self._tokens.aggregate([*stages, *ordering])
+            found = [t for t in [self._token(d) async for d in cursor] if t.guid.startswith(guid)]
+            return TokenPage(found[query.offset : query.offset + query.limit], len(found))
+        page = [{"$skip": query.offset}, {"$limit": query.limit}]
+        cursor = await self._tokens.aggregate(
+            [
+                *stages,
+                {"$facet": {"total": [{"$count": "n"}], "items": [*ordering, *page]}},
+            ]
+        )
+        result = await cursor.next()
+        total = result["total"][0]["n"] if result["total"] else 0
+        return TokenPage([self._token(d) for d in result["items"]], total)
+
+    def _conditions(self, query: TokenQuery, now: datetime) -> tuple[Document, list[Document]]:
+        """An index-friendly match and the expression checks that follow it."""
+        match: Document = {}
+        if query.scopes is not None:
+            match["scopes"] = {"$in": list(query.scopes)}
+        guid = query.guid_prefix
+        if guid is not None:
+            if len(guid) == 36:
+                match["guid_hash"] = self._cipher.lookup_hash(guid)
+            elif len(guid) >= PREFIX_LENGTH:
+                match["guid_prefix"] = guid[:PREFIX_LENGTH]
+            else:  # a range, not a pattern: GUID characters all sort below "~"
+                match["guid_prefix"] = {"$gte": guid, "$lt": guid + "~"}
+        if query.status == "active":
+            match["valid_from"] = {"$lte": now}
+            match["valid_to"] = {"$not": {"$lte": now}}
+        checks: list[Document] = [
+            # $literal: a keyword is text, even when it starts with "$".
+            {"$gte": [{"$indexOfCP": ["$name_key", {"$literal": word}]}, 0]}
+            for word in query.keywords
+        ]
+        if query.status == "inactive":
+            checks.append({"$not": [_is_active(now)]})
+        return match, checks

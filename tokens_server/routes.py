@@ -1,0 +1,215 @@
+"""Every operation the API serves, declared once: the router and the OpenAPI document both
+read this table, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+from pydantic import BaseModel
+
+from . import schemas as s
+from .handlers import admin, meta, tokens
+
+BASE = "/api/v1"
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    status: int = 200
+    response: type[BaseModel] | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    errors: tuple[int, ...] = ()
+    public: bool = False
+    if_match: bool = False
+    tags: tuple[str, ...] = field(default=("tokens",))
+
+    @property
+    def operation_id(self) -> str:
+        return str(self.handler.__name__)
+
+
+_TOKEN = f"{BASE}/tokens/{{token_id}}"
+_CHANGE = (401, 403, 404, 409, 412, 422)
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "GET",
+        f"{BASE}/tokens",
+        tokens.list_tokens,
+        "List the tokens you can see",
+        response=s.TokenPageOut,
+        query=s.TokenListQuery,
+        errors=(401, 422),
+    ),
+    Operation(
+        "POST",
+        f"{BASE}/tokens",
+        tokens.create_token,
+        "Create a token",
+        status=201,
+        response=s.TokenOut,
+        body=s.TokenCreate,
+        errors=(400, 401, 403, 409, 413, 415, 422),
+    ),
+    Operation(
+        "POST",
+        f"{BASE}/tokens/verify",
+        tokens.verify_token,
+        "Tell whether a GUID is a usable credential",
+        response=s.VerifyOut,
+        body=s.VerifyRequest,
+        errors=(400, 401, 413, 415, 422),
+    ),
+    Operation(
+        "GET", _TOKEN, tokens.get_token, "Get a token", response=s.TokenOut, errors=(401, 404)
+    ),
+    Operation(
+        "PATCH",
+        _TOKEN,
+        tokens.patch_token,
+        "Change a token",
+        response=s.TokenOut,
+        body=s.TokenPatch,
+        errors=(400, *_CHANGE, 413, 415),
+        if_match=True,
+    ),
+    Operation(
+        "DELETE",
+        _TOKEN,
+        tokens.delete_token,
+        "Delete a token",
+        status=204,
+        errors=(401, 403, 404, 412, 422),
+        if_match=True,
+    ),
+    Operation(
+        "POST",
+        f"{_TOKEN}/revoke",
+        tokens.revoke_token,
+        "Revoke an active token: it ends now, for good",
+        response=s.TokenOut,
+        errors=_CHANGE,
+        if_match=True,
+    ),
+    Operation(
+        "POST",
+        f"{_TOKEN}/regenerate",
+        tokens.regenerate_token,
+        "Give a token a new GUID; the old one stops working at once",
+        response=s.TokenOut,
+        errors=_CHANGE,
+        if_match=True,
+    ),
+    Operation(
+        "GET",
+        f"{BASE}/me",
+        admin.me,
+        "Who you are",
+        response=s.MeOut,
+        errors=(401,),
+        tags=("users",),
+    ),
+    Operation(
+        "GET",
+        f"{BASE}/scopes",
+        admin.list_scopes,
+        "The scopes you hold (admins: all)",
+        response=s.ScopeListOut,
+        errors=(401,),
+        tags=("scopes",),
+    ),
+    Operation(
+        "POST",
+        f"{BASE}/scopes",
+        admin.create_scope,
+        "Create a scope (admin)",
+        status=201,
+        response=s.ScopeOut,
+        body=s.ScopeCreate,
+        errors=(400, 401, 403, 409, 413, 415, 422),
+        tags=("scopes",),
+    ),
+    Operation(
+        "DELETE",
+        f"{BASE}/scopes/{{name}}",
+        admin.delete_scope,
+        "Delete an unused scope (admin)",
+        status=204,
+        errors=(401, 403, 404, 409),
+        tags=("scopes",),
+    ),
+    Operation(
+        "GET",
+        f"{BASE}/users",
+        admin.list_users,
+        "List users (admin)",
+        response=s.UserListOut,
+        errors=(401, 403),
+        tags=("users",),
+    ),
+    Operation(
+        "POST",
+        f"{BASE}/users",
+        admin.create_user,
+        "Create a user (admin); its API key is shown this once",
+        status=201,
+        response=s.UserWithKeyOut,
+        body=s.UserCreate,
+        errors=(400, 401, 403, 409, 413, 415, 422),
+        tags=("users",),
+    ),
+    Operation(
+        "PATCH",
+        f"{BASE}/users/{{name}}",
+        admin.patch_user,
+        "Change a user's scopes or admin flag (admin)",
+        response=s.UserOut,
+        body=s.UserPatch,
+        errors=(400, 401, 403, 404, 409, 413, 415, 422),
+        tags=("users",),
+    ),
+    Operation(
+        "DELETE",
+        f"{BASE}/users/{{name}}",
+        admin.delete_user,
+        "Delete a user (admin)",
+        status=204,
+        errors=(401, 403, 404, 409),
+        tags=("users",),
+    ),
+    Operation(
+        "POST",
+        f"{BASE}/users/{{name}}/key",
+        admin.rotate_key,
+        "Rotate a user's API key (admin, or the user itself); the old key stops working",
+        response=s.UserWithKeyOut,
+        errors=(401, 403, 404),
+        tags=("users",),
+    ),
+    Operation(
+        "GET",
+        f"{BASE}/health",
+        meta.health,
+        "Whether the service and its database answer",
+        response=s.HealthOut,
+        errors=(503,),
+        public=True,
+        tags=("service",),
+    ),
+    Operation(
+        "GET", f"{BASE}/openapi.json", meta.openapi, "This document", public=True, tags=("service",)
+    ),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    for op in OPERATIONS:
+        app.router.add_route(op.method, op.path, op.handler, name=op.operation_id)

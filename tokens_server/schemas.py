@@ -1,0 +1,225 @@
+"""Request and response shapes. Requests are parsed strictly: unknown fields, wrong types and
+timestamps without an offset are refused with the field named. The same models describe the
+API in the OpenAPI document, so the document cannot drift from what is served.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+)
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
+GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _to_utc_millis(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def _no_control(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _no_control_but_lines(value: str) -> str:
+    if _CONTROL_BUT_LINES.search(value):
+        raise ValueError("must not contain control characters other than line breaks and tabs")
+    return value
+
+
+def _format_timestamp(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Input: RFC 3339 with an offset, kept at the millisecond precision MongoDB stores.
+TimestampIn = Annotated[AwareDatetime, AfterValidator(_to_utc_millis)]
+# Output: always UTC, always "…T10:00:00.000Z".
+Timestamp = Annotated[datetime, PlainSerializer(_format_timestamp, return_type=str)]
+TokenName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    AfterValidator(_no_control),
+]
+Description = Annotated[
+    str, StringConstraints(max_length=2000), AfterValidator(_no_control_but_lines)
+]
+ScopeName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+UserName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
+ScopeList = Annotated[list[ScopeName], Field(min_length=1, max_length=100)]
+Guid = Annotated[str, StringConstraints(pattern=GUID_PATTERN)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class TokenCreate(Strict):
+    name: TokenName
+    scopes: ScopeList
+    description: Description = ""
+    guid: Guid | None = Field(
+        None, description="Canonical lowercase UUID v4; made by the server when absent."
+    )
+    valid_from: TimestampIn | None = Field(None, description="Absent: active from creation.")
+    valid_to: TimestampIn | None = Field(None, description="Absent: never expires.")
+
+
+class TokenPatch(Strict):
+    name: TokenName = None  # type: ignore[assignment]
+    scopes: ScopeList = None  # type: ignore[assignment]
+    description: Description = None  # type: ignore[assignment]
+    guid: Guid = None  # type: ignore[assignment]
+    valid_from: TimestampIn | None = Field(None, description="null: active from now.")
+    valid_to: TimestampIn | None = Field(None, description="null: never expires.")
+
+
+class VerifyRequest(Strict):
+    guid: Annotated[str, StringConstraints(max_length=100)]
+    scopes: Annotated[list[ScopeName], Field(max_length=100)] = []
+
+
+class ScopeCreate(Strict):
+    name: ScopeName
+    description: Description = ""
+
+
+class UserCreate(Strict):
+    name: UserName
+    scopes: Annotated[list[ScopeName], Field(max_length=100)] = []
+    admin: bool = False
+
+
+class UserPatch(Strict):
+    scopes: Annotated[list[ScopeName], Field(max_length=100)] = None  # type: ignore[assignment]
+    admin: bool = None  # type: ignore[assignment]
+
+
+class TokenListQuery(BaseModel):
+    """Query parameters arrive as text; numbers are parsed from it (lax), everything else strict."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_control)] | None = (
+        None
+    )
+    guid: Annotated[str, StringConstraints(min_length=4, max_length=36)] | None = None
+    scope: Annotated[list[ScopeName], Field(max_length=100)] = []
+    status: Literal["active", "inactive"] | None = None
+    sort: Literal["name", "-name", "is_active", "-is_active"] = "name"
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
+
+
+# ---- responses -------------------------------------------------------------------------------
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TokenOut(Out):
+    id: str
+    name: str
+    guid: str
+    description: str
+    scopes: list[str]
+    valid_from: Timestamp
+    valid_to: Timestamp | None
+    is_active: bool
+    status: Literal["scheduled", "active", "expired", "revoked"]
+    created_at: Timestamp
+    created_by: str
+    updated_at: Timestamp
+    updated_by: str
+    revoked_at: Timestamp | None
+    revoked_by: str | None
+    last_used_at: Timestamp | None
+    version: int
+
+
+class TokenPageOut(Out):
+    items: list[TokenOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class VerifiedToken(Out):
+    id: str
+    name: str
+    scopes: list[str]
+    valid_to: Timestamp | None
+
+
+class VerifyOut(Out):
+    valid: bool
+    status: Literal["active", "not_found", "scheduled", "expired", "revoked", "insufficient_scope"]
+    token: VerifiedToken | None = None
+
+
+class ScopeOut(Out):
+    name: str
+    description: str
+    created_at: Timestamp
+
+
+class ScopeListOut(Out):
+    items: list[ScopeOut]
+
+
+class UserOut(Out):
+    name: str
+    scopes: list[str]
+    admin: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class UserWithKeyOut(UserOut):
+    api_key: str = Field(description="Shown this once; only its hash is stored.")
+
+
+class UserListOut(Out):
+    items: list[UserOut]
+
+
+class MeOut(Out):
+    name: str
+    admin: bool
+    scopes: list[str]
+
+
+class HealthOut(Out):
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
+
+
+class FieldErrorOut(Out):
+    field: str
+    message: str
+
+
+class ProblemOut(Out):
+    type: str
+    title: str
+    status: int
+    detail: str
+    errors: list[FieldErrorOut] = []
+
+
+def dump(model: BaseModel) -> dict[str, Any]:
+    return model.model_dump(mode="json", exclude_none=False)

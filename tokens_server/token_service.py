@@ -1,0 +1,213 @@
+"""The rules of tokens: who may see and change which, what dates are allowed, what revocation
+means. Handlers call these with the caller; the repository stores the outcome.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from .errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from .models import Caller, Token, TokenPage, TokenQuery, utcnow
+from .repository import Repository
+from .schemas import TokenCreate, TokenListQuery, TokenPatch, VerifiedToken, VerifyOut
+
+CLOCK_SKEW = timedelta(minutes=5)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+# A PATCH without If-Match retries this often when another writer changes the token meanwhile.
+_ATTEMPTS = 3
+_MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
+
+
+def new_guid() -> str:
+    return str(uuid.uuid4())  # uuid4 draws from os.urandom, a CSPRNG
+
+
+@dataclass
+class TokenService:
+    repo: Repository
+
+    async def list_tokens(self, caller: Caller, params: TokenListQuery) -> TokenPage:
+        not_held = [s for s in params.scope if not caller.holds_all([s])]
+        if not_held:
+            raise Invalid.field("scope", f"you do not hold {', '.join(not_held)}")
+        if params.scope:
+            scopes: tuple[str, ...] | None = tuple(dict.fromkeys(params.scope))
+        else:
+            scopes = None if caller.admin else tuple(sorted(caller.scopes))
+        keywords = tuple(dict.fromkeys((params.name or "").casefold().split()))
+        query = TokenQuery(
+            keywords=keywords,
+            guid_prefix=None if params.guid is None else params.guid.lower(),
+            scopes=scopes,
+            status=params.status,
+            sort=params.sort,
+            limit=params.limit,
+            offset=params.offset,
+        )
+        return await self.repo.tokens.page(query, utcnow())
+
+    async def get(self, caller: Caller, token_id: str) -> Token:
+        token = await self.repo.tokens.get(token_id)
+        if token is None or not caller.sees(token.scopes):
+            raise NotFound(f"there is no token {token_id!r} that you can see")
+        return token
+
+    async def _changeable(self, caller: Caller, token_id: str, expected: int | None) -> Token:
+        token = await self.get(caller, token_id)
+        if not caller.holds_all(token.scopes):
+            missing = sorted(set(token.scopes) - caller.scopes)
+            raise Forbidden(
+                f"changing this token needs every scope it has; you lack {', '.join(missing)}"
+            )
+        if expected is not None and expected != token.version:
+            raise PreconditionFailed(
+                f"the token changed meanwhile: it is at version {token.version}, not {expected}"
+            )
+        return token
+
+    async def _check_scopes(self, caller: Caller, scopes: list[str]) -> None:
+        if len(set(scopes)) != len(scopes):
+            raise Invalid.field("scopes", "must not name a scope twice")
+        not_held = [s for s in scopes if not caller.holds_all([s])]
+        if not_held:
+            raise Forbidden(f"you can only give scopes you hold; you lack {', '.join(not_held)}")
+        missing = await self.repo.scopes.missing(scopes)
+        if missing:
+            raise Invalid.field("scopes", f"unknown scope {', '.join(missing)}")
+
+    async def create(self, caller: Caller, body: TokenCreate) -> Token:
+        await self._check_scopes(caller, body.scopes)
+        now = utcnow()
+        valid_from = body.valid_from or now
+        _check_dates(now, valid_from, body.valid_to, "valid_from" in body.model_fields_set, True)
+        fields = {
+            "name": body.name,
+            "description": body.description,
+            "scopes": body.scopes,
+            "guid": body.guid or new_guid(),
+            "valid_from": valid_from,
+            "valid_to": body.valid_to,
+        }
+        return await self.repo.tokens.insert(fields, caller.name, now)
+
+    async def patch(
+        self, caller: Caller, token_id: str, body: TokenPatch, expected: int | None
+    ) -> Token:
+        for _ in range(_ATTEMPTS):
+            token = await self._changeable(caller, token_id, expected)
+            now = utcnow()
+            changes = _changes(token, body, now)
+            if not changes:
+                return token
+            if token.revoked_at is not None and not changes.keys() <= _MUTABLE_WHEN_REVOKED:
+                raise Conflict(
+                    "a revoked token stays revoked: only its name and description can change"
+                )
+            if "scopes" in changes:
+                await self._check_scopes(caller, changes["scopes"])
+            _check_dates(
+                now,
+                changes.get("valid_from", token.valid_from),
+                changes.get("valid_to", token.valid_to),
+                "valid_from" in changes,
+                "valid_to" in changes,
+            )
+            updated = await self.repo.tokens.update(
+                token_id, token.version, changes, caller.name, now
+            )
+            if updated is not None:
+                return updated
+            if expected is not None:
+                break
+        raise await self._lost_race(caller, token_id)
+
+    async def _lost_race(self, caller: Caller, token_id: str) -> Exception:
+        await self.get(caller, token_id)  # raises NotFound when it was deleted meanwhile
+        return PreconditionFailed("the token changed meanwhile; reload it and try again")
+
+    async def delete(self, caller: Caller, token_id: str, expected: int | None) -> None:
+        await self._changeable(caller, token_id, expected)
+        if not await self.repo.tokens.delete(token_id, expected):
+            raise await self._lost_race(caller, token_id)
+
+    async def revoke(self, caller: Caller, token_id: str, expected: int | None) -> Token:
+        token = await self._changeable(caller, token_id, expected)
+        now = utcnow()
+        if not token.is_active(now):
+            raise Conflict(f"only an active token can be revoked; this one is {token.status(now)}")
+        revoked = await self.repo.tokens.revoke(token_id, expected, caller.name, now)
+        if revoked is not None:
+            return revoked
+        current = await self.get(caller, token_id)
+        if expected is not None and current.version != expected:
+            raise PreconditionFailed("the token changed meanwhile; reload it and try again")
+        raise Conflict(
+            f"only an active token can be revoked; this one is {current.status(utcnow())}"
+        )
+
+    async def regenerate(self, caller: Caller, token_id: str, expected: int | None) -> Token:
+        for _ in range(_ATTEMPTS):
+            token = await self._changeable(caller, token_id, expected)
+            if token.revoked_at is not None:
+                raise Conflict("a revoked token stays revoked: its GUID cannot be regenerated")
+            changes = {"guid": new_guid()}
+            updated = await self.repo.tokens.update(
+                token_id, token.version, changes, caller.name, utcnow()
+            )
+            if updated is not None:
+                return updated
+            if expected is not None:
+                break
+        raise await self._lost_race(caller, token_id)
+
+    async def verify(self, caller: Caller, guid: str, scopes: list[str]) -> VerifyOut:
+        token = await self.repo.tokens.by_guid(guid.lower()) if _is_guid(guid) else None
+        if token is None or not caller.sees(token.scopes):
+            return VerifyOut(valid=False, status="not_found")
+        now = utcnow()
+        status = token.status(now)
+        if status != "active":
+            return VerifyOut(valid=False, status=status)
+        if not set(scopes) <= set(token.scopes):
+            return VerifyOut(valid=False, status="insufficient_scope")
+        if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
+            await self.repo.tokens.touch(token.id, now, now - LAST_USED_RESOLUTION)
+        summary = VerifiedToken(
+            id=token.id, name=token.name, scopes=token.scopes, valid_to=token.valid_to
+        )
+        return VerifyOut(valid=True, status="active", token=summary)
+
+
+def _is_guid(text: str) -> bool:
+    try:
+        return str(uuid.UUID(text)) == text.lower()
+    except ValueError:
+        return False
+
+
+def _changes(token: Token, body: TokenPatch, now: datetime) -> dict[str, Any]:
+    """The fields the PATCH sets to a value other than the current one."""
+    changes: dict[str, Any] = {}
+    for field in body.model_fields_set:
+        value = getattr(body, field)
+        if field == "valid_from" and value is None:
+            value = now
+        if value != getattr(token, field):
+            changes[field] = value
+    return changes
+
+
+def _check_dates(
+    now: datetime, valid_from: datetime, valid_to: datetime | None, from_set: bool, to_set: bool
+) -> None:
+    """Dates that are set or changed must not lie in the past; the window must not be empty."""
+    if from_set and valid_from < now - CLOCK_SKEW:
+        raise Invalid.field("valid_from", "must not lie in the past")
+    if valid_to is not None and (from_set or to_set):
+        if to_set and valid_to < now:
+            raise Invalid.field("valid_to", "must not lie in the past")
+        if valid_to <= valid_from:
+            raise Invalid.field("valid_to", "must be after valid_from")
