@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 
@@ -60,7 +61,8 @@ async def repository(app: web.Application) -> AsyncIterator[None]:
     cipher = GuidCipher(load_master_secret(settings.secret_key, settings.data_dir))
     client = connect(uri, settings.db_timeout_ms)
     try:
-        repo = Repository(client, settings.db_name, cipher)
+        window = timedelta(seconds=settings.auth_failure_window_s)
+        repo = Repository(client, settings.db_name, cipher, failure_window=window)
         await repo.prepare()
         key = await AdminService(repo).bootstrap_admin(settings.admin_key)
         if key is not None and settings.admin_key is None:

@@ -33,6 +33,9 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     # How long a request waits for the database before answering 503.
     db_timeout_ms: int = 2000
+    # Failed authentications one client address may make per window before it gets 429.
+    auth_failure_limit: int = 20
+    auth_failure_window_s: int = 60
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

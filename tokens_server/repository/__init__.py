@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
 from ..crypto import GuidCipher
 from .scopes import ScopeStore
+from .throttle import FailureCounter
 from .tokens import TokenStore
 from .users import UserStore
 
@@ -35,12 +38,19 @@ class Repository:
     measured losing acknowledged writes when its process was killed; ``j=True`` lost none.
     """
 
-    def __init__(self, client: AsyncMongoClient[Document], db_name: str, cipher: GuidCipher):
+    def __init__(
+        self,
+        client: AsyncMongoClient[Document],
+        db_name: str,
+        cipher: GuidCipher,
+        failure_window: timedelta = timedelta(minutes=1),
+    ) -> None:
         self.db: AsyncDatabase[Document] = client.get_database(
             db_name, write_concern=WriteConcern(j=True)
         )
         self.tokens = TokenStore(self.db["tokens"], cipher)
         self.users = UserStore(self.db["users"])
+        self.auth_failures = FailureCounter(self.db["auth_failures"], failure_window)
         self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])
 
     async def prepare(self) -> None:
@@ -48,6 +58,7 @@ class Repository:
         await self.tokens.create_indexes()
         await self.users.create_indexes()
         await self.scopes.create_indexes()
+        await self.auth_failures.create_indexes()
         await self.tokens.encrypt_plaintext_guids()
 
     async def ping(self) -> None:
