@@ -32,7 +32,7 @@ class Settings:
     admin_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
     # How long a request waits for the database before answering 503.
-    db_timeout_ms: int = 2000
+    db_timeout_ms: int = 1500
     # Failed authentications one client address may make per window before it gets 429.
     auth_failure_limit: int = 20
     auth_failure_window_s: int = 60

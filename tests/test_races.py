@@ -1,0 +1,75 @@
+"""Concurrent writers: optimistic versions and unique indexes decide exactly one winner."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from tests.conftest import ADMIN
+
+WRITERS = 8
+
+
+async def _statuses(requests: list[Awaitable[Any]]) -> Counter[int]:
+    responses = await asyncio.gather(*requests)
+    return Counter(response.status for response in responses)
+
+
+async def test_concurrent_patch_with_the_same_if_match_has_one_winner(
+    client: TestClient[Any, Any], make_scope: Callable[..., Awaitable[str]], make_token: Any
+) -> None:
+    await make_scope("analytics")
+    token = await make_token(name="Shared", scopes=["analytics"])
+    url = f"/api/v1/tokens/{token['id']}"
+    headers = {**ADMIN, "If-Match": '"1"'}
+    statuses = await _statuses(
+        [client.patch(url, json={"name": f"Writer {i}"}, headers=headers) for i in range(WRITERS)]
+    )
+    assert statuses == Counter({200: 1, 412: WRITERS - 1})
+    final = await (await client.get(url, headers=ADMIN)).json()
+    assert final["version"] == 2
+
+
+async def test_concurrent_revoke_has_one_winner(
+    client: TestClient[Any, Any], make_scope: Callable[..., Awaitable[str]], make_token: Any
+) -> None:
+    await make_scope("analytics")
+    token = await make_token(name="Revoked once", scopes=["analytics"])
+    url = f"/api/v1/tokens/{token['id']}/revoke"
+    statuses = await _statuses([client.post(url, headers=ADMIN) for _ in range(WRITERS)])
+    assert statuses == Counter({200: 1, 409: WRITERS - 1})
+
+
+async def test_concurrent_creates_with_one_guid_have_one_winner(
+    client: TestClient[Any, Any], make_scope: Callable[..., Awaitable[str]]
+) -> None:
+    await make_scope("analytics")
+    guid = str(uuid.uuid4())
+    body = {"name": "Twin", "scopes": ["analytics"], "guid": guid}
+    statuses = await _statuses(
+        [client.post("/api/v1/tokens", json=body, headers=ADMIN) for _ in range(WRITERS)]
+    )
+    assert statuses == Counter({201: 1, 409: WRITERS - 1})
+    listed = await (await client.get(f"/api/v1/tokens?guid={guid}", headers=ADMIN)).json()
+    assert listed["total"] == 1
+
+
+async def test_concurrent_key_rotation_leaves_exactly_one_working_key(
+    client: TestClient[Any, Any], make_user: Callable[..., Awaitable[dict[str, str]]]
+) -> None:
+    await make_user("alice", [])
+    responses = await asyncio.gather(
+        *[client.post("/api/v1/users/alice/key", headers=ADMIN) for _ in range(WRITERS)]
+    )
+    keys = [(await r.json())["api_key"] for r in responses]
+    assert all(r.status == 200 for r in responses)
+    working = 0
+    for key in keys:
+        me = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {key}"})
+        working += me.status == 200
+    assert working == 1
