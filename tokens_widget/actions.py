@@ -1,0 +1,170 @@
+"""The widget's actions: a message from the front end in, an answer with the same id out.
+
+A request is ``{"id": 7, "action": "save", ...}``; the answer is ``{"id": 7, "ok": true,
+"result": {...}}`` or ``{"id": 7, "ok": false, "error": "plain words", "fields": {...}}``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from . import form
+from .errors import ApiError, plain_words
+from .models import Token
+
+if TYPE_CHECKING:
+    from .client import TokensClient
+    from .widget import TokensWidget
+
+log = logging.getLogger(__name__)
+Result = dict[str, Any]
+
+
+class ActionError(Exception):
+    """An action refused before or after calling the server, with words for the person."""
+
+    def __init__(self, message: str, fields: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = dict(fields or {})
+
+
+class ActionHandler:
+    """Answers the front end's requests on behalf of one widget."""
+
+    def __init__(self, widget: TokensWidget) -> None:
+        self.widget = widget
+        self._actions: dict[str, Callable[[Mapping[str, Any]], Awaitable[Result]]] = {
+            "hello": self.hello,
+            "refresh": self.refresh,
+            "new_guid": self.new_guid,
+            "validate": self.validate,
+            "save": self.save,
+            "revoke": self.revoke,
+            "delete": self.delete,
+        }
+
+    async def handle(self, request: Mapping[str, Any]) -> Result:
+        """Run one request and send its answer; returns the answer too."""
+        request_id = request.get("id")
+        action = self._actions.get(str(request.get("action")))
+        answer: Result
+        try:
+            if action is None:
+                raise ActionError(f"Unknown action {request.get('action')!r}.")
+            answer = {"id": request_id, "ok": True, "result": await action(request)}
+        except ActionError as exc:
+            answer = {"id": request_id, "ok": False, "error": exc.message, "fields": exc.fields}
+        except ApiError as exc:
+            fields = {e.field: e.message for e in exc.errors}
+            answer = {"id": request_id, "ok": False, "error": plain_words(exc), "fields": fields}
+            if exc.status in (404, 412):
+                self.widget.refresh()
+        except Exception:
+            log.exception("tokens widget action %r failed", request.get("action"))
+            answer = {"id": request_id, "ok": False, "error": "Something went wrong; try again."}
+        self.widget.send(answer)
+        return answer
+
+    # --- the actions -------------------------------------------------------------------------
+
+    async def hello(self, request: Mapping[str, Any]) -> Result:
+        """A view was drawn: load the data if nothing has loaded yet."""
+        if not self.widget._loaded and self.widget._reload_task is None:
+            self.widget.refresh()
+        return {}
+
+    async def refresh(self, request: Mapping[str, Any]) -> Result:
+        self.widget.notice = ""
+        task = self.widget.refresh()
+        if task is not None:
+            # wait() rather than await: a newer reload may replace (cancel) this one.
+            await asyncio.wait({task})
+        return {}
+
+    async def new_guid(self, request: Mapping[str, Any]) -> Result:
+        return {"guid": form.new_guid()}
+
+    async def validate(self, request: Mapping[str, Any]) -> Result:
+        verdict = self._check(request)
+        return {"valid": verdict.valid, "errors": verdict.errors}
+
+    async def save(self, request: Mapping[str, Any]) -> Result:
+        client = self._client()
+        original = self._original(request) if request.get("token_id") else None
+        verdict = self._check(request)
+        if not verdict.valid:
+            raise ActionError("Please correct the marked fields.", verdict.errors)
+        values = verdict.values
+        async with self.widget.working():
+            if original is None:
+                token = await client.create_token(
+                    values["name"],
+                    values["scopes"],
+                    description=values.get("description"),
+                    guid=values.get("guid"),
+                    valid_from=values.get("valid_from"),
+                    valid_to=values.get("valid_to"),
+                )
+                self.widget.notice = f"Token “{token.name}” created."
+            elif values:
+                token = await client.update_token(
+                    original.id, if_match=self._version(request, original), **values
+                )
+                self.widget.notice = f"Token “{token.name}” saved."
+            else:
+                token = original
+                self.widget.notice = "Nothing changed."
+        self.widget.refresh()
+        return {"token_id": token.id}
+
+    async def revoke(self, request: Mapping[str, Any]) -> Result:
+        client = self._client()
+        original = self._original(request)
+        if not original.is_active:
+            raise ActionError("This token is already inactive.")
+        async with self.widget.working():
+            token = await client.revoke_token(
+                original.id, if_match=self._version(request, original)
+            )
+        self.widget.notice = f"Token “{token.name}” revoked."
+        self.widget.refresh()
+        return {"token_id": token.id}
+
+    async def delete(self, request: Mapping[str, Any]) -> Result:
+        client = self._client()
+        original = self._original(request)
+        async with self.widget.working():
+            await client.delete_token(original.id, if_match=self._version(request, original))
+        self.widget.notice = f"Token “{original.name}” deleted."
+        self.widget.refresh()
+        return {"token_id": original.id}
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _client(self) -> TokensClient:
+        if self.widget.client is None:
+            raise ActionError(self.widget.error or "No server configured.")
+        return self.widget.client
+
+    def _original(self, request: Mapping[str, Any]) -> Token:
+        token = self.widget.tokens.get(str(request.get("token_id")))
+        if token is None:
+            raise ActionError("That token is no longer in the list; refresh and try again.")
+        return token
+
+    @staticmethod
+    def _version(request: Mapping[str, Any], original: Token) -> int:
+        # The version the person saw, so a change made meanwhile by someone else is a 412.
+        version = request.get("version")
+        return int(version) if isinstance(version, int) else original.version
+
+    def _check(self, request: Mapping[str, Any]) -> form.Verdict:
+        original = None
+        if request.get("token_id"):
+            original = self.widget.tokens.get(str(request.get("token_id")))
+        held = [s["name"] for s in self.widget._scopes]
+        return form.check(form.Draft.from_message(request.get("draft")), held, original)

@@ -1,0 +1,330 @@
+"""``TokensClient``: the one way to call the Tokens API, for the widget and for automation.
+
+    async with TokensClient("http://127.0.0.1:8080", api_key) as tokens:
+        token = await tokens.create_token("Nightly ETL", ["analytics"])
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Final, Literal
+from urllib.parse import quote
+
+import aiohttp
+
+from .errors import ApiError
+from .models import (
+    Health,
+    Scope,
+    Token,
+    TokenPage,
+    User,
+    UserWithKey,
+    Verification,
+    format_time,
+)
+
+API_PREFIX: Final = "/api/v1"
+SortKey = Literal["name", "-name", "is_active", "-is_active"]
+StatusFilter = Literal["active", "inactive"]
+
+
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
+
+
+#: Marks a PATCH field as "leave unchanged" (``None`` clears ``valid_to``).
+UNSET: Final = _Unset.UNSET
+
+
+def _api_root(url: str) -> str:
+    root = url.rstrip("/")
+    return root if root.endswith(API_PREFIX) else root + API_PREFIX
+
+
+def _seg(value: str) -> str:
+    """A value as one URL path segment, so an id can never reach another route."""
+    return quote(value, safe="")
+
+
+def _time(value: datetime | None) -> str | None:
+    return None if value is None else format_time(value)
+
+
+class TokensClient:
+    """Async client for every operation of the Tokens API.
+
+    ``url`` is the server's address (``http://host:port``, with or without ``/api/v1``).
+    Every method raises :class:`ApiError` when the server refuses the call or cannot be reached.
+    Close it with ``await client.close()`` or use it as ``async with``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        *,
+        timeout: float = 30.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.url = _api_root(url)
+        self._api_key = api_key
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session = session
+        self._owns_session = session is None
+
+    def __repr__(self) -> str:
+        return f"TokensClient({self.url!r})"
+
+    async def __aenter__(self) -> TokensClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Made on first use so the session belongs to the loop that actually calls it.
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._owns_session = True
+        return self._session
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: list[tuple[str, str]] | None = None,
+        if_match: int | None = None,
+        auth: bool = True,
+    ) -> Any:
+        headers = {"Accept": "application/json"}
+        if auth and self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        if if_match is not None:
+            headers["If-Match"] = f'"{if_match}"'
+        try:
+            async with self._get_session().request(
+                method, self.url + path, json=json, params=params, headers=headers
+            ) as response:
+                if response.status == 204:
+                    return None
+                body: Any
+                if "json" in (response.content_type or ""):
+                    body = await response.json(content_type=None)
+                else:
+                    body = await response.text()
+                if response.status >= 400:
+                    raise ApiError.from_problem(response.status, body, response.reason or "")
+                return body
+        except aiohttp.ClientError as exc:
+            raise ApiError(0, "Connection failed", f"{self.url}: {exc}") from exc
+        except TimeoutError as exc:
+            raise ApiError(0, "Connection failed", f"{self.url}: no answer in time") from exc
+
+    # --- service -------------------------------------------------------------------------
+
+    async def health(self) -> Health:
+        """``GET /health`` (no key needed); a 503 raises ApiError."""
+        return Health.from_json(await self._call("GET", "/health", auth=False))
+
+    async def me(self) -> User:
+        """Who the API key belongs to: name, admin flag, scopes."""
+        return User.from_json(await self._call("GET", "/me"))
+
+    async def openapi(self) -> dict[str, Any]:
+        """The server's OpenAPI document."""
+        document: dict[str, Any] = await self._call("GET", "/openapi.json", auth=False)
+        return document
+
+    # --- tokens --------------------------------------------------------------------------
+
+    async def list_tokens(
+        self,
+        *,
+        name: str | None = None,
+        guid: str | None = None,
+        scopes: Iterable[str] = (),
+        status: StatusFilter | None = None,
+        sort: SortKey = "name",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> TokenPage:
+        """One page of the tokens visible to the caller, filtered and sorted by the server."""
+        params: list[tuple[str, str]] = []
+        if name and name.strip():
+            params.append(("name", name.strip()))
+        if guid and guid.strip():
+            params.append(("guid", guid.strip()))
+        params.extend(("scope", scope) for scope in scopes)
+        if status:
+            params.append(("status", status))
+        params += [("sort", sort), ("limit", str(limit)), ("offset", str(offset))]
+        return TokenPage.from_json(await self._call("GET", "/tokens", params=params))
+
+    async def iter_tokens(
+        self,
+        *,
+        name: str | None = None,
+        guid: str | None = None,
+        scopes: Iterable[str] = (),
+        status: StatusFilter | None = None,
+        sort: SortKey = "name",
+        page_size: int = 200,
+    ) -> AsyncIterator[Token]:
+        """Every matching token, fetched page by page."""
+        scopes = tuple(scopes)
+        offset = 0
+        while True:
+            page = await self.list_tokens(
+                name=name, guid=guid, scopes=scopes, status=status, sort=sort,
+                limit=page_size, offset=offset,
+            )
+            for token in page.items:
+                yield token
+            offset += len(page.items)
+            if not page.items or offset >= page.total:
+                return
+
+    async def create_token(
+        self,
+        name: str,
+        scopes: Iterable[str],
+        *,
+        description: str | None = None,
+        guid: str | None = None,
+        valid_from: datetime | None = None,
+        valid_to: datetime | None = None,
+    ) -> Token:
+        """Create a token; without ``guid`` the server makes one, without dates it never ends."""
+        body: dict[str, Any] = {"name": name, "scopes": list(scopes)}
+        if description is not None:
+            body["description"] = description
+        if guid is not None:
+            body["guid"] = guid
+        if valid_from is not None:
+            body["valid_from"] = format_time(valid_from)
+        if valid_to is not None:
+            body["valid_to"] = format_time(valid_to)
+        return Token.from_json(await self._call("POST", "/tokens", json=body))
+
+    async def get_token(self, token_id: str) -> Token:
+        return Token.from_json(await self._call("GET", f"/tokens/{_seg(token_id)}"))
+
+    async def update_token(
+        self,
+        token_id: str,
+        *,
+        name: str | _Unset = UNSET,
+        description: str | _Unset = UNSET,
+        scopes: Iterable[str] | _Unset = UNSET,
+        guid: str | _Unset = UNSET,
+        valid_from: datetime | _Unset = UNSET,
+        valid_to: datetime | _Unset | None = UNSET,
+        if_match: int | None = None,
+    ) -> Token:
+        """Change only the fields given; ``valid_to=None`` makes the token never expire.
+
+        With ``if_match`` (the version you read) the change is refused with a 412 when someone
+        else changed the token since.
+        """
+        body: dict[str, Any] = {}
+        if not isinstance(name, _Unset):
+            body["name"] = name
+        if not isinstance(description, _Unset):
+            body["description"] = description
+        if not isinstance(scopes, _Unset):
+            body["scopes"] = list(scopes)
+        if not isinstance(guid, _Unset):
+            body["guid"] = guid
+        if not isinstance(valid_from, _Unset):
+            body["valid_from"] = format_time(valid_from)
+        if not isinstance(valid_to, _Unset):
+            body["valid_to"] = _time(valid_to)
+        return Token.from_json(
+            await self._call("PATCH", f"/tokens/{_seg(token_id)}", json=body, if_match=if_match)
+        )
+
+    async def delete_token(self, token_id: str, *, if_match: int | None = None) -> None:
+        await self._call("DELETE", f"/tokens/{_seg(token_id)}", if_match=if_match)
+
+    async def revoke_token(self, token_id: str, *, if_match: int | None = None) -> Token:
+        """End an active token now; revoking an inactive token is a 409."""
+        return Token.from_json(
+            await self._call("POST", f"/tokens/{_seg(token_id)}/revoke", if_match=if_match)
+        )
+
+    async def regenerate_token(self, token_id: str, *, if_match: int | None = None) -> Token:
+        """Give the token a new server-made GUID; the old one stops working at once."""
+        return Token.from_json(
+            await self._call("POST", f"/tokens/{_seg(token_id)}/regenerate", if_match=if_match)
+        )
+
+    async def verify_token(self, guid: str, scopes: Iterable[str] | None = None) -> Verification:
+        """Is ``guid`` a usable credential (holding every scope in ``scopes``)?"""
+        body: dict[str, Any] = {"guid": guid}
+        if scopes is not None:
+            body["scopes"] = list(scopes)
+        return Verification.from_json(await self._call("POST", "/tokens/verify", json=body))
+
+    # --- scopes --------------------------------------------------------------------------
+
+    async def list_scopes(self) -> list[Scope]:
+        """The caller's scopes (an admin's: all of them)."""
+        body = await self._call("GET", "/scopes")
+        return [Scope.from_json(item) for item in body["items"]]
+
+    async def create_scope(self, name: str, description: str = "") -> Scope:
+        body = {"name": name, "description": description}
+        return Scope.from_json(await self._call("POST", "/scopes", json=body))
+
+    async def delete_scope(self, name: str) -> None:
+        await self._call("DELETE", f"/scopes/{_seg(name)}")
+
+    # --- users ---------------------------------------------------------------------------
+
+    async def list_users(self) -> list[User]:
+        body = await self._call("GET", "/users")
+        return [User.from_json(item) for item in body["items"]]
+
+    async def create_user(
+        self, name: str, scopes: Iterable[str] = (), *, admin: bool = False
+    ) -> UserWithKey:
+        """Create a user; its API key is in the answer and never shown again."""
+        body = {"name": name, "scopes": list(scopes), "admin": admin}
+        return UserWithKey.from_json(await self._call("POST", "/users", json=body))
+
+    async def update_user(
+        self,
+        name: str,
+        *,
+        scopes: Iterable[str] | _Unset = UNSET,
+        admin: bool | _Unset = UNSET,
+    ) -> User:
+        body: dict[str, Any] = {}
+        if not isinstance(scopes, _Unset):
+            body["scopes"] = list(scopes)
+        if not isinstance(admin, _Unset):
+            body["admin"] = admin
+        return User.from_json(await self._call("PATCH", f"/users/{_seg(name)}", json=body))
+
+    async def delete_user(self, name: str) -> None:
+        await self._call("DELETE", f"/users/{_seg(name)}")
+
+    async def rotate_user_key(self, name: str) -> UserWithKey:
+        """Give the user a new API key; the old one stops working at once."""
+        return UserWithKey.from_json(await self._call("POST", f"/users/{_seg(name)}/key"))

@@ -1,0 +1,269 @@
+"""``TokensWidget``: the API Tokens page as a notebook widget.
+
+Python owns the state, the rules and every call to the server; ``static/widget.js`` only renders
+it. Filter, sort and page are synced traits; actions arrive as custom messages carrying an id,
+answered with the same id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import Coroutine, Mapping
+from pathlib import Path
+from typing import Any
+
+import anywidget
+import traitlets as t
+
+from .actions import ActionHandler
+from .client import SortKey, StatusFilter, TokensClient
+from .errors import ApiError, plain_words
+from .models import Token, User
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+_SORT: dict[str, SortKey] = {"name": "name", "-name": "-name", "is_active": "is_active",
+                             "-is_active": "-is_active"}
+_STATUS: dict[str, StatusFilter] = {"active": "active", "inactive": "inactive"}
+SORTS = tuple(_SORT)
+PAGE_SIZES = (10, 25, 50, 100, 200)
+GUID_FILTER_MIN = 4
+# Filters typed into a text box wait this long for the next key before asking the server.
+TYPING_DELAY = 0.15
+
+
+def token_row(token: Token, user: User | None) -> dict[str, Any]:
+    """What the grid needs of a token; dates cross to the browser as ISO 8601 strings."""
+    can_change = user is not None and (user.admin or set(token.scopes) <= set(user.scopes))
+    return {
+        "id": token.id,
+        "name": token.name,
+        "guid": token.guid,
+        "description": token.description,
+        "scopes": list(token.scopes),
+        "valid_from": token.valid_from.isoformat(),
+        "valid_to": None if token.valid_to is None else token.valid_to.isoformat(),
+        "is_active": token.is_active,
+        "status": token.status,
+        "version": token.version,
+        "can_change": can_change,
+    }
+
+
+class TokensWidget(anywidget.AnyWidget):
+    """List, create, edit, revoke and delete API tokens.
+
+    ``url`` and ``api_key`` default to the ``TOKENS_URL`` and ``TOKENS_API_KEY`` variables.
+    """
+
+    _esm = STATIC / "widget.js"
+    _css = STATIC / "widget.css"
+
+    name_filter = t.Unicode("", help="Keywords that must all occur in the name.").tag(sync=True)
+    guid_filter = t.Unicode("", help="The first characters of a GUID (4 or more).").tag(sync=True)
+    scope_filter = t.List(t.Unicode(), help="Show tokens having any of these scopes.").tag(
+        sync=True
+    )
+    status_filter = t.Enum(("all", "active", "inactive"), "all").tag(sync=True)
+    sort = t.Enum(SORTS, "name", help="Column to sort by; '-' descends.").tag(sync=True)
+    page = t.Int(0, help="Zero-based page number.").tag(sync=True)
+    page_size = t.Int(50, help=f"Rows per page, one of {PAGE_SIZES}.").tag(sync=True)
+
+    total = t.Int(0, help="How many tokens match the filters.").tag(sync=True)
+    busy = t.Bool(False, help="True while a call to the server runs.").tag(sync=True)
+    error = t.Unicode("", help="The last problem, in plain words.").tag(sync=True)
+    notice = t.Unicode("", help="The last thing done, in plain words.").tag(sync=True)
+    filter_hint = t.Unicode("").tag(sync=True)
+    _rows = t.List(t.Dict()).tag(sync=True)
+    _scopes = t.List(t.Dict()).tag(sync=True)
+    _user = t.Dict().tag(sync=True)
+    _loaded = t.Bool(False).tag(sync=True)
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        client: TokensClient | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reload_task: asyncio.Task[None] | None = None
+        self._busy_count = 0
+        self.user: User | None = None
+        self.tokens: dict[str, Token] = {}
+        url = url or os.environ.get("TOKENS_URL")
+        api_key = api_key or os.environ.get("TOKENS_API_KEY")
+        if client is not None:
+            self.client: TokensClient | None = client
+        elif url and api_key:
+            self.client = TokensClient(url, api_key)
+        else:
+            self.client = None
+            self.error = (
+                "No server configured. Pass url= and api_key=, or set TOKENS_URL and "
+                "TOKENS_API_KEY, then run this cell again."
+            )
+        self._actions = ActionHandler(self)
+        self.on_msg(self._on_message)
+        self.observe(self._filters_changed, ["name_filter", "guid_filter"])
+        self.observe(self._choice_changed, ["scope_filter", "status_filter", "sort", "page_size"])
+        self.observe(self._page_changed, ["page"])
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop()
+            self.refresh()
+
+    # --- validation of the synced state -----------------------------------------------------
+
+    @t.validate("page")
+    def _valid_page(self, proposal: Any) -> int:
+        return max(0, int(proposal["value"]))
+
+    @t.validate("page_size")
+    def _valid_page_size(self, proposal: Any) -> int:
+        size = int(proposal["value"])
+        if size not in PAGE_SIZES:
+            raise t.TraitError(f"page_size must be one of {PAGE_SIZES}, not {size}")
+        return size
+
+    @t.validate("scope_filter")
+    def _valid_scope_filter(self, proposal: Any) -> list[str]:
+        # Only the caller's own scopes may be asked for; anything else would be a 422.
+        held = {s["name"] for s in self._scopes}
+        wanted = list(dict.fromkeys(str(s) for s in proposal["value"]))
+        return [s for s in wanted if s in held] if held else wanted
+
+    # --- reacting to the front end -----------------------------------------------------------
+
+    def _filters_changed(self, change: Mapping[str, Any]) -> None:
+        self._first_page_then_reload(delay=TYPING_DELAY)
+
+    def _choice_changed(self, change: Mapping[str, Any]) -> None:
+        self._first_page_then_reload(delay=0)
+
+    def _page_changed(self, change: Mapping[str, Any]) -> None:
+        self._schedule_reload(delay=0)
+
+    def _first_page_then_reload(self, delay: float) -> None:
+        with self.hold_trait_notifications():
+            self.page = 0
+        self._schedule_reload(delay)
+
+    def _on_message(self, widget: Any, content: Any, buffers: list[bytes]) -> None:
+        if isinstance(content, Mapping):
+            self.spawn(self._actions.handle(content))
+
+    # --- running work on the kernel's event loop --------------------------------------------
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        """Run ``coro`` on the kernel's event loop without blocking the kernel."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        task = loop.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("tokens widget task failed", exc_info=task.exception())
+
+    async def settled(self) -> None:
+        """Wait until every call the widget started has finished (for tests and scripts)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    @contextlib.asynccontextmanager
+    async def working(self) -> Any:
+        """Show the busy indicator while the block runs."""
+        self._busy_count += 1
+        self.busy = True
+        try:
+            yield
+        finally:
+            self._busy_count -= 1
+            self.busy = self._busy_count > 0
+
+    # --- loading -----------------------------------------------------------------------------
+
+    def refresh(self) -> asyncio.Task[None] | None:
+        """Reload the caller, its scopes and the current page."""
+        return self._schedule_reload(delay=0, with_user=True)
+
+    def _schedule_reload(
+        self, delay: float, with_user: bool = False
+    ) -> asyncio.Task[None] | None:
+        if self.client is None:
+            return None
+        with_user = with_user or not self._loaded
+        if self._reload_task is not None and not self._reload_task.done():
+            # The newest request wins; an older one still waiting or running is dropped.
+            self._reload_task.cancel()
+        task = self.spawn(self._reload(delay, with_user))
+        self._reload_task = task
+        return task
+
+    async def _reload(self, delay: float, with_user: bool) -> None:
+        if delay:
+            await asyncio.sleep(delay)
+        async with self.working():
+            try:
+                if with_user:
+                    await self._load_user()
+                await self._load_page()
+            except ApiError as exc:
+                self.error = plain_words(exc)
+
+    async def _load_user(self) -> None:
+        assert self.client is not None
+        self.user = await self.client.me()
+        scopes = await self.client.list_scopes()
+        self._user = {"name": self.user.name, "admin": self.user.admin}
+        self._scopes = [{"name": s.name, "description": s.description} for s in scopes]
+        held = {s.name for s in scopes}
+        kept = [s for s in self.scope_filter if s in held]
+        if kept != self.scope_filter:
+            with self.hold_trait_notifications():
+                self.scope_filter = kept
+
+    async def _load_page(self) -> None:
+        assert self.client is not None
+        guid = self.guid_filter.strip().lower()
+        if guid and len(guid) < GUID_FILTER_MIN:
+            self.filter_hint = f"Type at least {GUID_FILTER_MIN} characters of the GUID."
+            return
+        self.filter_hint = ""
+        page = await self.client.list_tokens(
+            name=self.name_filter,
+            guid=guid,
+            scopes=self.scope_filter,
+            status=_STATUS.get(self.status_filter),
+            sort=_SORT[self.sort],
+            limit=self.page_size,
+            offset=self.page * self.page_size,
+        )
+        if not page.items and page.total and self.page > 0:
+            # The page emptied (deletions elsewhere): show the last page that has rows.
+            last = (page.total - 1) // self.page_size
+            self.page = last  # the observer loads it
+            return
+        self.tokens = {token.id: token for token in page.items}
+        # A new list object every time: a list trait syncs only when its value is replaced.
+        self._rows = [token_row(token, self.user) for token in page.items]
+        self.total = page.total
+        self._loaded = True
+        self.error = ""
+
+    def close(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            with contextlib.suppress(RuntimeError):
+                self.spawn(client.close())
+        super().close()
