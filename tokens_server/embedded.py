@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import ctypes
 import fcntl
+import functools
 import os
 import re
 import shutil
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import IO
 
 _LISTENING = re.compile(rb"secantus listening on [0-9.]+:(\d+)")
+_BUSY = b"already being managed by another process"
 _PR_SET_PDEATHSIG = 1
 
 
@@ -52,10 +54,22 @@ def lock_data_dir(data_dir: Path) -> IO[str]:
     return handle
 
 
-def _die_with_parent() -> None:
-    """Runs in the child before exec: the kernel sends SIGTERM when the server dies, even by SIGKILL."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+# Loaded in the server, not in the forked child: loading a library between fork and exec can
+# deadlock when another thread held the loader's lock at the fork.
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """In the child before exec: the kernel sends SIGTERM when the server dies, even by SIGKILL.
+
+    The signal follows the *thread* that forked, so start the database from the thread that lives
+    as long as the server (the event loop's). If the server died before the prctl took effect, no
+    signal will ever come, hence the ``getppid`` check.
+    """
+    with contextlib.suppress(AttributeError):
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:
+        os._exit(1)
 
 
 def _executable() -> str:
@@ -68,12 +82,22 @@ def _executable() -> str:
     return found
 
 
-class EmbeddedDatabase:
-    """A SecantusDB child process. ``storage`` is a directory, or ``":memory:"`` for a throwaway one."""
+class _StorageBusy(EmbeddedDatabaseError):
+    """WiredTiger refused the storage: another database process has it open."""
 
-    def __init__(self, storage: Path | str, log_path: Path) -> None:
+
+class EmbeddedDatabase:
+    """A SecantusDB child process; ``storage`` is a directory, or ``":memory:"``.
+
+    ``busy_grace`` is how long ``start`` waits for a storage held by another database process.
+    A server killed by SIGKILL leaves its database shutting down for about 2 s; the new server,
+    which holds the data directory lock, knows that process is on its way out and waits for it.
+    """
+
+    def __init__(self, storage: Path | str, log_path: Path, busy_grace: float = 5.0) -> None:
         self.storage = storage
         self.log_path = log_path
+        self.busy_grace = busy_grace
         self.port: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -90,34 +114,71 @@ class EmbeddedDatabase:
     def is_running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    async def start(self, timeout: float = 60.0) -> None:
+    # A deadline of its own rather than an outer asyncio.timeout: when it passes, the child
+    # process must be killed too, and the message must say what happened.
+    async def start(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
+        """Start the database and return once it accepts connections."""
         if isinstance(self.storage, Path):
             self.storage.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        deadline = time.monotonic() + timeout
+        busy_until = time.monotonic() + self.busy_grace
+        while True:
+            try:
+                self.port = await self._start_once(deadline)
+                return
+            except _StorageBusy:
+                if time.monotonic() >= busy_until:
+                    raise
+                await asyncio.sleep(0.2)
+
+    async def _start_once(self, deadline: float) -> int:
         with self.log_path.open("ab") as log:
             start_offset = log.tell()
-            self._process = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
-                [_executable(), "--host", "127.0.0.1", "--port", "0",
-                 "--storage-path", str(self.storage), "--log-level", "INFO"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 - only a prctl call
+            # Popen rather than asyncio's subprocess: an asyncio process belongs to one event
+            # loop, and test fixtures stop the database from another; the fork is quick.
+            self._process = subprocess.Popen(  # noqa: S603, ASYNC220 - fixed argv, no shell
+                [
+                    _executable(),
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--storage-path",
+                    str(self.storage),
+                    "--log-level",
+                    "INFO",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                preexec_fn=functools.partial(_die_with_parent, os.getpid()),
                 start_new_session=True,  # Ctrl-C in a terminal goes to the server, which stops us
             )
-        self.port = await self._wait_for_port(start_offset, timeout)
+        try:
+            return await self._wait_for_port(self._process, start_offset, deadline)
+        except BaseException:  # also on cancellation: never leave a half-started child behind
+            self._kill()
+            raise
 
-    async def _wait_for_port(self, offset: int, timeout: float) -> int:
-        assert self._process is not None
-        deadline = time.monotonic() + timeout
+    async def _wait_for_port(
+        self, process: subprocess.Popen[bytes], offset: int, deadline: float
+    ) -> int:
         while time.monotonic() < deadline:
             output = self._read_log(offset)
             match = _LISTENING.search(output)
             if match:
                 return int(match.group(1))
-            if self._process.poll() is not None:
+            if process.poll() is not None:
+                if _BUSY in output:
+                    raise _StorageBusy(
+                        f"the database in {self.storage} is already in use by another process"
+                    )
                 raise EmbeddedDatabaseError(self._explain_exit(output))
             await asyncio.sleep(0.02)
-        self._process.kill()
-        raise EmbeddedDatabaseError(f"the embedded database did not start within {timeout:.0f} s")
+        raise EmbeddedDatabaseError(
+            f"the embedded database did not start in time; see {self.log_path}"
+        )
 
     def _read_log(self, offset: int) -> bytes:
         with self.log_path.open("rb") as log:
@@ -125,20 +186,24 @@ class EmbeddedDatabase:
             return log.read()
 
     def _explain_exit(self, output: bytes) -> str:
-        if b"already being managed by another process" in output:
-            return f"the database in {self.storage} is already in use by another process"
         last = output.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
         return f"the embedded database exited at start ({last[0]}); see {self.log_path}"
 
-    async def stop(self, timeout: float = 10.0) -> None:
+    def _kill(self) -> None:
+        process, self._process, self.port = self._process, None, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
+    # ``timeout`` is the grace period before SIGKILL, not a cancellation deadline.
+    async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Stop cleanly with SIGTERM so WiredTiger checkpoints; SIGKILL if it hangs."""
         process, self._process, self.port = self._process, None, None
         if process is None or process.poll() is not None:
             return
         process.terminate()
-        deadline = time.monotonic() + timeout
-        while process.poll() is None and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
-        if process.poll() is None:
+        try:
+            await asyncio.to_thread(process.wait, timeout)
+        except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
