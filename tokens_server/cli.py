@@ -1,0 +1,105 @@
+"""The ``tokens-server`` command: flags and environment to settings, failures to one-line errors.
+
+Exit codes: 0 after a clean stop, 1 when the server cannot run (data directory in use, database
+failed to start, port taken), 2 for a bad flag or environment value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import IO, NoReturn
+
+from pymongo.errors import PyMongoError
+
+from .embedded import DataDirLocked, EmbeddedDatabaseError, lock_data_dir
+from .serve import serve
+from .settings import Settings, SettingsError
+
+PROG = "tokens-server"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line, not argparse's usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        _fail(f"{message} (see {self.prog} --help)", 2)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    print(f"{PROG}: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a port number, not {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, not {port}")
+    return port
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog=PROG, description="The Tokens JSON service.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve_cmd = commands.add_parser(
+        "serve", help="run the service", description="Run the service until SIGINT or SIGTERM."
+    )
+    # Defaults are None so that the TOKENS_* variables, then the settings' defaults, apply.
+    serve_cmd.add_argument("--host", help="address to listen on [TOKENS_HOST, 127.0.0.1]")
+    serve_cmd.add_argument(
+        "--port", type=_port, help="port, 0 for any free one [TOKENS_PORT, 8080]"
+    )
+    serve_cmd.add_argument("--mongo-uri", help="a MongoDB to use instead of the embedded database "
+                                               "[TOKENS_MONGO_URI]")
+    serve_cmd.add_argument("--db", help="database name [TOKENS_DB, tokens]")
+    serve_cmd.add_argument("--data-dir", type=Path,
+                           help="embedded database and key files [TOKENS_DATA_DIR]")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    started = time.monotonic()
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings.from_env(
+            host=args.host, port=args.port, mongo_uri=args.mongo_uri,
+            db_name=args.db, data_dir=args.data_dir,
+        )
+    except SettingsError as error:
+        _fail(str(error), 2)
+    logging.basicConfig(
+        level=logging.INFO, stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # First of all: a second server on this data directory must fail before it touches the
+    # storage, where the failure would be a storage-engine trace.
+    lock = _lock(settings) if settings.mongo_uri is None else None
+    try:
+        asyncio.run(serve(settings, started))
+    except (DataDirLocked, EmbeddedDatabaseError) as error:
+        _fail(str(error), 1)
+    except PyMongoError as error:
+        _fail(f"the database did not answer: {error}", 1)
+    except OSError as error:  # binding the port is the only other I/O at start
+        _fail(f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}", 1)
+    finally:
+        if lock is not None:
+            lock.close()
+    return 0
+
+
+def _lock(settings: Settings) -> IO[str]:
+    try:
+        return lock_data_dir(settings.data_dir)
+    except DataDirLocked as error:
+        _fail(str(error), 1)
+    except OSError as error:
+        _fail(f"cannot use the data directory {settings.data_dir}: {error.strerror or error}", 2)

@@ -1,0 +1,73 @@
+"""Run the app on a TCP port until SIGINT or SIGTERM, then shut it down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import signal
+import sys
+import time
+from typing import Any
+
+from aiohttp import web
+
+from .access_log import RedactingAccessLogger
+from .app import admin_key_path, create_app
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+async def serve(settings: Settings, started: float | None = None) -> None:
+    """Serve until SIGINT or SIGTERM. ``started`` (monotonic) dates the "ready in" line."""
+    started = time.monotonic() if started is None else started
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Installed before the database starts, so a signal during start-up still ends in cleanup.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(
+        create_app(settings),
+        access_log_class=RedactingAccessLogger,
+        access_log=logging.getLogger("tokens.access"),
+    )
+    try:
+        # Runs the cleanup contexts: the embedded database starts here.
+        await runner.setup()
+        await web.TCPSite(runner, settings.host, settings.port).start()
+        _announce(settings, runner.addresses, time.monotonic() - started)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        # Also after a failed setup: stops whatever cleanup contexts did start (the database).
+        await runner.cleanup()
+
+
+def _announce(settings: Settings, addresses: list[Any], seconds: float) -> None:
+    """Tell the user where things are; the admin key itself is never printed."""
+    lines = [f"tokens-server listening on {_url(address)}" for address in addresses]
+    if settings.mongo_uri is None:
+        lines.append(f"data: {settings.data_dir} (embedded database in {settings.data_dir / 'db'})")
+    else:
+        lines.append(f"data: MongoDB at {_without_credentials(settings.mongo_uri)}, "
+                     f"database {settings.db_name!r}; keys in {settings.data_dir}")
+    lines.append(f"admin key: {_admin_key_source(settings)}")
+    lines.append(f"ready in {seconds:.2f} s")
+    # stdout, flushed: the one place a user or a supervising script looks for the address.
+    print("\n".join(lines), file=sys.stdout, flush=True)
+
+
+def _url(address: Any) -> str:
+    host, port = address[0], address[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def _without_credentials(uri: str) -> str:
+    return re.sub(r"//[^@/]*@", "//", uri)
+
+
+def _admin_key_source(settings: Settings) -> str:
+    if settings.admin_key is not None:
+        return "TOKENS_ADMIN_KEY (used only when the database has no admin yet)"
+    return admin_key_path(settings)
