@@ -79,7 +79,8 @@ class ActionHandler:
 
     async def refresh(self, request: Mapping[str, Any]) -> Result:
         self.widget.notice = ""
-        task = self.widget.refresh()
+        self.widget.refresh()
+        task = self.widget._reload_task
         if task is not None:
             # wait() rather than await: a newer reload may replace (cancel) this one.
             await asyncio.wait({task})

@@ -193,9 +193,9 @@ class TokensWidget(anywidget.AnyWidget):
 
     # --- loading -----------------------------------------------------------------------------
 
-    def refresh(self) -> asyncio.Task[None] | None:
-        """Reload the caller, its scopes and the current page."""
-        return self._schedule_reload(delay=0, with_user=True)
+    def refresh(self) -> None:
+        """Reload the caller, its scopes and the current page (in the background)."""
+        self._schedule_reload(delay=0, with_user=True)
 
     def _schedule_reload(
         self, delay: float, with_user: bool = False

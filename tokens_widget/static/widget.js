@@ -36,12 +36,16 @@ function iconButton(icon, label, attrs = {}) {
 }
 
 const number = new Intl.NumberFormat();
-const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 const fullDateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
 const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
 
+const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium" });
+const timeFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
+
+/** An instant in the viewer's time zone: the day, and the time below it. */
 function localDate(iso) {
-  return iso ? dateFormat.format(new Date(iso)) : "";
+  const d = new Date(iso);
+  return [h("span", { class: "tkn-date" }, dayFormat.format(d)), h("span", { class: "tkn-time" }, timeFormat.format(d))];
 }
 
 /** An ISO instant as the value of <input type="datetime-local"> in the viewer's zone. */
@@ -231,9 +235,12 @@ function render({ model, el }) {
     h("span", { class: "tkn-zone" }, `Times shown in ${timeZone}`),
     h("label", { class: "tkn-size" }, "Rows per page", sizeSelect), range, h("span", { class: "tkn-pages" }, prev, next));
 
-  const layer = h("div", { class: "tkn-layer" });
+  // Dialogs live on <body>: a notebook's output area may clip or transform fixed overlays.
+  const layer = h("div", { class: "tkn-portal" });
+  document.body.append(layer);
+  cleanups.push(() => layer.remove());
   const root = h("div", { class: "tkn" }, header, errorBanner, noticeBanner, filters, hint,
-    h("div", { class: "tkn-table-wrap" }, table), pager, layer);
+    h("div", { class: "tkn-table-wrap" }, table), pager);
   el.append(root);
 
   // --- drawing the synced state -----------------------------------------------------------------
@@ -259,8 +266,8 @@ function render({ model, el }) {
           h("span", { class: "tkn-scopes" }, row.scopes.map((s) => h("span", { class: "tkn-chip" }, s)))),
         h("td", { class: "tkn-guid" }, h("span", { class: "tkn-guid-wrap" },
           h("code", { "data-testid": "guid" }, row.guid), copyButton(() => row.guid, "Copy GUID"))),
-        h("td", { title: fullDateFormat.format(new Date(row.valid_from)) }, localDate(row.valid_from)),
-        h("td", { title: row.valid_to ? fullDateFormat.format(new Date(row.valid_to)) : "Never expires" },
+        h("td", { title: fullDateFormat.format(new Date(row.valid_from)), "data-testid": "valid-from" }, localDate(row.valid_from)),
+        h("td", { title: row.valid_to ? fullDateFormat.format(new Date(row.valid_to)) : "Never expires", "data-testid": "valid-to" },
           row.valid_to ? localDate(row.valid_to) : h("span", { class: "tkn-muted" }, "Never")),
         h("td", {}, h("span", { class: `tkn-status tkn-${row.is_active ? "active" : "inactive"}`, "data-testid": "status" }, status)),
         h("td", { class: "tkn-row-actions" },
