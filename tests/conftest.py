@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo import MongoClient
+from pymongo.database import Database
 
 from tokens_server.app import create_app
 from tokens_server.embedded import EmbeddedDatabase
@@ -20,6 +22,24 @@ ADMIN_KEY = "test-admin-key-0123456789abcdef"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+# (method, route path, status) of every answer a `client` gave during the session; the OpenAPI
+# test checks that each is declared in the document.
+OBSERVED: set[tuple[str, str, int]] = set()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "runs_last: run after every other test of the session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
+
+
+async def _observe(request: web.Request, response: web.StreamResponse) -> None:
+    resource = request.match_info.route.resource
+    if resource is not None:
+        OBSERVED.add((request.method, resource.canonical, response.status))
 
 
 @pytest.fixture(scope="session")
@@ -49,7 +69,16 @@ def settings(database: EmbeddedDatabase, tmp_path: Path) -> Iterator[Settings]:
 
 @pytest.fixture
 async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClient[Any, Any]:
-    return await aiohttp_client(create_app(settings))
+    app = create_app(settings)
+    app.on_response_prepare.append(_observe)
+    return await aiohttp_client(app)
+
+
+@pytest.fixture
+def raw_db(database: EmbeddedDatabase, settings: Settings) -> Iterator[Database[dict[str, Any]]]:
+    """The test's database, read and written directly (behind the server's back)."""
+    with MongoClient(database.uri, serverSelectionTimeoutMS=5000, tz_aware=True) as mongo:
+        yield mongo[settings.db_name]
 
 
 @pytest.fixture

@@ -1,0 +1,60 @@
+"""Helpers shared by the API tests: timestamps, problem checks, edits behind the server's back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import ClientResponse
+from bson import ObjectId
+from pymongo.database import Database
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    """RFC 3339 with a Z, as a client would send it."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse(text: str) -> datetime:
+    assert text.endswith("Z"), f"{text!r} is not answered in UTC with a Z"
+    return datetime.fromisoformat(text)
+
+
+def in_(**delta: float) -> str:
+    """A timestamp this far from now, e.g. ``in_(days=1)`` or ``in_(minutes=-2)``."""
+    return iso(now() + timedelta(**delta))
+
+
+async def problem(
+    response: ClientResponse, status: int, field: str | None = None
+) -> dict[str, Any]:
+    """Assert a problem+json answer with ``status`` (naming ``field`` if given); answer its body."""
+    text = await response.text()
+    assert response.status == status, f"{response.status} != {status}: {text}"
+    assert response.content_type == PROBLEM_JSON, response.content_type
+    body: dict[str, Any] = await response.json(content_type=None)
+    assert body["status"] == status
+    assert {"type", "title", "detail"} <= body.keys()
+    assert "Traceback" not in text
+    if field is not None:
+        fields = [error["field"] for error in body.get("errors", [])]
+        assert field in fields, f"{field!r} not in {fields}: {text}"
+    return body
+
+
+def set_raw(raw_db: Database[dict[str, Any]], token_id: str, **fields: Any) -> None:
+    """Change a stored token directly, e.g. to move its dates into the past."""
+    result = raw_db["tokens"].update_one({"_id": ObjectId(token_id)}, {"$set": fields})
+    assert result.matched_count == 1
+
+
+def expire(raw_db: Database[dict[str, Any]], token_id: str) -> None:
+    """Make a token expired, as if its valid_to had passed an hour ago."""
+    past = now() - timedelta(hours=2)
+    set_raw(raw_db, token_id, valid_from=past, valid_to=past + timedelta(hours=1))
