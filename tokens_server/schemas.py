@@ -26,7 +26,10 @@ _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _to_utc_millis(value: datetime) -> datetime:
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 lies past the last representable year
+        raise ValueError("lies outside the years 1 to 9999 in UTC") from None
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
