@@ -90,7 +90,7 @@ class TokensWidget(anywidget.AnyWidget):
         client: TokensClient | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        # Plain attributes first: trait observers may run while the base class initialises.
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reload_task: asyncio.Task[None] | None = None
         self._busy_count = 0
@@ -98,21 +98,17 @@ class TokensWidget(anywidget.AnyWidget):
         self.tokens: dict[str, Token] = {}
         url = url or os.environ.get("TOKENS_URL")
         api_key = api_key or os.environ.get("TOKENS_API_KEY")
-        if client is not None:
-            self.client: TokensClient | None = client
-        elif url and api_key:
+        self.client: TokensClient | None = client
+        if client is None and url and api_key:
             self.client = TokensClient(url, api_key)
-        else:
-            self.client = None
+        super().__init__(**kwargs)
+        if self.client is None:
             self.error = (
                 "No server configured. Pass url= and api_key=, or set TOKENS_URL and "
                 "TOKENS_API_KEY, then run this cell again."
             )
         self._actions = ActionHandler(self)
         self.on_msg(self._on_message)
-        self.observe(self._filters_changed, ["name_filter", "guid_filter"])
-        self.observe(self._choice_changed, ["scope_filter", "status_filter", "sort", "page_size"])
-        self.observe(self._page_changed, ["page"])
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop()
             self.refresh()
@@ -139,13 +135,16 @@ class TokensWidget(anywidget.AnyWidget):
 
     # --- reacting to the front end -----------------------------------------------------------
 
-    def _filters_changed(self, change: Mapping[str, Any]) -> None:
+    @t.observe("name_filter", "guid_filter")
+    def _on_typed_filter(self, change: Mapping[str, Any]) -> None:
         self._first_page_then_reload(delay=TYPING_DELAY)
 
-    def _choice_changed(self, change: Mapping[str, Any]) -> None:
+    @t.observe("scope_filter", "status_filter", "sort", "page_size")
+    def _on_chosen_filter(self, change: Mapping[str, Any]) -> None:
         self._first_page_then_reload(delay=0)
 
-    def _page_changed(self, change: Mapping[str, Any]) -> None:
+    @t.observe("page")
+    def _on_page(self, change: Mapping[str, Any]) -> None:
         self._schedule_reload(delay=0)
 
     def _first_page_then_reload(self, delay: float) -> None:
@@ -262,8 +261,15 @@ class TokensWidget(anywidget.AnyWidget):
         self.error = ""
 
     def close(self) -> None:
+        """Close the view and, on a running event loop, the connection to the server."""
         client, self.client = self.client, None
         if client is not None:
             with contextlib.suppress(RuntimeError):
+                asyncio.get_running_loop()
                 self.spawn(client.close())
         super().close()
+
+    async def aclose(self) -> None:
+        """Close the widget and wait until its connection to the server is closed."""
+        self.close()
+        await self.settled()
