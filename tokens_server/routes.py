@@ -4,6 +4,7 @@ read this table, so they cannot disagree.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -11,6 +12,7 @@ from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
 from . import schemas as s
+from .errors import FieldError, Invalid
 from .handlers import admin, meta, tokens
 
 BASE = "/api/v1"
@@ -210,6 +212,21 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
+def _refusing_query(handler: Handler) -> Handler:
+    """Refuse every query parameter where none is defined, so a typo does not silently do
+    nothing (api.md: unknown query parameters are a 422)."""
+
+    @functools.wraps(handler)
+    async def checked(request: web.Request) -> web.StreamResponse:
+        if request.query:
+            errors = [FieldError(key, "is not a known query parameter") for key in request.query]
+            raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
+        return await handler(request)
+
+    return checked
+
+
 def add_routes(app: web.Application) -> None:
     for op in OPERATIONS:
-        app.router.add_route(op.method, op.path, op.handler, name=op.operation_id)
+        handler = op.handler if op.query is not None else _refusing_query(op.handler)
+        app.router.add_route(op.method, op.path, handler, name=op.operation_id)
