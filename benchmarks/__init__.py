@@ -1,0 +1,1 @@
+"""Benchmarks: the Tokens service measured against its floors, each ratio from alternating runs."""

@@ -1,0 +1,67 @@
+"""A closed-loop load generator: N workers, each sends its next request when the last answered."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+# One request number in, awaits the request; raises on a wrong answer.
+Request = Callable[[int], Awaitable[None]]
+
+
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)  # seconds
+    seconds: float = 0.0
+    errors: int = 0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.seconds if self.seconds else 0.0
+
+    def add(self, other: Run) -> None:
+        self.latencies += other.latencies
+        self.seconds += other.seconds
+        self.errors += other.errors
+
+
+async def closed_loop(request: Request, concurrency: int, seconds: float) -> Run:
+    """Keep ``concurrency`` requests in flight for ``seconds``; time each one."""
+    run = Run()
+    deadline = time.perf_counter() + seconds
+    counter = iter(range(10**9))
+
+    async def worker() -> None:
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                await request(next(counter))
+            except Exception:
+                run.errors += 1
+                continue
+            run.latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    run.seconds = time.perf_counter() - started
+    return run
+
+
+async def alternate(contenders: dict[str, Request], concurrency: int, seconds: float,
+                    rounds: int, warmup: float) -> dict[str, Run]:
+    """Run each contender in turn, ``rounds`` times, so machine noise falls on all of them."""
+    for request in contenders.values():
+        await closed_loop(request, concurrency, warmup)
+    runs = {name: Run() for name in contenders}
+    for _ in range(rounds):
+        for name, request in contenders.items():
+            runs[name].add(await closed_loop(request, concurrency, seconds))
+    return runs
+
+
+async def timed(call: Callable[[], Awaitable[object]]) -> float:
+    started = time.perf_counter()
+    await call()
+    return time.perf_counter() - started

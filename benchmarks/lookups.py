@@ -1,0 +1,88 @@
+"""Verify and get-by-id: the service against a bare app doing the same indexed lookup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+
+from . import dataset
+from .load import Request, Run, alternate
+from .stats import Ratio, percentile
+
+
+def _check(response: aiohttp.ClientResponse) -> None:
+    if response.status != 200:
+        raise RuntimeError(f"answered {response.status}")
+
+
+def _get(session: aiohttp.ClientSession, url: str, ids: list[str],
+         headers: dict[str, str]) -> Request:
+    async def request(n: int) -> None:
+        async with session.get(f"{url}/{ids[n % len(ids)]}", headers=headers) as response:
+            await response.read()
+            _check(response)
+
+    return request
+
+
+def _verify(session: aiohttp.ClientSession, url: str, guids: list[str],
+            headers: dict[str, str]) -> Request:
+    async def request(n: int) -> None:
+        body = {"guid": guids[n % len(guids)]}
+        async with session.post(url, json=body, headers=headers) as response:
+            await response.read()
+            _check(response)
+
+    return request
+
+
+def _ratios(name: str, runs: dict[str, Run]) -> list[Ratio]:
+    service, floor = runs["service"], runs["floor"]
+    note = f"{service.errors} errors" if service.errors or floor.errors else ""
+    return [
+        Ratio(f"{name}: throughput", service.rate, floor.rate, "req/s", 0.8, ">=", note),
+        Ratio(f"{name}: p50", *(1000 * percentile(r.latencies, 50) for r in (service, floor)),
+              "ms", 1.5, "<="),
+        Ratio(f"{name}: p99", *(1000 * percentile(r.latencies, 99) for r in (service, floor)),
+              "ms", 1.5, "<="),
+    ]
+
+
+async def measure(service_url: str, floor_url: str, data: dataset.Dataset, concurrency: int,
+                  seconds: float, rounds: int) -> tuple[list[Ratio], dict[str, Any]]:
+    auth = {"Authorization": f"Bearer {dataset.CALLER_KEY}"}
+    connector = aiohttp.TCPConnector(limit=2 * concurrency)
+    ratios: list[Ratio] = []
+    raw: dict[str, Any] = {}
+    async with aiohttp.ClientSession(connector=connector) as session:
+        cases = {
+            "get-by-id": {
+                "service": _get(session, f"{service_url}/api/v1/tokens", data.ids, auth),
+                "floor": _get(session, f"{floor_url}/floor/tokens", data.ids, {}),
+            },
+            "verify": {
+                "service": _verify(session, f"{service_url}/api/v1/tokens/verify",
+                                   data.guids, auth),
+                "floor": _verify(session, f"{floor_url}/floor/verify", data.guids, {}),
+            },
+        }
+        for name, contenders in cases.items():
+            # The warm-up also records last_used_at on every token, as a steady verifier would
+            # have done in the last minute: measured verifies then read only.
+            runs = await alternate(contenders, concurrency, seconds, rounds,
+                                   warmup=max(1.0, seconds / 2))
+            ratios += _ratios(f"{name} (c={concurrency})", runs)
+            raw[name] = {k: _summary(r) for k, r in runs.items()}
+    return ratios, raw
+
+
+def _summary(run: Run) -> dict[str, float]:
+    return {
+        "requests": len(run.latencies),
+        "seconds": run.seconds,
+        "errors": run.errors,
+        "rate": run.rate,
+        "p50_ms": 1000 * percentile(run.latencies, 50),
+        "p99_ms": 1000 * percentile(run.latencies, 99),
+    }

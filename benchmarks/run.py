@@ -1,0 +1,150 @@
+"""The whole benchmark: start a database, load it, start the apps, measure, report."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from tokens_server.embedded import EmbeddedDatabase
+from tokens_server.repository import connect
+
+from . import create, dataset, listing, lookups, machine, widget
+from .servers import Server, start
+from .stats import Ratio, not_measured
+
+RESULTS = Path(__file__).parent / "results"
+
+
+@dataclass(frozen=True)
+class Plan:
+    visible: int  # tokens the benchmark caller sees, in every database
+    sizes: tuple[int, ...]  # collection sizes; the smallest holds only the caller's tokens
+    concurrency: int
+    seconds: float  # per alternating run
+    rounds: int
+    list_samples: int  # per list case and contender
+
+
+FULL = Plan(visible=1000, sizes=(1000, 10_000, 100_000), concurrency=16, seconds=4, rounds=3,
+            list_samples=12)
+QUICK = Plan(visible=200, sizes=(200, 2000, 10_000), concurrency=16, seconds=1.5, rounds=1,
+             list_samples=3)
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+@contextlib.asynccontextmanager
+async def database(workdir: Path) -> AsyncIterator[EmbeddedDatabase]:
+    db = EmbeddedDatabase(workdir / "db", workdir / "db.log")
+    await db.start()
+    try:
+        yield db
+    finally:
+        await db.stop()
+
+
+async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
+    ratios: list[Ratio] = []
+    raw: dict[str, Any] = {}
+    phases: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def phase(name: str) -> None:
+        nonlocal clock
+        phases[name] = round(time.perf_counter() - clock, 1)
+        clock = time.perf_counter()
+
+    def show(new: list[Ratio]) -> None:
+        ratios.extend(new)
+        for ratio in new:
+            say(ratio.line())
+
+    with tempfile.TemporaryDirectory(prefix="tokens-bench-") as tmp:
+        workdir = Path(tmp)
+        async with database(workdir) as db:
+            client = connect(db.uri, 120_000)  # bulk loads take longer than a request may
+            servers: list[Server] = []
+            try:
+                data: dict[int, dataset.Dataset] = {}
+                for size in plan.sizes:
+                    data[size] = await dataset.load(client, f"bench_{size}", plan.visible, size)
+                    say(f"loaded {size} tokens")
+                await dataset.check_format(client, data[plan.sizes[0]].db_name)
+                phase("load")
+
+                services: dict[int, str] = {}
+                for size in plan.sizes:
+                    server = await start("service", db.uri, data[size].db_name,
+                                         workdir / f"service_{size}", in_process)
+                    servers.append(server)
+                    services[size] = server.url
+                largest = plan.sizes[-1]
+                floor = await start("floor", db.uri, data[largest].db_name, workdir / "floor",
+                                    in_process)
+                servers.append(floor)
+                phase("start apps")
+                say(f"apps {'in this process' if in_process else 'in child processes'}; "
+                    f"lookups on {largest} tokens")
+
+                new, raw["lookups"] = await lookups.measure(
+                    services[largest], floor.url, data[largest], plan.concurrency,
+                    plan.seconds, plan.rounds)
+                show(new)
+                phase("lookups")
+
+                in_list, in_scale, raw["list"] = await listing.measure(
+                    client, services, data, plan.list_samples)
+                show(in_list)
+                show(in_scale)
+                phase("list and scaling")
+
+                measured = await widget.measure(services[largest])
+                if measured is None:
+                    say(not_measured("widget page change", "widget not present"))
+                else:
+                    show(measured[0])
+                    raw["widget"] = measured[1]
+                phase("widget")
+
+                smallest = plan.sizes[0]
+                new, raw["create"] = await create.measure(
+                    client, services[smallest], data[smallest].db_name, plan.concurrency,
+                    plan.seconds, plan.rounds)
+                show(new)
+                phase("create")
+            finally:
+                for server in servers:
+                    await server.stop()
+                await client.close()
+    return {
+        "plan": asdict(plan),
+        "apps": "in-process" if in_process else "child processes",
+        "machine": machine.describe(),
+        "phases_s": phases,
+        "ratios": [r.as_json() for r in ratios],
+        "raw": raw,
+    }
+
+
+def main(quick: bool, in_process: bool, output: Path | None) -> int:
+    plan = QUICK if quick else FULL
+    started = time.perf_counter()
+    result = asyncio.run(run(plan, in_process))
+    result["total_s"] = round(time.perf_counter() - started, 1)
+    result["mode"] = "quick" if quick else "full"
+    target = output or RESULTS / "latest.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=1) + "\n")
+    missed = sum(not r["passed"] for r in result["ratios"])
+    say(f"{len(result['ratios'])} ratios, {missed} missed; {result['total_s']} s; "
+        f"raw figures in {target}")
+    return 0

@@ -1,0 +1,71 @@
+"""A web app in its own process, so the load generator does not share its GIL.
+
+    python -m benchmarks.worker service|floor URI DB_NAME DATA_DIR
+
+prints ``port N`` once it listens on 127.0.0.1 and serves until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+
+from tokens_server.access_log import RedactingAccessLogger
+from tokens_server.app import create_app
+from tokens_server.settings import Settings
+
+from . import dataset
+from .floor import create_floor_app
+
+
+def _runner(kind: str, uri: str, db_name: str, data_dir: Path) -> web.AppRunner:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if kind == "floor":
+        return web.AppRunner(create_floor_app(uri, db_name), access_log=None)
+    settings = Settings(
+        mongo_uri=uri,
+        db_name=db_name,
+        data_dir=data_dir,
+        admin_key=dataset.ADMIN_KEY,
+        secret_key=dataset.SECRET,
+    )
+    # As the real server runs: the redacting access log, written at INFO (here to a file).
+    logging.basicConfig(
+        level=logging.INFO,
+        filename=data_dir / "service.log",
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return web.AppRunner(
+        create_app(settings),
+        access_log_class=RedactingAccessLogger,
+        access_log=logging.getLogger("tokens.access"),
+    )
+
+
+async def _serve(kind: str, uri: str, db_name: str, data_dir: Path) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    runner = _runner(kind, uri, db_name, data_dir)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        print(f"port {runner.addresses[0][1]}", flush=True)
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main() -> None:
+    kind, uri, db_name, data_dir = sys.argv[1:5]
+    asyncio.run(_serve(kind, uri, db_name, Path(data_dir)))
+
+
+if __name__ == "__main__":
+    main()
