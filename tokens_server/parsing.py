@@ -23,7 +23,10 @@ def _field_errors(error: ValidationError, root: str) -> list[FieldError]:
     found = []
     for item in error.errors(include_url=False):
         field = ".".join(str(part) for part in item["loc"]) or root
-        message = _MESSAGES.get(item["type"], item["msg"])
+        if item["type"] == "value_error":  # raised by our validators: their words, unprefixed
+            message = str(item.get("ctx", {}).get("error", item["msg"]))
+        else:
+            message = _MESSAGES.get(item["type"], item["msg"])
         found.append(FieldError(field, message))
     return found
 

@@ -23,6 +23,11 @@ NAME_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
 GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# The same rules for the document, which cannot see the validators below.
+_DOC_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+_DOC_NO_CONTROL_BUT_LINES = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+# Trimmed and still not empty: at least one character that is neither white space nor control.
+_DOC_TRIMMED_NAME = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 
 
 def _to_utc_millis(value: datetime) -> datetime:
@@ -45,6 +50,12 @@ def _no_control_but_lines(value: str) -> str:
     return value
 
 
+def _unique(values: list[str]) -> list[str]:
+    if len(set(values)) != len(values):
+        raise ValueError("must not name a scope twice")
+    return values
+
+
 def _format_timestamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
@@ -57,13 +68,21 @@ TokenName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
     AfterValidator(_no_control),
+    Field(json_schema_extra={"pattern": _DOC_TRIMMED_NAME}),
 ]
 Description = Annotated[
-    str, StringConstraints(max_length=2000), AfterValidator(_no_control_but_lines)
+    str,
+    StringConstraints(max_length=2000),
+    AfterValidator(_no_control_but_lines),
+    Field(json_schema_extra={"pattern": _DOC_NO_CONTROL_BUT_LINES}),
 ]
 ScopeName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 UserName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
-ScopeList = Annotated[list[ScopeName], Field(min_length=1, max_length=100)]
+_UNIQUE = Field(json_schema_extra={"uniqueItems": True})
+ScopeList = Annotated[
+    list[ScopeName], Field(min_length=1, max_length=100), AfterValidator(_unique), _UNIQUE
+]
+UserScopes = Annotated[list[ScopeName], Field(max_length=100), AfterValidator(_unique), _UNIQUE]
 Guid = Annotated[str, StringConstraints(pattern=GUID_PATTERN)]
 
 
@@ -103,12 +122,12 @@ class ScopeCreate(Strict):
 
 class UserCreate(Strict):
     name: UserName
-    scopes: Annotated[list[ScopeName], Field(max_length=100)] = []
+    scopes: UserScopes = []
     admin: bool = False
 
 
 class UserPatch(Strict):
-    scopes: Annotated[list[ScopeName], Field(max_length=100)] = None  # type: ignore[assignment]
+    scopes: UserScopes = None  # type: ignore[assignment]
     admin: bool = None  # type: ignore[assignment]
 
 
@@ -116,9 +135,15 @@ class TokenListQuery(BaseModel):
     """Query parameters arrive as text; numbers are parsed from it (lax), everything else strict."""
 
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[str, StringConstraints(max_length=200), AfterValidator(_no_control)] | None = (
-        None
-    )
+    name: (
+        Annotated[
+            str,
+            StringConstraints(max_length=200),
+            AfterValidator(_no_control),
+            Field(json_schema_extra={"pattern": _DOC_NO_CONTROL}),
+        ]
+        | None
+    ) = None
     guid: Annotated[str, StringConstraints(min_length=4, max_length=36)] | None = None
     scope: Annotated[list[ScopeName], Field(max_length=100)] = []
     status: Literal["active", "inactive"] | None = None
