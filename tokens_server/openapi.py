@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import re
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,6 +25,8 @@ _REASONS = {
     503: "Database unavailable",
 }
 _REF = "#/components/schemas/{model}"
+# What parsing.if_match accepts: a version as ETag serves it, optionally weak or unquoted.
+IF_MATCH_PATTERN = r'^\s*(W/)?"?[0-9]{1,18}"?\s*$'
 
 
 def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[dict[str, Any]]:
@@ -65,9 +66,12 @@ def openapi_document() -> dict[str, Any]:
             "parameters": [],
             "responses": {},
         }
-        for name in re.findall(r"{(\w+)}", op.path):
+        for name, pattern in op.path_patterns.items():
+            schema: dict[str, Any] = {"type": "string"}
+            if pattern is not None:
+                schema["pattern"] = f"^{pattern}$"
             operation["parameters"].append(
-                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                {"name": name, "in": "path", "required": True, "schema": schema}
             )
         if op.query is not None:
             operation["parameters"] += _query_parameters(op.query, schemas)
@@ -78,7 +82,7 @@ def openapi_document() -> dict[str, Any]:
                     "in": "header",
                     "required": False,
                     "description": 'The version from ETag, like "3"; a stale one answers 412.',
-                    "schema": {"type": "string"},
+                    "schema": {"type": "string", "pattern": IF_MATCH_PATTERN},
                 }
             )
         if op.body is not None:
@@ -101,7 +105,7 @@ def openapi_document() -> dict[str, Any]:
             operation["responses"][str(status)] = _problem(status, op.response)
         if not op.public:
             operation["security"] = [{"bearer": []}]
-        paths.setdefault(op.path, {})[op.method.lower()] = operation
+        paths.setdefault(op.template, {})[op.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {

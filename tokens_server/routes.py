@@ -5,6 +5,7 @@ read this table, so they cannot disagree.
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -37,8 +38,22 @@ class Operation:
     def operation_id(self) -> str:
         return str(self.handler.__name__)
 
+    @property
+    def template(self) -> str:
+        """The path as the document writes it: ``{token_id}``, without the router's pattern."""
+        return _VARIABLE.sub(r"{\1}", self.path)
 
-_TOKEN = f"{BASE}/tokens/{{token_id}}"
+    @property
+    def path_patterns(self) -> dict[str, str | None]:
+        """Each path variable and the pattern the router holds it to, if any."""
+        return {m[1]: m[2] for m in _VARIABLE.finditer(self.path)}
+
+
+_VARIABLE = re.compile(r"{(\w+)(?::([^/]+))?}")
+# Token ids are ObjectIds as served. Holding the variable to them keeps /tokens/verify from
+# also matching /tokens/{token_id}, so a GET there is a 405 naming POST, not a 404 for "verify".
+OBJECT_ID_PATTERN = "[0-9a-f]{24}"
+_TOKEN = f"{BASE}/tokens/{{token_id:{OBJECT_ID_PATTERN}}}"
 _CHANGE = (401, 403, 404, 409, 412, 422)
 
 OPERATIONS: tuple[Operation, ...] = (
