@@ -1,0 +1,57 @@
+"""The real app on a real loopback port, served from a background thread with its own event loop,
+for synchronous HTTP clients (the fuzzer) that must not run inside the tests' event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import Future
+from typing import Any
+
+from aiohttp import web
+
+from tokens_server.app import create_app
+from tokens_server.settings import Settings
+
+_START_TIMEOUT_S = 30.0
+
+
+class LiveServer:
+    """``create_app(settings)`` behind an ``AppRunner`` on 127.0.0.1 and a free port."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _run(self, coro: Any) -> Any:
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result(_START_TIMEOUT_S)
+
+    async def _start(self) -> int:
+        self._runner = web.AppRunner(create_app(self.settings), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        return int(self._runner.addresses[0][1])
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        self.port = self._run(self._start())
+        return self
+
+    def stop(self) -> None:
+        try:
+            if self._runner is not None:
+                self._run(self._runner.cleanup())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(_START_TIMEOUT_S)
+            self._loop.close()
