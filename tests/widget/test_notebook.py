@@ -43,7 +43,7 @@ async def test_demo_notebook_runs_against_the_server(
 ) -> None:
     monkeypatch.setenv("TOKENS_URL", server_url)
     monkeypatch.setenv("TOKENS_API_KEY", ADMIN_KEY)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
     # async_execute keeps this event loop, which also runs the server, free to answer.
     await NotebookClient(notebook, timeout=60, kernel_name="python3").async_execute()
 
@@ -68,7 +68,7 @@ async def test_without_a_server_the_notebook_explains_how_to_start_one(
 ) -> None:
     monkeypatch.delenv("TOKENS_URL", raising=False)
     monkeypatch.delenv("TOKENS_API_KEY", raising=False)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    notebook = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
     client = NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True)
     await client.async_execute()
     text = outputs(notebook)

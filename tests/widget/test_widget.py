@@ -44,7 +44,7 @@ async def act(widget: TokensWidget, action: str, **payload: Any) -> dict[str, An
     """Deliver a front-end request the way the comm does, and wait for everything it started."""
     answers: list[dict[str, Any]] = []
     original_send = widget.send
-    widget.send = lambda content, buffers=None: answers.append(content)  # type: ignore[method-assign]
+    widget.send = lambda content, buffers=None: answers.append(content)
     try:
         message = {"id": f"t:{action}", "action": action, **payload}
         widget._handle_msg(
@@ -52,7 +52,7 @@ async def act(widget: TokensWidget, action: str, **payload: Any) -> dict[str, An
         )
         await widget.settled()
     finally:
-        widget.send = original_send  # type: ignore[method-assign]
+        widget.send = original_send
     assert len(answers) == 1, answers
     assert answers[0]["id"] == f"t:{action}"
     return answers[0]

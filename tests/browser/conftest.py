@@ -1,0 +1,200 @@
+"""Browser fixtures: the real server, the demo notebook served by Voila, and Debian's Chromium.
+
+One server, one Voila and one browser per session; a fresh browser context (clipboard allowed,
+fixed locale and time zone) and page per test. Needs ``apt-get install -y chromium``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+import pytest
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+
+from tests.conftest import ADMIN_KEY
+from tests.live_server import LiveServer
+from tokens_server.embedded import EmbeddedDatabase
+from tokens_server.settings import Settings
+from tokens_widget import Token, TokensClient
+
+ROOT = Path(__file__).parents[2]
+NOTEBOOK = ROOT / "notebooks" / "tokens_demo.ipynb"
+CHROMIUM = os.environ.get("TOKENS_TEST_CHROMIUM", "/usr/bin/chromium")
+TIME_ZONE = "Europe/Ljubljana"
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    database: EmbeddedDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    settings = Settings(
+        mongo_uri=database.uri,
+        db_name=f"browser_{uuid.uuid4().hex[:12]}",
+        data_dir=tmp_path_factory.mktemp("server"),
+        admin_key=ADMIN_KEY,
+        secret_key="browser-test-secret-key-0123456789",
+    )
+    server = LiveServer(settings).start()
+    yield server
+    server.stop()
+
+
+class Api:
+    """Synchronous helpers over TokensClient, to arrange and check what the browser shows."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        # Playwright's synchronous API owns this thread's event loop: calls run on another.
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="api")
+
+    def run(self, call: Callable[[TokensClient], Awaitable[T]]) -> T:
+        async def main() -> T:
+            async with TokensClient(self.url, ADMIN_KEY) as client:
+                return await call(client)
+
+        return self._worker.submit(asyncio.run, main()).result(timeout=60)
+
+    def close(self) -> None:
+        self._worker.shutdown()
+
+    def token(self, name: str, scopes: list[str], **fields: Any) -> Token:
+        return self.run(lambda c: c.create_token(name, scopes, **fields))
+
+
+@pytest.fixture(scope="session")
+def api(live_server: LiveServer) -> Iterator[Api]:
+    api = Api(live_server.url)
+
+    async def scopes(client: TokensClient) -> None:
+        for name, description in [
+            ("analytics", "Analytics jobs"),
+            ("finance", "Finance reporting"),
+            ("ml", "Machine learning"),
+        ]:
+            await client.create_scope(name, description)
+
+    api.run(scopes)
+    yield api
+    api.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _drain(stream: IO[str], log: Path) -> None:
+    with log.open("a") as out:
+        for line in stream:
+            out.write(line)
+
+
+@pytest.fixture(scope="session")
+def voila(
+    live_server: LiveServer, api: Api, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The demo notebook as a page; Jupyter's state lives in a temporary home."""
+    home = tmp_path_factory.mktemp("jupyter")
+    env = {
+        **os.environ,
+        "TOKENS_URL": live_server.url,
+        "TOKENS_API_KEY": ADMIN_KEY,
+        "HOME": str(home),
+        "JUPYTER_CONFIG_DIR": str(home / "config"),
+        "JUPYTER_DATA_DIR": str(home / "data"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        "IPYTHONDIR": str(home / "ipython"),
+        "PYTHONWARNINGS": "ignore",
+    }
+    port = _free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "voila",
+            str(NOTEBOOK),
+            "--no-browser",
+            f"--port={port}",
+            "--Voila.ip=127.0.0.1",
+            "--Voila.port_retries=0",
+        ],
+        env=env,
+        cwd=home,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stderr is not None
+    address = f"http://127.0.0.1:{port}/"
+    log = home / "voila.log"
+    # Voila prints its address once it listens: reading its output needs no polling.
+    with log.open("a") as out:
+        for line in process.stderr:
+            out.write(line)
+            if address in line:
+                break
+        else:
+            raise RuntimeError(f"Voila did not start; see {log}")
+    drain = threading.Thread(target=_drain, args=(process.stderr, log), daemon=True)
+    drain.start()
+    yield address
+    process.terminate()
+    process.wait(timeout=20)
+    drain.join(timeout=5)
+    process.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as playwright:
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture
+def page(voila: str, api: Api, browser: Browser) -> Iterator[Page]:
+    """The demo page with its table drawn, in a fresh context allowed to use the clipboard.
+
+    ``voila`` (and so the server) come before ``browser``: once Playwright's synchronous API
+    runs, this thread cannot start another event loop.
+    """
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 860},
+        locale="en-US",
+        timezone_id=TIME_ZONE,
+        permissions=["clipboard-read", "clipboard-write"],
+    )
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(voila)
+    expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
+    expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A name prefix no other test uses, to narrow the grid to this test's tokens."""
+    return f"t{uuid.uuid4().hex[:6]}"
