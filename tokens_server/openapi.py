@@ -100,7 +100,10 @@ def openapi_document() -> dict[str, Any]:
         elif op.status != 204:
             success["content"] = {"application/json": {"schema": {"type": "object"}}}
         operation["responses"][str(op.status)] = success
-        errors = op.errors if op.public else tuple(sorted({*op.errors, 401, 429, 503}))
+        # Every operation refuses unknown query parameters (422); every authenticated one can
+        # also meet a bad key, the failure throttle and an unavailable database.
+        common = {422} if op.public else {401, 422, 429, 503}
+        errors = tuple(sorted({*op.errors, *common}))
         for status in errors:
             operation["responses"][str(status)] = _problem(status, op.response)
         if not op.public:
