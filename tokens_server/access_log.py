@@ -9,7 +9,10 @@ from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
 log = logging.getLogger("tokens.access")
-_GUID = re.compile(r"([0-9a-fA-F]{8})-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+# Hyphens optional: the 32 hex digits alone are the whole secret, and UUID parsers accept them.
+_GUID = re.compile(
+    r"([0-9a-fA-F]{8})-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"
+)
 
 
 def redacted_target(request: web.BaseRequest) -> str:
