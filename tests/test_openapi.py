@@ -1,0 +1,125 @@
+"""The OpenAPI document agrees with what is served, and the access log keeps GUIDs out."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.conftest import ADMIN, OBSERVED, AiohttpClient
+from tokens_server import access_log
+from tokens_server.access_log import RedactingAccessLogger
+from tokens_server.app import create_app
+from tokens_server.settings import Settings
+
+Client = TestClient[Any, Any]
+METHODS = {"get", "put", "post", "patch", "delete", "head", "options", "trace"}
+
+
+async def _document(client: Client) -> dict[str, Any]:
+    response = await client.get("/api/v1/openapi.json")
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    document: dict[str, Any] = await response.json()
+    return document
+
+
+def _served(client: Client) -> set[tuple[str, str]]:
+    return {
+        (route.method, route.resource.canonical)
+        for route in client.app.router.routes()
+        if route.resource is not None
+    }
+
+
+def _documented(document: dict[str, Any]) -> set[tuple[str, str]]:
+    return {
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method in item
+        if method in METHODS
+    }
+
+
+async def test_document_is_openapi_3_1_and_needs_no_key(client: Client) -> None:
+    document = await _document(client)
+    assert re.fullmatch(r"3\.1\.\d+", document["openapi"])
+    assert document["info"]["title"] and document["info"]["version"]
+    assert document["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+
+
+async def test_every_served_route_is_documented_and_vice_versa(client: Client) -> None:
+    document = await _document(client)
+    served = _served(client)
+    assert len(served) >= 19
+    assert served == _documented(document)
+
+
+async def test_operations_declare_bodies_parameters_and_problems(client: Client) -> None:
+    document = await _document(client)
+    schemas = document["components"]["schemas"]
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            names = {p["name"] for p in operation["parameters"] if p["in"] == "path"}
+            assert names == set(re.findall(r"{(\w+)}", path)), (method, path)
+            for status, response in operation["responses"].items():
+                if int(status) >= 400 and path != "/api/v1/health":
+                    assert "application/problem+json" in response["content"], (method, path)
+            if "requestBody" in operation:
+                ref = operation["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                assert ref.rsplit("/", 1)[1] in schemas
+    listing = document["paths"]["/api/v1/tokens"]["get"]
+    query = {p["name"] for p in listing["parameters"] if p["in"] == "query"}
+    assert query == {"name", "guid", "scope", "status", "sort", "limit", "offset"}
+
+
+@pytest.mark.runs_last
+async def test_every_observed_status_is_declared(client: Client) -> None:
+    """Runs after the rest of the session, checking every answer its tests received."""
+    document = await _document(client)
+    await client.get("/api/v1/tokens?limit=0", headers=ADMIN)
+    undeclared = sorted(
+        (method, path, status)
+        for method, path, status in OBSERVED
+        if str(status) not in document["paths"][path][method.lower()]["responses"]
+    )
+    assert len(OBSERVED) > 1
+    assert undeclared == []
+
+
+async def test_access_log_never_records_a_full_guid(
+    aiohttp_client: AiohttpClient,
+    settings: Settings,
+    make_scope: Any,
+    make_token: Any,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await make_scope("ops")
+    token = await make_token(name="Logged", scopes=["ops"])
+    guid = token["guid"]
+    # Served as the command line serves it, with the redacting access logger.
+    server = TestServer(create_app(settings))
+    await server.start_server(access_log_class=RedactingAccessLogger, access_log=access_log.log)
+    logged = await aiohttp_client(server)
+    caplog.set_level(logging.INFO, logger=access_log.log.name)
+    requests = [
+        f"/api/v1/tokens?guid={guid}",
+        f"/api/v1/tokens?guid={guid.upper()}&name=x",
+        f"/api/v1/tokens?{guid}=1",
+        f"/api/v1/tokens/{guid}",
+        f"/api/v1/tokens/{guid.replace('-', '')}",
+        f"/api/v1/tokens?guid={guid[:20]}",
+    ]
+    for target in requests:
+        await logged.get(target, headers=ADMIN)
+    await logged.post("/api/v1/tokens/verify", json={"guid": guid}, headers=ADMIN)
+    await logged.close()  # the last line is logged after its answer is sent; closing waits for it
+    lines = [r.getMessage() for r in caplog.records if r.name == access_log.log.name]
+    assert len(lines) == len(requests) + 1
+    text = "\n".join(lines).lower()
+    for secret in (guid, guid.replace("-", ""), guid[9:], guid[:20]):
+        assert secret not in text
+    assert "/api/v1/tokens?guid=" in text and "/api/v1/tokens/verify" in text
