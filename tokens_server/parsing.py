@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TypeVar
+from urllib.parse import unquote, unquote_to_bytes
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -54,8 +55,21 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raise _invalid(_field_errors(error, "body")) from None
 
 
+def _check_utf8(raw_path: str) -> None:
+    """Refuse %-escapes that are not UTF-8, which the URL parser would turn into U+FFFD."""
+    for pair in raw_path.partition("?")[2].split("&"):
+        key, _, value = pair.partition("=")
+        for part in (key, value):
+            try:
+                unquote_to_bytes(part).decode("utf-8")
+            except UnicodeDecodeError:
+                name = unquote(key, errors="replace") or "query"
+                raise Invalid.field(name, "must be UTF-8 once %-decoded") from None
+
+
 def read_query(request: web.Request, model: type[M], repeatable: frozenset[str] = frozenset()) -> M:
     """Parse query parameters; only those in ``repeatable`` may be given more than once."""
+    _check_utf8(request.raw_path)
     values: dict[str, str | list[str]] = {}
     errors = []
     for key in request.query:
