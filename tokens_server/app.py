@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -12,7 +14,7 @@ from aiohttp import web
 from .admin_service import AdminService
 from .auth import auth_middleware
 from .crypto import GuidCipher, load_master_secret
-from .embedded import EmbeddedDatabase
+from .embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from .keys import CIPHER, EMBEDDED_DB, REPOSITORY, SETTINGS
 from .problems import problem_middleware
 from .repository import Repository, connect
@@ -22,6 +24,8 @@ from .settings import MAX_BODY_BYTES, Settings
 log = logging.getLogger(__name__)
 
 ADMIN_KEY_FILE = "admin.key"
+# How often the embedded database is checked; it restarts in about half a second.
+WATCHDOG_INTERVAL = 0.25
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -46,10 +50,30 @@ async def embedded_database(app: web.Application) -> AsyncIterator[None]:
     database = EmbeddedDatabase(settings.data_dir / "db", settings.data_dir / "db.log")
     await database.start()
     app[EMBEDDED_DB] = database
+    watchdog = asyncio.create_task(_restart_when_dead(database))
     try:
         yield
     finally:
+        watchdog.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watchdog
         await database.stop()
+
+
+async def _restart_when_dead(database: EmbeddedDatabase) -> None:
+    """Bring the embedded database back on its port when it dies; requests answer 503 meanwhile."""
+    while True:
+        await asyncio.sleep(WATCHDOG_INTERVAL)
+        code = database.exited()
+        if code is None:
+            continue
+        log.warning("the embedded database exited (code %s); restarting it", code)
+        try:
+            await database.restart()
+        except EmbeddedDatabaseError as error:
+            log.error("the embedded database did not restart: %s; trying again", error)
+        else:
+            log.info("the embedded database is back on port %s", database.port)
 
 
 async def repository(app: web.Application) -> AsyncIterator[None]:

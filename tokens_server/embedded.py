@@ -116,8 +116,8 @@ class EmbeddedDatabase:
 
     # A deadline of its own rather than an outer asyncio.timeout: when it passes, the child
     # process must be killed too, and the message must say what happened.
-    async def start(self, timeout: float = 60.0) -> None:  # noqa: ASYNC109
-        """Start the database and return once it accepts connections."""
+    async def start(self, timeout: float = 60.0, port: int = 0) -> None:  # noqa: ASYNC109
+        """Start the database on ``port`` (0: any free one); return once it takes connections."""
         if isinstance(self.storage, Path):
             self.storage.mkdir(parents=True, exist_ok=True)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,14 +125,24 @@ class EmbeddedDatabase:
         busy_until = time.monotonic() + self.busy_grace
         while True:
             try:
-                self.port = await self._start_once(deadline)
+                self.port = await self._start_once(deadline, port)
                 return
             except _StorageBusy:
                 if time.monotonic() >= busy_until:
                     raise
                 await asyncio.sleep(0.2)
 
-    async def _start_once(self, deadline: float) -> int:
+    def exited(self) -> int | None:
+        """The exit code when the process ended without ``stop``; None while it runs."""
+        return None if self._process is None else self._process.poll()
+
+    async def restart(self) -> None:
+        """Start again on the same port, so connected clients reconnect on their own."""
+        port = self.port or 0
+        self._kill()
+        await self.start(port=port)
+
+    async def _start_once(self, deadline: float, port: int) -> int:
         with self.log_path.open("ab") as log:
             start_offset = log.tell()
             # Popen rather than asyncio's subprocess: an asyncio process belongs to one event
@@ -143,7 +153,7 @@ class EmbeddedDatabase:
                     "--host",
                     "127.0.0.1",
                     "--port",
-                    "0",
+                    str(port),
                     "--storage-path",
                     str(self.storage),
                     "--log-level",
