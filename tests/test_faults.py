@@ -123,7 +123,7 @@ async def test_acknowledged_writes_survive_database_kills(
     # succeed once the database is back; those that run out of time answer 503.
     assert acked.statuses[201] > 0
     assert set(acked.statuses) <= {200, 201, 409, 412, 503}
-    print(f"\nacknowledged tokens {len(acked.versions)}, all found; statuses {dict(acked.statuses)};"
+    print(f"\nacknowledged tokens {len(acked.versions)}, all found; {dict(acked.statuses)};"
           f" slowest request {acked.slowest:.2f} s; recovery after kill "
           f"{min(recoveries):.2f}-{max(recoveries):.2f} s")
 
