@@ -15,12 +15,26 @@ _GUID = re.compile(
 )
 
 
+# What a path segment or query key legitimately holds: a user or scope name, a token id, a word.
+_NAME_OR_ID = re.compile(r"[a-z0-9][a-z0-9._:-]{0,63}")
+_LONG, _VERY_LONG = 16, 32
+
+
+def _word(text: str) -> str:
+    """Cut short what may be an API key pasted in the wrong place: a long segment that cannot
+    be a name, or any very long one (a configured admin key may look like a name)."""
+    name_like = _NAME_OR_ID.fullmatch(text) and not text.startswith("tk_")
+    if len(text) >= _VERY_LONG or (len(text) >= _LONG and not name_like):
+        return text[:3] + "…"
+    return text
+
+
 def redacted_target(request: web.BaseRequest) -> str:
-    """The path with GUIDs cut short and every query value replaced by ``…``."""
-    path = _GUID.sub(r"\1-…", request.path)
+    """The path with GUIDs and key-like segments cut short, every query value replaced by ``…``."""
+    path = "/".join(_word(segment) for segment in _GUID.sub(r"\1-…", request.path).split("/"))
     if not request.query:
         return path
-    return path + "?" + "&".join(f"{_GUID.sub('…', key)}=…" for key in request.query)
+    return path + "?" + "&".join(f"{_word(_GUID.sub('…', key))}=…" for key in request.query)
 
 
 class RedactingAccessLogger(AbstractAccessLogger):
