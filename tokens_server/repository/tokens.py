@@ -58,9 +58,15 @@ class TokenStore:
         await self._tokens.create_index("valid_to")
 
     async def encrypt_plaintext_guids(self) -> int:
-        """Replace GUIDs stored in plain text (by versions before encryption) with ciphertext."""
+        """Replace GUIDs stored in plain text (by versions before encryption) with ciphertext.
+
+        Such a token has no ``guid_hash``: asking for that on the indexed field finds them
+        without a collection scan. ``{"guid": {"$exists": True}}`` scanned 100k tokens in 6.5 s
+        on the embedded database, past the request timeout, and the server could not start.
+        """
         migrated = 0
-        async for doc in self._tokens.find({"guid": {"$exists": True}}, {"guid": 1}):
+        async for doc in self._tokens.find({"guid_hash": None, "guid": {"$exists": True}},
+                                           {"guid": 1}):
             guid = str(doc["guid"]).lower()
             await self._tokens.update_one(
                 {"_id": doc["_id"], "guid": doc["guid"]},
