@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import UTC, datetime, timedelta
-import os
 from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
