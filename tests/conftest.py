@@ -32,8 +32,19 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "runs_last: run after every other test of the session")
 
 
+BROWSER_TESTS = Path(__file__).parent / "browser"
+
+
+def _run_order(item: pytest.Item) -> int:
+    # Browser tests go last: Playwright's sync API keeps an event loop running in this thread
+    # from its first use to the session's end, and no asyncio test can run beside it.
+    if BROWSER_TESTS in item.path.parents:
+        return 2
+    return 1 if item.get_closest_marker("runs_last") is not None else 0
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.get_closest_marker("runs_last") is not None)
+    items.sort(key=_run_order)
 
 
 async def _observe(request: web.Request, response: web.StreamResponse) -> None:
