@@ -38,7 +38,7 @@ def _service(session: aiohttp.ClientSession, url: str) -> Request:
 def _raw(client: AsyncMongoClient[Document], db_name: str) -> Request:
     repo = Repository(client, db_name, dataset.cipher())
     tokens = client[db_name].get_collection("tokens", write_concern=WriteConcern(j=True))
-    rng = random.Random(3)
+    rng = random.Random()  # unseeded: a second run on the same database needs new GUIDs
 
     async def request(n: int) -> None:
         fields, audit = dataset._token_fields(rng, dataset.CALLER_SCOPE, utcnow())
