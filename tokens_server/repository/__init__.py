@@ -55,11 +55,13 @@ class Repository:
 
     async def prepare(self) -> None:
         """Create indexes (idempotent) and migrate plaintext GUIDs left by older versions."""
+        # Migrate first: the unique index on guid_hash cannot be built while several old tokens
+        # lack one. After the first start the index exists and finds such tokens at once.
+        await self.tokens.encrypt_plaintext_guids()
         await self.tokens.create_indexes()
         await self.users.create_indexes()
         await self.scopes.create_indexes()
         await self.auth_failures.create_indexes()
-        await self.tokens.encrypt_plaintext_guids()
 
     async def ping(self) -> None:
         await self.db.command("ping")
