@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from aiohttp import web
 
 from ..auth import caller_of
@@ -26,25 +28,7 @@ def _service(request: web.Request) -> TokenService:
 
 def token_out(token: Token) -> TokenOut:
     now = utcnow()
-    return TokenOut(
-        id=token.id,
-        name=token.name,
-        guid=token.guid,
-        description=token.description,
-        scopes=token.scopes,
-        valid_from=token.valid_from,
-        valid_to=token.valid_to,
-        is_active=token.is_active(now),
-        status=token.status(now),
-        created_at=token.created_at,
-        created_by=token.created_by,
-        updated_at=token.updated_at,
-        updated_by=token.updated_by,
-        revoked_at=token.revoked_at,
-        revoked_by=token.revoked_by,
-        last_used_at=token.last_used_at,
-        version=token.version,
-    )
+    return TokenOut(**asdict(token), is_active=token.is_active(now), status=token.status(now))
 
 
 def _answer(token: Token, status: int = 200) -> web.Response:
