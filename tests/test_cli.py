@@ -3,9 +3,6 @@ no orphaned database, persistence across restarts and one-line errors for bad va
 
 from __future__ import annotations
 
-import http.client
-import json
-import os
 import signal
 import socket
 import subprocess
@@ -13,19 +10,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from tests.server_process import ServerProcess, clean_env
 
 ADMIN_KEY = "cli-test-admin-key-0123456789abcdef"
 # A server stops its database with SIGTERM, which takes about 2 s to checkpoint and exit.
 DATABASE_EXIT_S = 10.0
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENS_")}
-    env.update(extra)
-    return env
 
 
 def _database_pids(data_dir: Path) -> list[int]:
@@ -53,77 +45,23 @@ def _wait_for_no_database(data_dir: Path, within: float = DATABASE_EXIT_S) -> fl
     return time.monotonic() - started
 
 
-class Server:
-    """One ``python -m tokens_server serve`` process on a free port."""
-
-    def __init__(self, data_dir: Path, env: dict[str, str]) -> None:
-        self.data_dir = data_dir
-        self.started = time.monotonic()
-        self.stderr_path = data_dir.parent / f"{data_dir.name}-server-{self.started}.err"
-        with self.stderr_path.open("wb") as stderr:  # a file, so the pipe can never fill
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tokens_server", "serve",
-                 "--host", "127.0.0.1", "--port", "0", "--data-dir", str(data_dir)],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr, env=env,
-                text=True,
-            )
-        self.banner = self._read_banner()
-        self.port = int(self.banner[0].rsplit(":", 1)[1])
-
-    def _read_banner(self) -> list[str]:
-        assert self.process.stdout is not None
-        lines: list[str] = []
-        while not lines or not lines[-1].startswith("ready in"):
-            line = self.process.stdout.readline()
-            assert line, f"server exited before it was ready:\n{self.stderr()}"
-            lines.append(line.strip())
-        return lines
-
-    def stderr(self) -> str:
-        return self.stderr_path.read_text()
-
-    def request(
-        self, method: str, path: str, body: Any = None, key: str | None = ADMIN_KEY
-    ) -> tuple[int, Any]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        headers = {"Content-Type": "application/json"}
-        if key is not None:
-            headers["Authorization"] = f"Bearer {key}"
-        try:
-            payload = None if body is None else json.dumps(body)
-            connection.request(method, path, body=payload, headers=headers)
-            response = connection.getresponse()
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-        finally:
-            connection.close()
-
-    def stop(self, signum: int = signal.SIGTERM) -> int:
-        self.process.send_signal(signum)
-        try:
-            return self.process.wait(timeout=30)
-        finally:
-            assert self.process.stdout is not None
-            self.process.stdout.close()
-
-
-StartServer = Callable[..., Server]
+StartServer = Callable[..., ServerProcess]
 
 
 @pytest.fixture
 def start_server(tmp_path: Path) -> Iterator[StartServer]:
     """Starts servers; whatever a test leaves running is killed, and its database awaited."""
-    servers: list[Server] = []
+    servers: list[ServerProcess] = []
 
-    def start(data_dir: Path = tmp_path / "data", **env: str) -> Server:
-        server = Server(data_dir, _env(**({"TOKENS_ADMIN_KEY": ADMIN_KEY} | env)))
+    def start(data_dir: Path = tmp_path / "data", **env: str) -> ServerProcess:
+        admin_key = env.pop("TOKENS_ADMIN_KEY", ADMIN_KEY)
+        server = ServerProcess.launch(data_dir, admin_key=admin_key, env=env)
         servers.append(server)
-        return server
+        return server.wait_ready()
 
     yield start
     for server in servers:
-        if server.process.poll() is None:
-            server.stop(signal.SIGKILL)
+        server.stop(signal.SIGKILL)  # a no-op for those the test stopped
     for server in servers:
         _wait_for_no_database(server.data_dir)
 
@@ -131,7 +69,7 @@ def start_server(tmp_path: Path) -> Iterator[StartServer]:
 def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tokens_server", *args],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=_env(**env), timeout=60,
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, env=clean_env(**env), timeout=60,
     )
 
 

@@ -10,13 +10,6 @@ GUID may, as the access log keeps them to tell requests apart).
 
 from __future__ import annotations
 
-import http.client
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,88 +18,24 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.server_process import ServerProcess
+
 ADMIN_KEY = "output-scan-admin-key-4f8e2b7c9d1a6e3f"
-READY_WITHIN_S = 30.0
-STOP_WITHIN_S = 30.0
 
 
-class Server:
-    """One server process, its stdout and stderr going to files so no pipe can fill."""
-
-    def __init__(self, tmp_path: Path) -> None:
-        self.data_dir = tmp_path / "data"
-        self.stdout_path = tmp_path / "server.out"
-        self.stderr_path = tmp_path / "server.err"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENS_")}
-        env["TOKENS_ADMIN_KEY"] = ADMIN_KEY
-        with self.stdout_path.open("wb") as out, self.stderr_path.open("wb") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tokens_server", "serve", "--host", "127.0.0.1",
-                 "--port", "0", "--data-dir", str(self.data_dir)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
-            )  # fmt: skip
-        self.port = self._wait_until_ready()
-
-    def _wait_until_ready(self) -> int:
-        deadline = time.monotonic() + READY_WITHIN_S
-        while time.monotonic() < deadline:
-            lines = self.stdout_path.read_text().splitlines()
-            if any(line.startswith("ready in") for line in lines):
-                address = next(line for line in lines if "listening on" in line)
-                return int(address.rsplit(":", 1)[1])
-            assert self.process.poll() is None, self.stderr_path.read_text()
-            time.sleep(0.05)
-        raise AssertionError(f"not ready in {READY_WITHIN_S} s: {self.stderr_path.read_text()}")
-
-    def call(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        key: str | None = ADMIN_KEY,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, Any]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if key is not None:
-            sent["Authorization"] = f"Bearer {key}"
-        try:
-            payload = None if body is None else json.dumps(body)
-            connection.request(method, path, body=payload, headers=sent)
-            response = connection.getresponse()
-            raw = response.read()
-            return response.status, json.loads(raw) if raw else None
-        finally:
-            connection.close()
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_WITHIN_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_WITHIN_S)
-
-    def output(self) -> dict[str, str]:
-        """Everything the server wrote: stdout, stderr and the log files in its data directory."""
-        texts = {
-            "stdout": self.stdout_path.read_text(errors="replace"),
-            "stderr": self.stderr_path.read_text(errors="replace"),
-        }
-        for path in sorted(self.data_dir.rglob("*")):
-            if path.is_file() and ("log" in path.name.lower() or path.suffix == ".out"):
-                texts[str(path)] = path.read_text(errors="replace")
-        return texts
+def _output(server: ServerProcess) -> dict[str, str]:
+    """Everything the server wrote: stdout, stderr and the log files in its data directory."""
+    texts = {"stdout": server.stdout(), "stderr": server.stderr()}
+    for path in sorted(server.data_dir.rglob("*")):
+        if path.is_file() and ("log" in path.name.lower() or path.suffix == ".out"):
+            texts[str(path)] = path.read_text(errors="replace")
+    return texts
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    running = Server(tmp_path)
-    try:
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    with ServerProcess.start(tmp_path / "data", admin_key=ADMIN_KEY) as running:
         yield running
-    finally:
-        running.stop()
 
 
 def _expect(answer: tuple[int, Any], status: int) -> Any:
@@ -114,79 +43,81 @@ def _expect(answer: tuple[int, Any], status: int) -> Any:
     return answer[1]
 
 
-def _scenario(s: Server) -> tuple[set[str], set[str]]:
+def _scenario(s: ServerProcess) -> tuple[set[str], set[str]]:
     """Drive every secret-bearing call; answer the GUIDs and keys that went over the wire."""
     guids: set[str] = set()
     keys: set[str] = {ADMIN_KEY}
     for scope in ("analytics", "ops"):
-        _expect(s.call("POST", "/api/v1/scopes", {"name": scope}), 201)
+        _expect(s.request("POST", "/api/v1/scopes", {"name": scope}), 201)
     users = "/api/v1/users"
-    alice = _expect(s.call("POST", users, {"name": "alice", "scopes": ["analytics"]}), 201)
-    bob = _expect(s.call("POST", users, {"name": "bob", "scopes": ["ops"]}), 201)
+    alice = _expect(s.request("POST", users, {"name": "alice", "scopes": ["analytics"]}), 201)
+    bob = _expect(s.request("POST", users, {"name": "bob", "scopes": ["ops"]}), 201)
     keys |= {alice["api_key"], bob["api_key"]}
     alice_key, bob_key = alice["api_key"], bob["api_key"]
 
     given = str(uuid.uuid4())
     mine = _expect(
-        s.call("POST", "/api/v1/tokens", {"name": "Given", "scopes": ["analytics"], "guid": given},
-               key=alice_key),
+        s.request("POST", "/api/v1/tokens",
+                  {"name": "Given", "scopes": ["analytics"], "guid": given}, key=alice_key),
         201,
     )  # fmt: skip
     made = _expect(
-        s.call("POST", "/api/v1/tokens", {"name": "Made", "scopes": ["analytics"]}, key=alice_key),
+        s.request(
+            "POST", "/api/v1/tokens", {"name": "Made", "scopes": ["analytics"]}, key=alice_key
+        ),
         201,
     )
-    ops = _expect(s.call("POST", "/api/v1/tokens", {"name": "Ops", "scopes": ["ops"]}), 201)
+    ops = _expect(s.request("POST", "/api/v1/tokens", {"name": "Ops", "scopes": ["ops"]}), 201)
     guids |= {given, made["guid"], ops["guid"]}
     # A GUID that is already taken: the 409 must not echo it into the log either.
-    _expect(s.call("POST", "/api/v1/tokens", {"name": "Twin", "scopes": ["ops"], "guid": given}),
+    _expect(s.request("POST", "/api/v1/tokens", {"name": "Twin", "scopes": ["ops"], "guid": given}),
             409)  # fmt: skip
 
     for guid in (given, given.upper(), given[:13], made["guid"][:8], given.replace("-", "")):
-        s.call("GET", f"/api/v1/tokens?guid={quote(guid)}", key=alice_key)
-    _expect(s.call("GET", f"/api/v1/tokens?guid={given}&scope=analytics&limit=5"), 200)
-    _expect(s.call("GET", f"/api/v1/tokens?name={given}"), 200)
+        s.request("GET", f"/api/v1/tokens?guid={quote(guid)}", key=alice_key)
+    _expect(s.request("GET", f"/api/v1/tokens?guid={given}&scope=analytics&limit=5"), 200)
+    _expect(s.request("GET", f"/api/v1/tokens?name={given}"), 200)
 
-    _expect(s.call("POST", "/api/v1/tokens/verify", {"guid": given}, key=alice_key), 200)
+    _expect(s.request("POST", "/api/v1/tokens/verify", {"guid": given}, key=alice_key), 200)
     verdict = _expect(
-        s.call("POST", "/api/v1/tokens/verify", {"guid": given, "scopes": ["ops"]}), 200
+        s.request("POST", "/api/v1/tokens/verify", {"guid": given, "scopes": ["ops"]}), 200
     )
     assert verdict["status"] == "insufficient_scope"
-    _expect(s.call("POST", "/api/v1/tokens/verify", {"guid": ops["guid"]}, key=alice_key), 200)
+    _expect(s.request("POST", "/api/v1/tokens/verify", {"guid": ops["guid"]}, key=alice_key), 200)
     stranger = str(uuid.uuid4())
     guids.add(stranger)
-    _expect(s.call("POST", "/api/v1/tokens/verify", {"guid": stranger}), 200)
+    _expect(s.request("POST", "/api/v1/tokens/verify", {"guid": stranger}), 200)
 
-    regenerated = _expect(s.call("POST", f"/api/v1/tokens/{made['id']}/regenerate"), 200)
+    regenerated = _expect(s.request("POST", f"/api/v1/tokens/{made['id']}/regenerate"), 200)
     guids.add(regenerated["guid"])
-    _expect(s.call("POST", "/api/v1/tokens/verify", {"guid": made["guid"]}), 200)
-    _expect(s.call("PATCH", f"/api/v1/tokens/{mine['id']}", {"guid": str(uuid.uuid4())}), 200)
-    guids.add(_expect(s.call("GET", f"/api/v1/tokens/{mine['id']}"), 200)["guid"])
+    _expect(s.request("POST", "/api/v1/tokens/verify", {"guid": made["guid"]}), 200)
+    _expect(s.request("PATCH", f"/api/v1/tokens/{mine['id']}", {"guid": str(uuid.uuid4())}), 200)
+    guids.add(_expect(s.request("GET", f"/api/v1/tokens/{mine['id']}"), 200)["guid"])
 
-    rotated = _expect(s.call("POST", "/api/v1/users/alice/key"), 200)
-    own = _expect(s.call("POST", "/api/v1/users/bob/key", key=bob_key), 200)
+    rotated = _expect(s.request("POST", "/api/v1/users/alice/key"), 200)
+    own = _expect(s.request("POST", "/api/v1/users/bob/key", key=bob_key), 200)
     keys |= {rotated["api_key"], own["api_key"]}
-    _expect(s.call("GET", "/api/v1/me", key=alice_key), 401)  # the old key stopped working
-    _expect(s.call("GET", "/api/v1/me", key=rotated["api_key"]), 200)
+    _expect(s.request("GET", "/api/v1/me", key=alice_key), 401)  # the old key stopped working
+    _expect(s.request("GET", "/api/v1/me", key=rotated["api_key"]), 200)
 
     # Mistakes that put secrets where they do not belong.
-    _expect(s.call("GET", f"/api/v1/tokens/{given}"), 404)
-    _expect(s.call("DELETE", f"/api/v1/tokens/{given.replace('-', '')}"), 404)
-    _expect(s.call("GET", f"/api/v1/tokens?token={given}&key={alice_key}"), 422)
-    _expect(s.call("GET", f"/api/v1/tokens?{given}={given}"), 422)
-    _expect(s.call("GET", f"/api/v1/users/{alice_key}"), 405)
-    _expect(s.call("DELETE", f"/api/v1/users/{ADMIN_KEY}"), 404)
-    _expect(s.call("GET", f"/api/v1/tokens?{bob_key}=1"), 422)
-    _expect(s.call("POST", f"/api/v1/users/{rotated['api_key']}/key"), 404)
-    _expect(s.call("GET", "/api/v1/me", key=given), 401)
-    _expect(s.call("GET", "/api/v1/me", key=alice_key + "x"), 401)
-    _expect(s.call("GET", f"/api/v1/me?api_key={own['api_key']}", key=None), 401)
-    _expect(s.call("POST", "/api/v1/tokens/verify", {"guid": given, "key": bob_key}), 422)
-    _expect(s.call("POST", "/api/v1/tokens", {"name": "Bad", "scopes": ["ops"], "guid":
-                                              given.upper()}), 422)  # fmt: skip
-    _expect(s.call("PATCH", f"/api/v1/tokens/{mine['id']}", {"name": "x"},
-                   headers={"If-Match": given}), 422)  # fmt: skip
-    _expect(s.call("GET", "/api/v1/health", key=None), 200)
+    _expect(s.request("GET", f"/api/v1/tokens/{given}"), 404)
+    _expect(s.request("DELETE", f"/api/v1/tokens/{given.replace('-', '')}"), 404)
+    _expect(s.request("GET", f"/api/v1/tokens?token={given}&key={alice_key}"), 422)
+    _expect(s.request("GET", f"/api/v1/tokens?{given}={given}"), 422)
+    _expect(s.request("GET", f"/api/v1/users/{alice_key}"), 405)
+    _expect(s.request("DELETE", f"/api/v1/users/{ADMIN_KEY}"), 404)
+    _expect(s.request("GET", f"/api/v1/tokens?{bob_key}=1"), 422)
+    _expect(s.request("POST", f"/api/v1/users/{rotated['api_key']}/key"), 404)
+    _expect(s.request("GET", "/api/v1/me", key=given), 401)
+    _expect(s.request("GET", "/api/v1/me", key=alice_key + "x"), 401)
+    _expect(s.request("GET", f"/api/v1/me?api_key={own['api_key']}", key=None), 401)
+    _expect(s.request("POST", "/api/v1/tokens/verify", {"guid": given, "key": bob_key}), 422)
+    _expect(s.request("POST", "/api/v1/tokens", {"name": "Bad", "scopes": ["ops"], "guid":
+                                                 given.upper()}), 422)  # fmt: skip
+    _expect(s.request("PATCH", f"/api/v1/tokens/{mine['id']}", {"name": "x"},
+                      headers={"If-Match": given}), 422)  # fmt: skip
+    _expect(s.request("GET", "/api/v1/health", key=None), 200)
     return guids, keys
 
 
@@ -196,13 +127,12 @@ def _spellings(guid: str) -> list[str]:
     return [guid[8:], plain[8:], guid[8:].upper(), plain[8:].upper(), quote(guid)[8:]]
 
 
-def test_no_guid_or_key_appears_in_the_server_output(server: Server) -> None:
+def test_no_guid_or_key_appears_in_the_server_output(server: ServerProcess) -> None:
     guids, keys = _scenario(server)
     secret_file = next(server.data_dir.glob("*secret*"), None)
-    server.stop()
-    assert server.process.returncode == 0, server.stderr_path.read_text()
+    assert server.stop() == 0, server.stderr()
 
-    output = server.output()
+    output = _output(server)
     assert "listening on" in output["stdout"]
     assert any('"GET /api/v1/tokens' in text for text in output.values()), "no access log"
     leaks = []

@@ -16,11 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -32,11 +28,12 @@ from typing import Any
 
 import aiohttp
 
+from tests.server_process import ServerNotReady, ServerProcess
+
 ADMIN_KEY = "load-test-admin-key-0123456789abcdef"
 SCOPES = ("analytics", "ops", "billing")
 WORDS = ("nightly", "etl", "report", "sync", "export", "backup", "ingest", "dashboard")
 MIX = {"list": 50, "get": 15, "verify": 20, "create": 5, "patch": 5, "revoke_or_delete": 5}
-READY_WITHIN_S = 60.0
 REQUEST_TIMEOUT_S = 10.0
 MAX_REQUESTS = 2_000_000  # a hard bound besides the clock
 
@@ -88,43 +85,6 @@ def summary(stats: Stats) -> dict[str, Any]:
         "calls": calls,
         "error_samples": stats.samples,
     }
-
-
-class Server:
-    """The real server as a subprocess on a free loopback port and a fresh data directory."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.log_path = data_dir.parent / "server.log"
-        self.out_path = data_dir.parent / "server.out"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("TOKENS_")}
-        env["TOKENS_ADMIN_KEY"] = ADMIN_KEY
-        with self.out_path.open("wb") as out, self.log_path.open("wb") as err:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "tokens_server", "serve", "--host", "127.0.0.1",
-                 "--port", "0", "--data-dir", str(data_dir)],
-                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env,
-            )  # fmt: skip
-        self.url = self._wait_until_ready()
-
-    def _wait_until_ready(self) -> str:
-        deadline = time.monotonic() + READY_WITHIN_S
-        while time.monotonic() < deadline:
-            lines = self.out_path.read_text().splitlines()
-            if any(line.startswith("ready in") for line in lines):
-                return next(line for line in lines if "listening on" in line).split()[-1]
-            if self.process.poll() is not None:
-                raise SystemExit(f"server exited:\n{self.log_path.read_text()}")
-            time.sleep(0.05)
-        raise SystemExit(f"server not ready in {READY_WITHIN_S} s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=30)
 
 
 @dataclass
@@ -288,8 +248,11 @@ def report(concurrency: int, stats: Stats) -> dict[str, Any]:
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tokens-load-") as tmp:
-        server = Server(Path(tmp) / "data")
         try:
+            server = ServerProcess.start(Path(tmp) / "data", admin_key=ADMIN_KEY)
+        except ServerNotReady as error:
+            raise SystemExit(str(error)) from None  # a script: the message, not a traceback
+        with server:
             base = f"{server.url}/api/v1"
             headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
             async with aiohttp.ClientSession(headers=headers) as http:
@@ -308,8 +271,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 print(f"\nholding concurrency {concurrency} for {args.seconds} s")
             stats = await run(base, world, concurrency, args.seconds, 0)
             result = report(concurrency, stats)
-        finally:
-            server.stop()
     result["concurrency"] = concurrency
     return result
 
