@@ -94,6 +94,11 @@ class TokensWidget(anywidget.AnyWidget):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reload_task: asyncio.Task[None] | None = None
         self._busy_count = 0
+        # The loop the widget was made on (a notebook cell runs on the kernel's main loop): its
+        # client session and tasks belong to it. None outside a running loop.
+        self._home: asyncio.AbstractEventLoop | None = None
+        with contextlib.suppress(RuntimeError):
+            self._home = asyncio.get_running_loop()
         self.user: User | None = None
         self.tokens: dict[str, Token] = {}
         url = url or os.environ.get("TOKENS_URL")
@@ -153,8 +158,29 @@ class TokensWidget(anywidget.AnyWidget):
         self._schedule_reload(delay)
 
     def _on_message(self, widget: Any, content: Any, buffers: list[bytes]) -> None:
-        if isinstance(content, Mapping):
-            self.spawn(self._actions.handle(content))
+        if not isinstance(content, Mapping):
+            return
+        home = self._away_from_home()
+        if home is not None:
+            home.call_soon_threadsafe(self._on_message, widget, content, buffers)
+            return
+        self.spawn(self._actions.handle(content))
+
+    def _away_from_home(self) -> asyncio.AbstractEventLoop | None:
+        """The widget's own loop when this call runs elsewhere, else None.
+
+        JupyterLab sends widget messages on a kernel subshell: another thread with its own event
+        loop. Work started there would use the client's connection from a loop it does not
+        belong to (aiohttp refuses), so it is handed back to the widget's loop instead.
+        """
+        home = self._home
+        if home is None or home.is_closed() or not home.is_running():
+            return None
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        return None if running is home else home
 
     # --- running work on the kernel's event loop --------------------------------------------
 
@@ -200,6 +226,10 @@ class TokensWidget(anywidget.AnyWidget):
         self, delay: float, with_user: bool = False
     ) -> asyncio.Task[None] | None:
         if self.client is None:
+            return None
+        home = self._away_from_home()
+        if home is not None:  # a filter or page changed by a message on a subshell
+            home.call_soon_threadsafe(self._schedule_reload, delay, with_user)
             return None
         with_user = with_user or not self._loaded
         if self._reload_task is not None and not self._reload_task.done():

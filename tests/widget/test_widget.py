@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -369,3 +370,40 @@ async def test_unknown_actions_and_broken_messages_are_answered(widget: TokensWi
     }
     refreshed = await act(widget, "refresh")
     assert refreshed["ok"] is True
+
+
+async def test_messages_from_a_kernel_subshell_run_on_the_widgets_own_loop(
+    widget: TokensWidget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """JupyterLab delivers widget messages on a kernel subshell: another thread and event loop.
+
+    Run there, the save used the client's connection from a foreign loop and failed ("Timeout
+    context manager should be used inside a task"); the widget hands such work back to its loop.
+    """
+    home = asyncio.get_running_loop()
+    answers: list[dict[str, Any]] = []
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: answers.append(content))
+    loops: list[asyncio.AbstractEventLoop] = []
+    handle = widget._actions.handle
+
+    async def recording(request: Any) -> Any:
+        loops.append(asyncio.get_running_loop())
+        return await handle(request)
+
+    monkeypatch.setattr(widget._actions, "handle", recording)
+    draft = {"name": "From a subshell", "scopes": ["ml"], "guid": str(uuid.uuid4()),
+             "description": "", "valid_from": "", "valid_to": ""}
+    message = {"id": "s:save", "action": "save", "draft": draft}
+
+    async def subshell() -> None:
+        widget._handle_msg(
+            {"content": {"data": {"method": "custom", "content": message}}, "buffers": []}
+        )
+        widget.name_filter = "subshell"  # a filter typed in the page arrives the same way
+
+    await asyncio.to_thread(asyncio.run, subshell())
+    await asyncio.sleep(0)  # the hand-over callbacks run on this loop's next turn
+    await widget.settled()
+    assert loops == [home]
+    assert answers and answers[0]["ok"], answers
+    assert names(widget) == ["From a subshell"]
