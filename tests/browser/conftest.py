@@ -1,13 +1,16 @@
-"""Browser fixtures: the real server, the demo notebook served by Voila, and Debian's Chromium.
+"""Browser fixtures: the real server, the demo notebook in Voila and in JupyterLab, and Chromium.
 
-One server, one Voila and one browser per session; a fresh browser context (clipboard allowed,
-fixed locale and time zone) and page per test. Needs ``apt-get install -y chromium``.
+One server, one Voila, one JupyterLab and one browser per session; a fresh browser context
+(clipboard allowed, fixed locale and time zone) and page per test. Needs
+``apt-get install -y chromium``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -101,15 +104,11 @@ def _drain(stream: IO[str], log: Path) -> None:
             out.write(line)
 
 
-@pytest.fixture(scope="session")
-def voila(
-    live_server: LiveServer, api: Api, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """The demo notebook as a page; Jupyter's state lives in a temporary home."""
-    home = tmp_path_factory.mktemp("jupyter")
-    env = {
+def _jupyter_env(home: Path, server: LiveServer) -> dict[str, str]:
+    """Jupyter's and IPython's state in a temporary home, the demo's variables set."""
+    return {
         **os.environ,
-        "TOKENS_URL": live_server.url,
+        "TOKENS_URL": server.url,
         "TOKENS_API_KEY": ADMIN_KEY,
         "HOME": str(home),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
@@ -118,36 +117,30 @@ def voila(
         "IPYTHONDIR": str(home / "ipython"),
         "PYTHONWARNINGS": "ignore",
     }
-    port = _free_port()
+
+
+def _serve(
+    name: str, command: list[str], env: dict[str, str], cwd: Path, address: str
+) -> Iterator[str]:
+    """Run a Jupyter server until it prints ``address`` (it listens then: no polling)."""
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "voila",
-            str(NOTEBOOK),
-            "--no-browser",
-            f"--port={port}",
-            "--Voila.ip=127.0.0.1",
-            "--Voila.port_retries=0",
-        ],
+        command,
         env=env,
-        cwd=home,
+        cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
     )
     assert process.stderr is not None
-    address = f"http://127.0.0.1:{port}/"
-    log = home / "voila.log"
-    # Voila prints its address once it listens: reading its output needs no polling.
+    log = cwd / f"{name}.log"
     with log.open("a") as out:
         for line in process.stderr:
             out.write(line)
             if address in line:
                 break
         else:
-            raise RuntimeError(f"Voila did not start; see {log}")
+            raise RuntimeError(f"{name} did not start; see {log}")
     drain = threading.Thread(target=_drain, args=(process.stderr, log), daemon=True)
     drain.start()
     yield address
@@ -155,6 +148,68 @@ def voila(
     process.wait(timeout=20)
     drain.join(timeout=5)
     process.stderr.close()
+
+
+@pytest.fixture(scope="session")
+def voila(
+    live_server: LiveServer, api: Api, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The demo notebook as a page; Jupyter's state lives in a temporary home."""
+    home = tmp_path_factory.mktemp("jupyter")
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "voila",
+        str(NOTEBOOK),
+        "--no-browser",
+        f"--port={port}",
+        "--Voila.ip=127.0.0.1",
+        "--Voila.port_retries=0",
+    ]
+    env = _jupyter_env(home, live_server)
+    yield from _serve("voila", command, env, home, f"http://127.0.0.1:{port}/")
+
+
+@pytest.fixture(scope="session")
+def jupyterlab(
+    live_server: LiveServer, api: Api, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """JupyterLab serving a copy of the demo notebook; yields the notebook's address.
+
+    A copy, because JupyterLab saves the notebook it runs. The user settings turn off the news
+    prompt that would otherwise cover part of the page, and fix the light theme.
+    """
+    home = tmp_path_factory.mktemp("jupyterlab")
+    root = home / "notebooks"
+    root.mkdir()
+    shutil.copy(NOTEBOOK, root / NOTEBOOK.name)
+    settings = home / "config" / "lab" / "user-settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text(
+        json.dumps({"fetchNews": "false", "checkForUpdates": False})
+    )
+    (settings / "themes.jupyterlab-settings").write_text(json.dumps({"theme": "JupyterLab Light"}))
+    # Every cell in the page, also those scrolled out of view, so waits can see them all.
+    notebook = settings.parent / "notebook-extension"
+    notebook.mkdir()
+    (notebook / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
+    port = _free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--port={port}",
+        "--ServerApp.ip=127.0.0.1",
+        "--ServerApp.port_retries=0",
+        "--ServerApp.allow_root=True",
+        "--IdentityProvider.token=",
+        f"--ServerApp.root_dir={root}",
+    ]
+    env = _jupyter_env(home, live_server)
+    for address in _serve("jupyterlab", command, env, home, f"http://127.0.0.1:{port}/lab"):
+        yield f"{address}/tree/{NOTEBOOK.name}"
 
 
 @pytest.fixture(scope="session")
@@ -172,13 +227,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture
-def page(voila: str, api: Api, browser: Browser) -> Iterator[Page]:
-    """The demo page with its table drawn, in a fresh context allowed to use the clipboard.
-
-    ``voila`` (and so the server) come before ``browser``: once Playwright's synchronous API
-    runs, this thread cannot start another event loop.
-    """
+def _new_page(browser: Browser) -> Page:
     context = browser.new_context(
         viewport={"width": 1280, "height": 860},
         locale="en-US",
@@ -186,12 +235,39 @@ def page(voila: str, api: Api, browser: Browser) -> Iterator[Page]:
         permissions=["clipboard-read", "clipboard-write"],
     )
     context.set_default_timeout(20_000)
-    page = context.new_page()
+    return context.new_page()
+
+
+@pytest.fixture
+def page(voila: str, api: Api, browser: Browser) -> Iterator[Page]:
+    """The demo page with its table drawn, in a fresh context allowed to use the clipboard.
+
+    ``voila`` (and so the server) come before ``browser``: once Playwright's synchronous API
+    runs, this thread cannot start another event loop.
+    """
+    page = _new_page(browser)
     page.goto(voila)
     expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
     expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
     yield page
-    context.close()
+    page.context.close()
+
+
+@pytest.fixture
+def lab_page(jupyterlab: str, api: Api, browser: Browser) -> Iterator[Page]:
+    """The demo notebook open in JupyterLab, every cell run, the widget's table drawn."""
+    page = _new_page(browser)
+    page.goto(jupyterlab)
+    # The kernel is up once the status bar says so; Run All before that would wait for it.
+    expect(page.locator("#jp-main-statusbar").get_by_text("Idle")).to_be_visible(timeout=60_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
+    expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
+    # The last cell redraws the widget; the notebook is done when no cell waits to run.
+    expect(page.locator(".jp-InputPrompt", has_text="[*]")).to_have_count(0, timeout=60_000)
+    yield page
+    page.context.close()
 
 
 @pytest.fixture

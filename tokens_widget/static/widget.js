@@ -100,8 +100,25 @@ function debounce(fn, ms) {
   return run;
 }
 
-function copyButton(getText, label) {
-  const button = iconButton("copy", label, { class: "tkn-icon tkn-copy" });
+const FOCUSABLE = "button:not([disabled]), input:not([disabled]):not([tabindex='-1']), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
+
+/**
+ * Keep keys pressed in here away from the notebook around us. JupyterLab handles keydown as it
+ * bubbles to the document, and in command mode a plain "x", "a" or "d d" typed while one of our
+ * buttons or selects has focus would cut, insert or delete notebook cells. Chords with Ctrl, Alt
+ * or Meta (save, the command palette) and Shift+Enter (run the cell) still reach JupyterLab.
+ */
+function keepKeys(node) {
+  node.addEventListener("keydown", (event) => {
+    const chord = event.ctrlKey || event.metaKey || event.altKey;
+    const runCell = event.key === "Enter" && event.shiftKey;
+    if (!chord && !runCell) event.stopPropagation();
+  });
+  return node;
+}
+
+function copyButton(getText, label, name = label) {
+  const button = iconButton("copy", label, { class: "tkn-icon tkn-copy", "aria-label": name });
   button.addEventListener("click", async (event) => {
     event.stopPropagation();
     const ok = await copyText(getText());
@@ -183,6 +200,13 @@ function render({ model, el }) {
     scopeMenu.hidden = !scopeMenu.hidden;
     scopeToggle.setAttribute("aria-expanded", String(!scopeMenu.hidden));
   });
+  scopeFilter.addEventListener("keydown", (event) => {
+    if (event.key === "Escape" && !scopeMenu.hidden) {
+      scopeMenu.hidden = true;
+      scopeToggle.setAttribute("aria-expanded", "false");
+      scopeToggle.focus();
+    }
+  });
   const closeMenu = (event) => {
     if (!scopeFilter.contains(event.target)) {
       scopeMenu.hidden = true;
@@ -236,17 +260,52 @@ function render({ model, el }) {
     h("label", { class: "tkn-size" }, "Rows per page", sizeSelect), range, h("span", { class: "tkn-pages" }, prev, next));
 
   // Dialogs live on <body>: a notebook's output area may clip or transform fixed overlays.
-  const layer = h("div", { class: "tkn-portal" });
+  const layer = keepKeys(h("div", { class: "tkn-portal" }));
   document.body.append(layer);
   cleanups.push(() => layer.remove());
-  const root = h("div", { class: "tkn" }, header, errorBanner, noticeBanner, filters, hint,
-    h("div", { class: "tkn-table-wrap" }, table), pager);
+  const root = keepKeys(h("div", { class: "tkn" }, header, errorBanner, noticeBanner, filters, hint,
+    h("div", { class: "tkn-table-wrap" }, table), pager));
   el.append(root);
 
+  // In a narrow notebook the grid scrolls sideways under its sticky actions column; a shadow on
+  // that column's edge shows there is more to see.
+  const tableWrap = root.querySelector(".tkn-table-wrap");
+  const overflow = () => root.classList.toggle("tkn-scrolls", tableWrap.scrollWidth > tableWrap.clientWidth + 1);
+  if (typeof ResizeObserver !== "undefined") {
+    const watcher = new ResizeObserver(overflow);
+    watcher.observe(tableWrap);
+    watcher.observe(table);
+    cleanups.push(() => watcher.disconnect());
+  }
+
   // --- drawing the synced state -----------------------------------------------------------------
+  /** The control with this test id in that row, or the row's first usable button. */
+  function controlIn(tr, testid) {
+    if (!tr) return null;
+    return tr.querySelector(`[data-testid="${testid}"]:not(:disabled)`) || tr.querySelector("button:not(:disabled)");
+  }
+
   function drawRows() {
     const rows = model.get("_rows") || [];
+    // A redraw must not drop the keyboard's place: note it, and put it back on the new row.
+    const focused = tbody.contains(document.activeElement) ? document.activeElement : null;
+    const focusedRow = focused && focused.closest("tr[data-id]");
+    const place = focusedRow && {
+      id: focusedRow.getAttribute("data-id"),
+      index: [...tbody.children].indexOf(focusedRow),
+      testid: focused.getAttribute("data-testid"),
+    };
     tbody.replaceChildren();
+    drawRowsInto(rows);
+    if (place) {
+      const all = [...tbody.querySelectorAll("tr[data-id]")];
+      const target = controlIn(all.find((tr) => tr.getAttribute("data-id") === place.id), place.testid) ||
+        controlIn(all[Math.min(place.index, all.length - 1)], place.testid) || createButton;
+      target.focus();
+    }
+  }
+
+  function drawRowsInto(rows) {
     if (!model.get("_loaded")) {
       tbody.append(h("tr", { class: "tkn-empty" }, h("td", { colspan: "6" }, model.get("error") ? "Tokens could not be loaded." : "Loading tokens…")));
       return;
@@ -265,15 +324,15 @@ function render({ model, el }) {
           row.description ? h("span", { class: "tkn-desc" }, row.description) : null,
           h("span", { class: "tkn-scopes" }, row.scopes.map((s) => h("span", { class: "tkn-chip" }, s)))),
         h("td", { class: "tkn-guid" }, h("span", { class: "tkn-guid-wrap" },
-          h("code", { "data-testid": "guid" }, row.guid), copyButton(() => row.guid, "Copy GUID"))),
+          h("code", { "data-testid": "guid" }, row.guid), copyButton(() => row.guid, "Copy GUID", `Copy GUID of ${row.name}`))),
         h("td", { title: fullDateFormat.format(new Date(row.valid_from)), "data-testid": "valid-from" }, localDate(row.valid_from)),
         h("td", { title: row.valid_to ? fullDateFormat.format(new Date(row.valid_to)) : "Never expires", "data-testid": "valid-to" },
           row.valid_to ? localDate(row.valid_to) : h("span", { class: "tkn-muted" }, "Never")),
         h("td", {}, h("span", { class: `tkn-status tkn-${row.is_active ? "active" : "inactive"}`, "data-testid": "status" }, status)),
         h("td", { class: "tkn-row-actions" },
-          iconButton("edit", "Edit", { "data-testid": "edit", disabled: locked, title: locked ? whyLocked : "Edit", onclick: () => openForm(row) }),
-          iconButton("revoke", "Revoke", { "data-testid": "revoke", disabled: locked || !row.is_active, title: !row.is_active ? "Already inactive" : locked ? whyLocked : "Revoke", onclick: () => confirmAction("revoke", row) }),
-          iconButton("trash", "Delete", { class: "tkn-icon tkn-danger-icon", "data-testid": "delete", disabled: locked, title: locked ? whyLocked : "Delete", onclick: () => confirmAction("delete", row) }))));
+          iconButton("edit", "Edit", { "aria-label": `Edit ${row.name}`, "data-testid": "edit", disabled: locked, title: locked ? whyLocked : "Edit", onclick: () => openForm(row) }),
+          iconButton("revoke", "Revoke", { "aria-label": `Revoke ${row.name}`, "data-testid": "revoke", disabled: locked || !row.is_active, title: !row.is_active ? "Already inactive" : locked ? whyLocked : "Revoke", onclick: () => confirmAction("revoke", row) }),
+          iconButton("trash", "Delete", { "aria-label": `Delete ${row.name}`, class: "tkn-icon tkn-danger-icon", "data-testid": "delete", disabled: locked, title: locked ? whyLocked : "Delete", onclick: () => confirmAction("delete", row) }))));
     }
   }
 
@@ -314,6 +373,7 @@ function render({ model, el }) {
     if (scopes.length === 0) scopeMenu.append(h("div", { class: "tkn-muted tkn-option" }, "No scopes"));
     const picked = [...chosen];
     scopeLabel.textContent = picked.length === 0 ? "All scopes" : picked.length <= 2 ? picked.join(", ") : `${picked.length} scopes`;
+    scopeToggle.setAttribute("aria-label", `Scopes: ${picked.length === 0 ? "all" : picked.join(", ")}`);
   }
 
   function drawFilters() {
@@ -359,18 +419,71 @@ function render({ model, el }) {
   listen("change:_user", drawUser);
 
   // --- dialogs ----------------------------------------------------------------------------------
-  function openDialog(title, body, footer, testid) {
-    const dialog = h("div", { class: "tkn-dialog", role: "dialog", "aria-modal": "true", "aria-label": title, "data-testid": testid },
-      h("div", { class: "tkn-dialog-head" }, h("h3", {}, title)), body, footer);
+  let dialogCount = 0;
+
+  /**
+   * Focus goes back to the control that opened a dialog, or to the same control of its row once
+   * the grid was redrawn (drawRows keeps it there when the new rows arrive later), or to Create.
+   */
+  function returnFocus(opener) {
+    if (!opener) return;
+    let target = opener.isConnected && !opener.disabled ? opener : null;
+    const rowId = opener.closest("tr[data-id]")?.getAttribute("data-id");
+    if (!target && rowId) {
+      const again = [...tbody.querySelectorAll("tr[data-id]")].find((tr) => tr.getAttribute("data-id") === rowId);
+      target = controlIn(again, opener.getAttribute("data-testid"));
+    }
+    (target || createButton).focus();
+  }
+
+  /**
+   * A modal dialog on the page body: focus moves into it, Tab and Shift+Tab cycle inside it,
+   * Escape or close() removes it and focus goes back to the control that opened it.
+   */
+  function openDialog(title, body, footer, testid, describedBy) {
+    const headingId = `tkn-${viewId}-dialog-${++dialogCount}`;
+    const dialog = h("div", { class: "tkn-dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": headingId,
+      "aria-describedby": describedBy, "data-testid": testid },
+      h("div", { class: "tkn-dialog-head" }, h("h3", { id: headingId }, title)), body, footer);
     const overlay = h("div", { class: "tkn-overlay" }, dialog);
+    const opener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
+    const focusables = () => [...dialog.querySelectorAll(FOCUSABLE)].filter((node) => node.getClientRects().length > 0);
+    let open = true;
     const close = () => {
+      if (!open) return;
+      open = false;
       overlay.remove();
-      document.removeEventListener("keydown", onKey);
+      document.removeEventListener("focusin", keepFocus, true);
+      returnFocus(opener);
     };
-    const onKey = (event) => {
-      if (event.key === "Escape") close();
+    overlay.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        close();
+      } else if (event.key === "Tab") {
+        const nodes = focusables();
+        if (nodes.length === 0) return;
+        const first = nodes[0];
+        const last = nodes[nodes.length - 1];
+        const inside = dialog.contains(document.activeElement);
+        if (event.shiftKey && (document.activeElement === first || !inside)) {
+          event.preventDefault();
+          last.focus();
+        } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+          event.preventDefault();
+          first.focus();
+        }
+      }
+    });
+    // Focus that lands outside (a click on the backdrop, the notebook taking it back) returns.
+    const keepFocus = (event) => {
+      if (open && !overlay.contains(event.target)) (focusables()[0] || dialog).focus();
     };
-    document.addEventListener("keydown", onKey);
+    overlay.addEventListener("mousedown", (event) => {
+      if (event.target === overlay) event.preventDefault();
+    });
+    dialog.tabIndex = -1;
+    document.addEventListener("focusin", keepFocus, true);
     cleanups.push(close);
     layer.replaceChildren(overlay);
     return close;
@@ -384,8 +497,9 @@ function render({ model, el }) {
     const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true });
     const cancel = h("button", { type: "button", class: "tkn-button", "data-testid": "cancel" }, "Cancel");
     const confirm = h("button", { type: "button", class: "tkn-button tkn-danger", "data-testid": "confirm" }, texts[2]);
-    const close = openDialog(texts[0], h("div", { class: "tkn-dialog-body" }, h("p", {}, texts[1]), problem),
-      h("div", { class: "tkn-dialog-foot" }, cancel, confirm), `confirm-${kind}`);
+    const textId = `tkn-${viewId}-confirm-text`;
+    const close = openDialog(texts[0], h("div", { class: "tkn-dialog-body" }, h("p", { id: textId }, texts[1]), problem),
+      h("div", { class: "tkn-dialog-foot" }, cancel, confirm), `confirm-${kind}`, textId);
     cancel.addEventListener("click", close);
     confirm.addEventListener("click", async () => {
       confirm.disabled = true;
@@ -399,7 +513,7 @@ function render({ model, el }) {
       problem.hidden = false;
       confirm.textContent = texts[2];
     });
-    confirm.focus();
+    cancel.focus(); // the least destructive choice
   }
 
   function openForm(row) {
@@ -448,9 +562,21 @@ function render({ model, el }) {
     const validTo = h("input", { type: "datetime-local", min: minimum, value: draft.valid_to, "data-testid": "form-valid-to", disabled: locked });
     const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true, "data-testid": "form-error" });
 
-    const labelled = (label, required, control, key, help) => h("div", { class: "tkn-field" },
-      h("label", {}, label, required ? h("span", { class: "tkn-required", "aria-hidden": "true" }, " *") : null),
-      control, help ? h("div", { class: "tkn-help" }, help) : null, message(key));
+    const labelled = (label, required, control, key, help) => {
+      const id = `tkn-${viewId}-${key}`;
+      const input = control.matches("input, textarea, select") ? control : null;
+      const helpNode = help ? h("div", { class: "tkn-help", id: `${id}-help` }, help) : null;
+      if (input) {
+        input.id = id;
+        if (required) input.setAttribute("aria-required", "true");
+        input.setAttribute("aria-describedby", [helpNode ? `${id}-help` : "", `${id}-error`].filter(Boolean).join(" "));
+      }
+      const errorNode = message(key);
+      errorNode.id = `${id}-error`;
+      return h("div", { class: "tkn-field" },
+        h("label", { for: input ? id : undefined }, label, required ? h("span", { class: "tkn-required", "aria-hidden": "true" }, " *") : null),
+        control, helpNode, errorNode);
+    };
     const body = h("div", { class: "tkn-dialog-body tkn-form" },
       labelled("Name", true, nameInput, "name"),
       labelled("Scopes", true, scopeChips, "scopes", locked ? "A revoked token keeps its scopes." : null),
