@@ -1,7 +1,9 @@
-"""The floor for single-token requests: a bare aiohttp app doing the same one indexed lookup.
+"""The floors for single-token requests: bare aiohttp apps doing the same indexed lookups.
 
-No authentication, no decryption, no validation, no access log: what the framework and the
-database cost on their own. The service is compared with it at the same concurrency.
+``/floor``: the one token lookup alone, as the issue defines the floor. ``/floor-auth``: the
+caller's key looked up by its hash first, as every authenticated request must (the service keeps
+no credential cache, so a rotated key stops working at once on every instance). Neither has
+decryption, validation or an access log: what the framework and the database cost on their own.
 """
 
 from __future__ import annotations
@@ -9,13 +11,26 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
+from tokens_server.crypto import hash_api_key
+
 from . import dataset
 
 TOKENS: web.AppKey[AsyncCollection[dict[str, object]]] = web.AppKey("tokens")
+USERS: web.AppKey[AsyncCollection[dict[str, object]]] = web.AppKey("users")
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith("/floor-auth/"):
+        key = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if await request.app[USERS].find_one({"key_hash": hash_api_key(key)}) is None:
+            raise web.HTTPUnauthorized()
+    return await handler(request)
 
 
 async def get_token(request: web.Request) -> web.Response:
@@ -36,11 +51,13 @@ def create_floor_app(uri: str, db_name: str) -> web.Application:
     async def connection(app: web.Application) -> AsyncIterator[None]:
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri, tz_aware=True)
         app[TOKENS] = client[db_name]["tokens"]
+        app[USERS] = client[db_name]["users"]
         yield
         await client.close()
 
-    app = web.Application()
+    app = web.Application(middlewares=[authenticate])
     app.cleanup_ctx.append(connection)
-    app.router.add_get("/floor/tokens/{token_id}", get_token)
-    app.router.add_post("/floor/verify", verify)
+    for prefix in ("/floor", "/floor-auth"):
+        app.router.add_get(f"{prefix}/tokens/{{token_id}}", get_token)
+        app.router.add_post(f"{prefix}/verify", verify)
     return app

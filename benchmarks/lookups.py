@@ -37,8 +37,7 @@ def _verify(session: aiohttp.ClientSession, url: str, guids: list[str],
     return request
 
 
-def _ratios(name: str, runs: dict[str, Run]) -> list[Ratio]:
-    service, floor = runs["service"], runs["floor"]
+def _ratios(name: str, service: Run, floor: Run) -> list[Ratio]:
     note = f"{service.errors} errors" if service.errors or floor.errors else ""
     return [
         Ratio(f"{name}: throughput", service.rate, floor.rate, "req/s", 0.8, ">=", note),
@@ -60,11 +59,14 @@ async def measure(service_url: str, floor_url: str, data: dataset.Dataset, concu
             "get-by-id": {
                 "service": _get(session, f"{service_url}/api/v1/tokens", data.ids, auth),
                 "floor": _get(session, f"{floor_url}/floor/tokens", data.ids, {}),
+                "floor-auth": _get(session, f"{floor_url}/floor-auth/tokens", data.ids, auth),
             },
             "verify": {
                 "service": _verify(session, f"{service_url}/api/v1/tokens/verify",
                                    data.guids, auth),
                 "floor": _verify(session, f"{floor_url}/floor/verify", data.guids, {}),
+                "floor-auth": _verify(session, f"{floor_url}/floor-auth/verify",
+                                      data.guids, auth),
             },
         }
         for name, contenders in cases.items():
@@ -72,7 +74,9 @@ async def measure(service_url: str, floor_url: str, data: dataset.Dataset, concu
             # have done in the last minute: measured verifies then read only.
             runs = await alternate(contenders, concurrency, seconds, rounds,
                                    warmup=max(1.0, seconds / 2))
-            ratios += _ratios(f"{name} (c={concurrency})", runs)
+            ratios += _ratios(f"{name} (c={concurrency})", runs["service"], runs["floor"])
+            ratios += _ratios(f"{name} vs floor with key lookup (c={concurrency})",
+                              runs["service"], runs["floor-auth"])
             raw[name] = {k: _summary(r) for k, r in runs.items()}
     return ratios, raw
 
