@@ -140,7 +140,10 @@ def _serve(
             if address in line:
                 break
         else:
-            raise RuntimeError(f"{name} did not start; see {log}")
+            process.wait(timeout=20)
+            process.stderr.close()
+            tail = "".join(log.read_text().splitlines(keepends=True)[-20:])
+            raise RuntimeError(f"{name} did not start (exit {process.returncode}):\n{tail}")
     drain = threading.Thread(target=_drain, args=(process.stderr, log), daemon=True)
     drain.start()
     yield address
