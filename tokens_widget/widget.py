@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
-from collections.abc import Coroutine, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import anywidget
 import traitlets as t
@@ -33,6 +34,26 @@ PAGE_SIZES = (10, 25, 50, 100, 200)
 GUID_FILTER_MIN = 4
 # Filters typed into a text box wait this long for the next key before asking the server.
 TYPING_DELAY = 0.15
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _on_home_loop(
+    method: Callable[Concatenate[TokensWidget, P], R],
+) -> Callable[Concatenate[TokensWidget, P], R | None]:
+    """Run ``method`` on the widget's own loop: called from another thread's loop, it is handed
+    over there (and answers None), as the work it starts belongs to the widget's loop."""
+
+    @functools.wraps(method)
+    def run_at_home(widget: TokensWidget, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
+        home = widget._away_from_home()
+        if home is None:
+            return method(widget, *args, **kwargs)
+        home.call_soon_threadsafe(functools.partial(method, widget, *args, **kwargs))
+        return None
+
+    return run_at_home
 
 
 def token_row(token: Token, user: User | None) -> dict[str, Any]:
@@ -157,14 +178,10 @@ class TokensWidget(anywidget.AnyWidget):
             self.page = 0
         self._schedule_reload(delay)
 
+    @_on_home_loop
     def _on_message(self, widget: Any, content: Any, buffers: list[bytes]) -> None:
-        if not isinstance(content, Mapping):
-            return
-        home = self._away_from_home()
-        if home is not None:
-            home.call_soon_threadsafe(self._on_message, widget, content, buffers)
-            return
-        self.spawn(self._actions.handle(content))
+        if isinstance(content, Mapping):
+            self.spawn(self._actions.handle(content))
 
     def _away_from_home(self) -> asyncio.AbstractEventLoop | None:
         """The widget's own loop when this call runs elsewhere, else None.
@@ -222,14 +239,11 @@ class TokensWidget(anywidget.AnyWidget):
         """Reload the caller, its scopes and the current page (in the background)."""
         self._schedule_reload(delay=0, with_user=True)
 
+    @_on_home_loop  # a filter or page changed in the browser arrives on a subshell too
     def _schedule_reload(
         self, delay: float, with_user: bool = False
     ) -> asyncio.Task[None] | None:
         if self.client is None:
-            return None
-        home = self._away_from_home()
-        if home is not None:  # a filter or page changed by a message on a subshell
-            home.call_soon_threadsafe(self._schedule_reload, delay, with_user)
             return None
         with_user = with_user or not self._loaded
         if self._reload_task is not None and not self._reload_task.done():
