@@ -279,6 +279,14 @@ function render({ model, el }) {
   }
 
   // --- drawing the synced state -----------------------------------------------------------------
+  function drawnRows() {
+    return [...tbody.querySelectorAll("tr[data-id]")];
+  }
+
+  function rowById(id, rows = drawnRows()) {
+    return rows.find((tr) => tr.getAttribute("data-id") === id);
+  }
+
   /** The control with this test id in that row, or the row's first usable button. */
   function controlIn(tr, testid) {
     if (!tr) return null;
@@ -298,8 +306,8 @@ function render({ model, el }) {
     tbody.replaceChildren();
     drawRowsInto(rows);
     if (place) {
-      const all = [...tbody.querySelectorAll("tr[data-id]")];
-      const target = controlIn(all.find((tr) => tr.getAttribute("data-id") === place.id), place.testid) ||
+      const all = drawnRows();
+      const target = controlIn(rowById(place.id, all), place.testid) ||
         controlIn(all[Math.min(place.index, all.length - 1)], place.testid) || createButton;
       target.focus();
     }
@@ -430,8 +438,7 @@ function render({ model, el }) {
     let target = opener.isConnected && !opener.disabled ? opener : null;
     const rowId = opener.closest("tr[data-id]")?.getAttribute("data-id");
     if (!target && rowId) {
-      const again = [...tbody.querySelectorAll("tr[data-id]")].find((tr) => tr.getAttribute("data-id") === rowId);
-      target = controlIn(again, opener.getAttribute("data-testid"));
+      target = controlIn(rowById(rowId), opener.getAttribute("data-testid"));
     }
     (target || createButton).focus();
   }
