@@ -70,7 +70,6 @@ def test_the_grid_in_the_viewers_time_zone_and_the_screenshot(page: Page, api: A
     expect(page.get_by_test_id("sort-name").locator("..")).to_have_attribute(
         "aria-sort", "ascending"
     )
-    SCREENSHOT.parent.mkdir(exist_ok=True)
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.locator(".tkn").screenshot(path=str(SCREENSHOT))
 

@@ -121,7 +121,8 @@ async def seed(http: aiohttp.ClientSession, base: str, tokens: int) -> World:
     return World(stable)
 
 
-Call = Callable[[aiohttp.ClientSession, str, random.Random, World], Awaitable[tuple[int, int]]]
+Outcome = tuple[int, int]  # the status answered, the status expected
+Call = Callable[[aiohttp.ClientSession, str, random.Random, World], Awaitable[Outcome]]
 
 
 async def _status(response: aiohttp.ClientResponse) -> int:
@@ -129,7 +130,9 @@ async def _status(response: aiohttp.ClientResponse) -> int:
     return response.status
 
 
-async def call_list(http: aiohttp.ClientSession, base: str, rng: random.Random, w: World) -> Any:
+async def call_list(
+    http: aiohttp.ClientSession, base: str, rng: random.Random, w: World
+) -> Outcome:
     params: list[tuple[str, str]] = [("limit", str(rng.choice((10, 25, 50))))]
     kind = rng.random()
     if kind < 0.4:
@@ -146,18 +149,24 @@ async def call_list(http: aiohttp.ClientSession, base: str, rng: random.Random, 
         return await _status(response), 200
 
 
-async def call_get(http: aiohttp.ClientSession, base: str, rng: random.Random, w: World) -> Any:
+async def call_get(
+    http: aiohttp.ClientSession, base: str, rng: random.Random, w: World
+) -> Outcome:
     async with http.get(f"{base}/tokens/{rng.choice(w.stable)['id']}") as response:
         return await _status(response), 200
 
 
-async def call_verify(http: aiohttp.ClientSession, base: str, rng: random.Random, w: World) -> Any:
+async def call_verify(
+    http: aiohttp.ClientSession, base: str, rng: random.Random, w: World
+) -> Outcome:
     guid = rng.choice(w.stable)["guid"] if rng.random() < 0.9 else str(uuid.uuid4())
     async with http.post(f"{base}/tokens/verify", json={"guid": guid}) as response:
         return await _status(response), 200
 
 
-async def call_create(http: aiohttp.ClientSession, base: str, rng: random.Random, w: World) -> Any:
+async def call_create(
+    http: aiohttp.ClientSession, base: str, rng: random.Random, w: World
+) -> Outcome:
     body = _token_body(rng, rng.randrange(10**6))
     async with http.post(f"{base}/tokens", json=body) as response:
         status = await _status(response)
@@ -166,7 +175,9 @@ async def call_create(http: aiohttp.ClientSession, base: str, rng: random.Random
         return status, 201
 
 
-async def call_patch(http: aiohttp.ClientSession, base: str, rng: random.Random, w: World) -> Any:
+async def call_patch(
+    http: aiohttp.ClientSession, base: str, rng: random.Random, w: World
+) -> Outcome:
     token = rng.choice(w.stable)
     body = {"description": f"changed {rng.randrange(10**6)}"}
     async with http.patch(f"{base}/tokens/{token['id']}", json=body) as response:
@@ -175,7 +186,7 @@ async def call_patch(http: aiohttp.ClientSession, base: str, rng: random.Random,
 
 async def call_revoke_or_delete(
     http: aiohttp.ClientSession, base: str, rng: random.Random, w: World
-) -> Any:
+) -> Outcome:
     if not w.made:  # nothing of our own yet: make one, so the count of calls stays honest
         return await call_create(http, base, rng, w)
     token_id = w.made.popleft()
