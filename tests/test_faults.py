@@ -150,3 +150,25 @@ async def test_a_hung_database_answers_503_without_hanging(
     print(f"\n503 for a list and for health after {took:.2f} s together")
     await _wait_healthy(client)
     assert (await client.get("/api/v1/tokens", headers=ADMIN)).status == 200
+
+
+async def test_the_watchdog_tries_again_after_a_failed_restart(
+    embedded_client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = embedded_client
+    database = client.app[EMBEDDED_DB]
+    assert database is not None and database.pid is not None
+    restart = database.restart
+    attempts = []
+
+    async def failing_once() -> None:
+        attempts.append(time.monotonic())
+        if len(attempts) == 1:
+            raise OSError("Resource temporarily unavailable")  # as a failed fork says
+        await restart()
+
+    monkeypatch.setattr(database, "restart", failing_once)
+    os.kill(database.pid, signal.SIGKILL)
+    await _wait_healthy(client)
+    assert len(attempts) == 2
+    assert (await client.get("/api/v1/tokens", headers=ADMIN)).status == 200

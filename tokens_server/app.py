@@ -70,7 +70,9 @@ async def _restart_when_dead(database: EmbeddedDatabase) -> None:
         log.warning("the embedded database exited (code %s); restarting it", code)
         try:
             await database.restart()
-        except EmbeddedDatabaseError as error:
+        except (EmbeddedDatabaseError, OSError) as error:
+            # Also OSError (no free process slot, file descriptors): the watchdog must outlive
+            # a failed attempt, or the database would stay down until the server restarts.
             log.error("the embedded database did not restart: %s; trying again", error)
         else:
             log.info("the embedded database is back on port %s", database.port)
