@@ -36,7 +36,7 @@ def _service(session: aiohttp.ClientSession, url: str) -> Request:
 
 
 def _raw(client: AsyncMongoClient[Document], db_name: str) -> Request:
-    repo = Repository(client, db_name, dataset.cipher())
+    repo = Repository(client, db_name, dataset.keyring())
     tokens = client[db_name].get_collection("tokens", write_concern=WriteConcern(j=True))
     rng = random.Random()  # unseeded: a second run on the same database needs new GUIDs
 

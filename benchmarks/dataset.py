@@ -11,12 +11,12 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from tokens_server.crypto import GuidCipher, hash_api_key, load_master_secret
+from tokens_server.crypto import hash_api_key
+from tokens_server.keyring import Keyring, key_from_text
 from tokens_server.models import utcnow
 from tokens_server.repository import Repository
 
@@ -32,8 +32,8 @@ BATCH = 1000
 Document = dict[str, Any]
 
 
-def cipher() -> GuidCipher:
-    return GuidCipher(load_master_secret(SECRET, Path("/nonexistent")))  # configured: no file
+def keyring() -> Keyring:
+    return Keyring(key_from_text(SECRET, "the benchmark's secret"))
 
 
 @dataclass
@@ -95,7 +95,7 @@ async def load(client: AsyncMongoClient[Document], db_name: str, visible: int, t
     the insertion order, so only the size of the collection differs between them.
     """
     now = utcnow()
-    repo = Repository(client, db_name, cipher())
+    repo = Repository(client, db_name, keyring())
     await client.drop_database(db_name)
     await repo.prepare()
     for scope in [CALLER_SCOPE, *OTHER_SCOPES]:
@@ -132,7 +132,7 @@ async def load(client: AsyncMongoClient[Document], db_name: str, visible: int, t
 
 async def check_format(client: AsyncMongoClient[Document], db_name: str) -> None:
     """Fail loudly if bulk-loaded documents differ in shape from one the service wrote."""
-    repo = Repository(client, db_name, cipher())
+    repo = Repository(client, db_name, keyring())
     made = await repo.tokens.insert(
         {"name": "Format check", "description": "", "scopes": [CALLER_SCOPE],
          "guid": str(uuid.uuid4()), "valid_from": utcnow(), "valid_to": None},

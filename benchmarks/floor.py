@@ -42,7 +42,7 @@ async def get_token(request: web.Request) -> web.Response:
 
 async def verify(request: web.Request) -> web.Response:
     guid = (await request.json())["guid"]
-    lookup = dataset.cipher().lookup_hash(guid)
+    lookup = dataset.keyring().current.cipher.lookup_hash(guid)
     doc = await request.app[TOKENS].find_one({"guid_hash": lookup})
     return web.json_response({"valid": doc is not None})
 

@@ -73,7 +73,7 @@ class _Captured(Exception):
 
 async def pipeline_of(client: AsyncMongoClient[Document], db_name: str, case: Case) -> list[Any]:
     """The aggregation the service runs for ``case`` (its ``now`` is this moment)."""
-    repo = Repository(client, db_name, dataset.cipher())
+    repo = Repository(client, db_name, dataset.keyring())
     recorder = _Recorder()
     repo.tokens._tokens = recorder  # type: ignore[assignment]
     with contextlib.suppress(_Captured):

@@ -18,7 +18,8 @@ from pymongo.database import Database
 
 from tests.conftest import ADMIN
 from tests.support import now
-from tokens_server.crypto import GuidCipher, hash_api_key, load_master_secret
+from tokens_server.crypto import GuidCipher, hash_api_key
+from tokens_server.keyring import KEY_FILE, Keyring, create_key_file, key_from_text, load_keyring
 from tokens_server.repository import Repository, connect
 from tokens_server.settings import Settings
 
@@ -80,8 +81,9 @@ async def test_legacy_plaintext_guid_is_encrypted_and_still_verifies(
     )
     mongo = connect(settings.mongo_uri or "", 5000)
     try:
-        cipher = GuidCipher(load_master_secret(settings.secret_key, settings.data_dir))
-        repo = Repository(mongo, settings.db_name, cipher)
+        assert settings.secret_key is not None
+        keyring = Keyring(key_from_text(settings.secret_key, "TOKENS_SECRET_KEY"))
+        repo = Repository(mongo, settings.db_name, keyring)
         await repo.prepare()
         assert await repo.tokens.encrypt_plaintext_guids() == 0  # nothing left to migrate
         await repo.prepare()  # and preparing again is harmless
@@ -136,12 +138,18 @@ def test_api_key_hash_is_not_the_key() -> None:
 
 def test_master_secret_is_made_once_with_mode_0600(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
-    first = load_master_secret(None, data_dir)
-    path = data_dir / "secret.key"
+    files = Settings(data_dir=data_dir)
+    assert load_keyring(files) is None
+    create_key_file(data_dir)
+    path = data_dir / KEY_FILE
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert len(first) == 32
-    assert load_master_secret(None, data_dir) == first
-    configured = load_master_secret("configured secret", data_dir)
-    assert configured != first
-    assert configured == load_master_secret("configured secret", tmp_path / "elsewhere")
+    first = load_keyring(files)
+    assert first is not None
+    create_key_file(data_dir)  # an existing key is never replaced
+    again = load_keyring(files)
+    assert again is not None and again.ids == first.ids
+    configured = load_keyring(
+        Settings(data_dir=tmp_path / "elsewhere", secret_key="configured secret")
+    )
+    assert configured is not None and configured.ids != first.ids
     assert not (tmp_path / "elsewhere").exists()

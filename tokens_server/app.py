@@ -13,11 +13,12 @@ from aiohttp import web
 
 from .admin_service import AdminService
 from .auth import auth_middleware
-from .crypto import GuidCipher, load_master_secret
 from .embedded import EmbeddedDatabase, EmbeddedDatabaseError
-from .keys import CIPHER, EMBEDDED_DB, REPOSITORY, SETTINGS
+from .key_check import open_keyring
+from .keys import EMBEDDED_DB, KEYRING, REPOSITORY, SETTINGS
 from .problems import problem_middleware
-from .repository import Repository, connect
+from .repository import Repository, connect, database
+from .repository.secret_keys import SecretKeyRecord
 from .routes import add_routes
 from .settings import MAX_BODY_BYTES, Settings
 
@@ -79,21 +80,24 @@ async def _restart_when_dead(database: EmbeddedDatabase) -> None:
 
 
 async def repository(app: web.Application) -> AsyncIterator[None]:
-    """Connect, create indexes, migrate old data and make the first admin; close at shutdown."""
+    """Connect, check the secret keys, create indexes, migrate old data and make the first
+    admin; close at shutdown. A key that does not fit the data raises SecretKeyError here,
+    before the port is served."""
     settings = app[SETTINGS]
     embedded = app[EMBEDDED_DB]
     uri = settings.mongo_uri if embedded is None else embedded.uri
     assert uri is not None
-    cipher = GuidCipher(load_master_secret(settings.secret_key, settings.data_dir))
     client = connect(uri, settings.db_timeout_ms)
     try:
+        record = SecretKeyRecord(database(client, settings.db_name))
+        keyring = await open_keyring(settings, record)
         window = timedelta(seconds=settings.auth_failure_window_s)
-        repo = Repository(client, settings.db_name, cipher, failure_window=window)
+        repo = Repository(client, settings.db_name, keyring, failure_window=window)
         await repo.prepare()
         key = await AdminService(repo).bootstrap_admin(settings.admin_key)
         if key is not None and settings.admin_key is None:
             _write_admin_key(settings, key)
-        app[CIPHER] = cipher
+        app[KEYRING] = keyring
         app[REPOSITORY] = repo
         yield
     finally:

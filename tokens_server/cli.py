@@ -1,7 +1,8 @@
 """The ``tokens-server`` command: flags and environment to settings, failures to one-line errors.
 
 Exit codes: 0 after a clean stop, 1 when the server cannot run (data directory in use, database
-failed to start, port taken), 2 for a bad flag or environment value.
+failed to start, port taken, a secret key missing, malformed or not the one that sealed the
+stored GUIDs), 2 for a bad flag or environment value.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from typing import IO, NoReturn
 from pymongo.errors import PyMongoError
 
 from .embedded import DataDirLocked, EmbeddedDatabaseError, lock_data_dir
+from .key_rotation import rotate_secret_key
+from .keyring import SecretKeyError
 from .serve import serve
 from .settings import Settings, SettingsError
 
 PROG = "tokens-server"
+ROTATE = "rotate-secret-key"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -57,12 +61,30 @@ def _parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument(
         "--port", type=_port, help="port, 0 for any free one [TOKENS_PORT, 8080]"
     )
-    serve_cmd.add_argument("--mongo-uri", help="a MongoDB to use instead of the embedded database "
-                                               "[TOKENS_MONGO_URI]")
-    serve_cmd.add_argument("--db", help="database name [TOKENS_DB, tokens]")
-    serve_cmd.add_argument("--data-dir", type=Path,
-                           help="embedded database and key files [TOKENS_DATA_DIR]")
+    _add_database_flags(serve_cmd)
+    rotate_cmd = commands.add_parser(
+        ROTATE, help="reseal every stored GUID under a new secret key",
+        description="Reseal every stored GUID under a new secret key; run it again to resume. "
+                    "See README, 'Rotating the secret key'.",
+    )
+    _add_database_flags(rotate_cmd)
+    rotate_cmd.add_argument("--limit", type=_positive,
+                            help="reseal at most this many GUIDs now; run again for the rest")
     return parser
+
+
+def _add_database_flags(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--mongo-uri", help="a MongoDB to use instead of the embedded database "
+                                             "[TOKENS_MONGO_URI]")
+    command.add_argument("--db", help="database name [TOKENS_DB, tokens]")
+    command.add_argument("--data-dir", type=Path,
+                         help="embedded database and key files [TOKENS_DATA_DIR]")
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
+    return int(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -70,8 +92,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env(
-            host=args.host, port=args.port, mongo_uri=args.mongo_uri,
-            db_name=args.db, data_dir=args.data_dir,
+            host=getattr(args, "host", None), port=getattr(args, "port", None),
+            mongo_uri=args.mongo_uri, db_name=args.db, data_dir=args.data_dir,
         )
     except SettingsError as error:
         _fail(str(error), 2)
@@ -79,12 +101,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO, stream=sys.stderr,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    rotating = args.command == ROTATE
     # First of all: a second server on this data directory must fail before it touches the
-    # storage, where the failure would be a storage-engine trace.
-    lock = _lock(settings) if settings.mongo_uri is None else None
+    # storage, where the failure would be a storage-engine trace. A rotation with key files
+    # takes it too: the files it replaces are the server's.
+    locked = settings.mongo_uri is None or (rotating and settings.secret_key is None)
+    lock = _lock(settings) if locked else None
     try:
-        asyncio.run(serve(settings, started))
-    except (DataDirLocked, EmbeddedDatabaseError) as error:
+        if rotating:
+            print("\n".join(asyncio.run(rotate_secret_key(settings, args.limit))), flush=True)
+        else:
+            asyncio.run(serve(settings, started))
+    except (DataDirLocked, EmbeddedDatabaseError, SecretKeyError) as error:
         _fail(str(error), 1)
     except PyMongoError as error:
         _fail(f"the database did not answer: {error}", 1)

@@ -3,23 +3,23 @@
 A database dump alone yields no usable token: it holds AES-GCM ciphertexts, HMACs and the first
 ``PREFIX_LENGTH`` characters of each GUID (32 of its 122 random bits), never a whole GUID.
 User API keys are stored only as SHA-256 hashes: they carry 256 random bits, so a slow password
-hash would add latency to every request and no security.
+hash would add latency to every request and no security. Where master secrets come from, and which
+of them sealed what, is ``keyring``'s concern.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import os
 import secrets
-from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX_LENGTH = 8
 _NONCE_BYTES = 12
-_KEY_FILE = "secret.key"
+# 64 bits: enough to tell keys apart, and one-way, so a key id may be stored and printed.
+_KEY_ID_HEX = 16
 
 
 class GuidCipher:
@@ -28,6 +28,7 @@ class GuidCipher:
     def __init__(self, master: bytes) -> None:
         self._aead = AESGCM(_derive(master, b"tokens/guid-encryption"))
         self._mac_key = _derive(master, b"tokens/guid-lookup")
+        self.key_id = _derive(master, b"tokens/key-id").hex()[:_KEY_ID_HEX]
 
     def encrypt(self, guid: str) -> bytes:
         nonce = os.urandom(_NONCE_BYTES)
@@ -55,22 +56,3 @@ def new_api_key() -> str:
 
 def _derive(master: bytes, purpose: bytes) -> bytes:
     return hmac.new(master, purpose, hashlib.sha256).digest()
-
-
-def load_master_secret(configured: str | None, data_dir: Path) -> bytes:
-    """The configured secret, else the one kept in ``data_dir``, created there (mode 0600) once.
-
-    Several instances behind a load balancer must share it: set ``TOKENS_SECRET_KEY`` on each.
-    """
-    if configured is not None:
-        return hashlib.sha256(configured.encode()).digest()
-    path = data_dir / _KEY_FILE
-    data_dir.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return base64.b64decode(path.read_text().strip())
-    secret = os.urandom(32)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(base64.b64encode(secret).decode() + "\n")
-    return secret

@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from .crypto import GuidCipher
     from .embedded import EmbeddedDatabase
+    from .keyring import Keyring
     from .models import Caller
     from .repository import Repository
     from .settings import Settings
@@ -16,5 +16,5 @@ if TYPE_CHECKING:
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 EMBEDDED_DB: web.AppKey[EmbeddedDatabase | None] = web.AppKey("embedded_db")
 REPOSITORY: web.AppKey[Repository] = web.AppKey("repository")
-CIPHER: web.AppKey[GuidCipher] = web.AppKey("cipher")
+KEYRING: web.AppKey[Keyring] = web.AppKey("keyring")
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller")

@@ -11,6 +11,7 @@ from typing import Any
 import platformdirs
 
 MAX_BODY_BYTES = 1024 * 1024
+MIN_SECRET_KEY_LENGTH = 16
 
 
 class SettingsError(ValueError):
@@ -31,6 +32,8 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     admin_key: str | None = field(default=None, repr=False)
     secret_key: str | None = field(default=None, repr=False)
+    # Opens GUIDs sealed before a rotation to ``secret_key``; see README, "Rotating the secret key".
+    previous_secret_key: str | None = field(default=None, repr=False)
     # How long a request waits for the database before answering 503.
     db_timeout_ms: int = 1500
     # Failed authentications one client address may make per window before it gets 429.
@@ -56,6 +59,8 @@ class Settings:
             values["admin_key"] = env["TOKENS_ADMIN_KEY"]
         if env.get("TOKENS_SECRET_KEY"):
             values["secret_key"] = env["TOKENS_SECRET_KEY"]
+        if env.get("TOKENS_PREVIOUS_SECRET_KEY"):
+            values["previous_secret_key"] = env["TOKENS_PREVIOUS_SECRET_KEY"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.check()
@@ -67,6 +72,12 @@ class Settings:
             raise SettingsError(f"database name {self.db_name!r} is not a valid MongoDB name")
         if self.admin_key is not None and len(self.admin_key) < 16:
             raise SettingsError("TOKENS_ADMIN_KEY must be at least 16 characters")
+        if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                f"TOKENS_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
+            )
+        if self.previous_secret_key is not None and self.secret_key is None:
+            raise SettingsError("TOKENS_PREVIOUS_SECRET_KEY needs TOKENS_SECRET_KEY (the new key)")
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -3,32 +3,45 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
-from ..crypto import GuidCipher
+from ..keyring import Keyring
 from .scopes import ScopeStore
 from .throttle import FailureCounter
 from .tokens import TokenStore
 from .users import UserStore
 
-__all__ = ["Repository", "connect"]
+__all__ = ["Repository", "connect", "database"]
 
 Document = dict[str, object]
 
 
-def connect(uri: str, timeout_ms: int) -> AsyncMongoClient[Document]:
-    """A client whose every operation gives up after ``timeout_ms``, so no request hangs."""
+def connect(
+    uri: str, timeout_ms: int, *, bound_operations: bool = True
+) -> AsyncMongoClient[Document]:
+    """A client whose every operation gives up after ``timeout_ms``, so no request hangs.
+
+    ``bound_operations=False`` is for offline passes over the whole collection (rotating the
+    secret key): only reaching the database is bounded, not a cursor's life.
+    """
+    limits: dict[str, Any] = {"timeoutMS": timeout_ms} if bound_operations else {}
     return AsyncMongoClient(
         uri,
         tz_aware=True,
-        timeoutMS=timeout_ms,
         serverSelectionTimeoutMS=timeout_ms,
         connectTimeoutMS=timeout_ms,
         appname="tokens-server",
+        **limits,
     )
+
+
+def database(client: AsyncMongoClient[Document], db_name: str) -> AsyncDatabase[Document]:
+    """The database, every write journaled (see Repository)."""
+    return client.get_database(db_name, write_concern=WriteConcern(j=True))
 
 
 class Repository:
@@ -42,13 +55,11 @@ class Repository:
         self,
         client: AsyncMongoClient[Document],
         db_name: str,
-        cipher: GuidCipher,
+        keyring: Keyring,
         failure_window: timedelta = timedelta(minutes=1),
     ) -> None:
-        self.db: AsyncDatabase[Document] = client.get_database(
-            db_name, write_concern=WriteConcern(j=True)
-        )
-        self.tokens = TokenStore(self.db["tokens"], cipher)
+        self.db = database(client, db_name)
+        self.tokens = TokenStore(self.db["tokens"], keyring)
         self.users = UserStore(self.db["users"])
         self.auth_failures = FailureCounter(self.db["auth_failures"], failure_window)
         self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])

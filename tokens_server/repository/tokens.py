@@ -6,6 +6,7 @@ with the total and the page. Every condition sits inside its field, never in a t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ..crypto import PREFIX_LENGTH, GuidCipher
 from ..errors import Conflict
+from ..keyring import Keyring
 from ..models import Token, TokenPage, TokenQuery
 
 Document = dict[str, Any]
@@ -45,10 +47,26 @@ def _is_active(now: datetime) -> Document:
     }
 
 
+@dataclass(frozen=True)
+class ResealOutcome:
+    resealed: int
+    # Tokens still sealed by another key than the current one.
+    remaining: int
+    # Ids of tokens whose GUID another token holds already under the current key.
+    duplicates: list[str]
+
+
 class TokenStore:
-    def __init__(self, tokens: AsyncCollection[Document], cipher: GuidCipher) -> None:
+    """Tokens; each GUID sealed under the keyring's current key and tagged with its id.
+
+    While a previous key is configured (a rotation), ``guid_hash`` holds the GUID's lookup hash
+    under both keys, and lookups ask for either: the unique index on it then refuses the same
+    GUID twice even from instances that still seal under the previous key alone.
+    """
+
+    def __init__(self, tokens: AsyncCollection[Document], keyring: Keyring) -> None:
         self._tokens = tokens
-        self._cipher = cipher
+        self._keyring = keyring
 
     async def create_indexes(self) -> None:
         await self._tokens.create_index("guid_hash", unique=True)
@@ -76,11 +94,18 @@ class TokenStore:
         return migrated
 
     def _guid_fields(self, guid: str) -> Document:
+        current = self._keyring.current
+        hashes = self._keyring.lookup_hashes(guid)
         return {
-            "guid_enc": self._cipher.encrypt(guid),
-            "guid_hash": self._cipher.lookup_hash(guid),
-            "guid_prefix": self._cipher.prefix(guid),
+            "guid_enc": current.cipher.encrypt(guid),
+            "guid_key": current.id,
+            "guid_hash": hashes[0] if len(hashes) == 1 else hashes,
+            "guid_prefix": GuidCipher.prefix(guid),
         }
+
+    def _lookup(self, guid: str) -> str | Document:
+        hashes = self._keyring.lookup_hashes(guid)
+        return hashes[0] if len(hashes) == 1 else {"$in": hashes}
 
     def _stored(self, changes: Mapping[str, Any]) -> Document:
         """Domain field values as stored: with the name's sort key and the GUID sealed."""
@@ -95,7 +120,7 @@ class TokenStore:
         return Token(
             id=str(doc["_id"]),
             name=doc["name"],
-            guid=self._cipher.decrypt(doc["guid_enc"]),
+            guid=self._keyring.open(doc["guid_enc"], doc.get("guid_key")),
             description=doc.get("description", ""),
             scopes=list(doc["scopes"]),
             valid_from=doc["valid_from"],
@@ -127,13 +152,51 @@ class TokenStore:
             raise Conflict("a token with this GUID exists already") from None
         return self._token(doc)
 
+    async def reseal(self, limit: int | None = None) -> ResealOutcome:
+        """Seal every GUID not sealed by the current key (or with a lookup hash under another)
+        under the current key alone: at most ``limit`` of them, the rest on a later call.
+
+        Each token is rewritten only if its sealed GUID is still the one read, so a concurrent
+        regenerate wins; the version and dates stay, since the token itself does not change.
+        One cursor over the collection: an offline pass, never on a request's path.
+        """
+        current = self._keyring.current.id
+        stale: Document = {
+            "guid_enc": {"$exists": True},
+            "$or": [{"guid_key": {"$ne": current}}, {"guid_hash.1": {"$exists": True}}],
+        }
+        resealed, duplicates = 0, []
+        cursor = self._tokens.find(stale, {"guid_enc": 1, "guid_key": 1})
+        async for doc in cursor:
+            if limit is not None and resealed >= limit:
+                break
+            guid = self._keyring.open(doc["guid_enc"], doc.get("guid_key"))
+            # The current key's hash alone: by now every instance seals under the current key
+            # (README's order), and a hash under the previous key would outlive that key.
+            fields = self._guid_fields(guid) | {
+                "guid_hash": self._keyring.current.cipher.lookup_hash(guid)
+            }
+            try:
+                result = await self._tokens.update_one(
+                    {"_id": doc["_id"], "guid_enc": doc["guid_enc"]}, {"$set": fields}
+                )
+            except DuplicateKeyError:
+                duplicates.append(str(doc["_id"]))
+                continue
+            resealed += result.modified_count
+        await cursor.close()
+        remaining = await self._tokens.count_documents(
+            {"guid_enc": {"$exists": True}, "guid_key": {"$ne": current}}
+        )
+        return ResealOutcome(resealed, remaining, duplicates)
+
     async def get(self, token_id: str) -> Token | None:
         oid = _object_id(token_id)
         doc = None if oid is None else await self._tokens.find_one({"_id": oid})
         return None if doc is None else self._token(doc)
 
     async def by_guid(self, guid: str) -> Token | None:
-        doc = await self._tokens.find_one({"guid_hash": self._cipher.lookup_hash(guid)})
+        doc = await self._tokens.find_one({"guid_hash": self._lookup(guid)})
         return None if doc is None else self._token(doc)
 
     async def update(
@@ -228,7 +291,7 @@ class TokenStore:
         guid = query.guid_prefix
         if guid is not None:
             if len(guid) == 36:
-                match["guid_hash"] = self._cipher.lookup_hash(guid)
+                match["guid_hash"] = self._lookup(guid)
             elif len(guid) >= PREFIX_LENGTH:
                 match["guid_prefix"] = guid[:PREFIX_LENGTH]
             else:  # a range, not a pattern: GUID characters all sort below "~"
