@@ -15,11 +15,12 @@ from .admin_service import AdminService
 from .auth import auth_middleware
 from .crypto import GuidCipher, load_master_secret
 from .embedded import EmbeddedDatabase, EmbeddedDatabaseError
-from .keys import CIPHER, EMBEDDED_DB, REPOSITORY, SETTINGS
+from .keys import CIPHER, EMBEDDED_DB, REPOSITORY, SETTINGS, THROTTLED
 from .problems import problem_middleware
 from .repository import Repository, connect
 from .routes import add_routes
 from .settings import MAX_BODY_BYTES, Settings
+from .throttled import ThrottledAddresses
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
         middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES
     )
     app[SETTINGS] = settings
+    app[THROTTLED] = ThrottledAddresses()
     app.cleanup_ctx.append(embedded_database)
     app.cleanup_ctx.append(repository)
     add_routes(app)

@@ -12,9 +12,11 @@ if TYPE_CHECKING:
     from .models import Caller
     from .repository import Repository
     from .settings import Settings
+    from .throttled import ThrottledAddresses
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 EMBEDDED_DB: web.AppKey[EmbeddedDatabase | None] = web.AppKey("embedded_db")
 REPOSITORY: web.AppKey[Repository] = web.AppKey("repository")
 CIPHER: web.AppKey[GuidCipher] = web.AppKey("cipher")
+THROTTLED: web.AppKey[ThrottledAddresses] = web.AppKey("throttled")
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller")
