@@ -182,11 +182,10 @@ async def test_first_start_makes_admin_from_the_configured_key(
     assert await me.json() == {"name": "admin", "admin": True, "scopes": []}
     assert not (settings.data_dir / "admin.key").exists()
     # A later start with another key keeps the admin made first: the key is not replaced.
-    second = await aiohttp_client(
-        create_app(settings.with_(admin_key="a-different-admin-key-0123456789abcdef"))
-    )
+    other_key = "a-different-admin-key-0123456789abcdef"
+    second = await aiohttp_client(create_app(settings.with_(admin_key=other_key)))
     assert (await second.get("/api/v1/me", headers=ADMIN)).status == 200
-    await problem(await second.get("/api/v1/me", headers=bearer("a-different-admin-key-0123456789abcdef")), 401)
+    await problem(await second.get("/api/v1/me", headers=bearer(other_key)), 401)
 
 
 async def test_first_start_without_a_key_writes_one_to_the_data_dir(
