@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
 from ..crypto import GuidCipher
+from .bootstrap import BootstrapRecord
 from .scopes import ScopeStore
 from .throttle import FailureCounter
 from .tokens import TokenStore
@@ -51,6 +52,7 @@ class Repository:
         self.tokens = TokenStore(self.db["tokens"], cipher)
         self.users = UserStore(self.db["users"])
         self.auth_failures = FailureCounter(self.db["auth_failures"], failure_window)
+        self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
         self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])
 
     async def prepare(self) -> None:
