@@ -15,7 +15,8 @@ from .admin_service import AdminService
 from .auth import auth_middleware
 from .crypto import GuidCipher, load_master_secret
 from .embedded import EmbeddedDatabase, EmbeddedDatabaseError
-from .keys import CIPHER, EMBEDDED_DB, REPOSITORY, SETTINGS, THROTTLED
+from .keys import CIPHER, EMBEDDED_DB, IN_FLIGHT, REPOSITORY, SETTINGS, THROTTLED
+from .overload import InFlight, overload_middleware
 from .problems import problem_middleware
 from .repository import Repository, connect
 from .routes import add_routes
@@ -31,10 +32,13 @@ WATCHDOG_INTERVAL = 0.25
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES
+        # The bound comes before authentication, which costs a database read.
+        middlewares=[problem_middleware, overload_middleware, auth_middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
     app[THROTTLED] = ThrottledAddresses()
+    app[IN_FLIGHT] = InFlight(settings.max_in_flight)
     app.cleanup_ctx.append(embedded_database)
     app.cleanup_ctx.append(repository)
     add_routes(app)

@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     from .crypto import GuidCipher
     from .embedded import EmbeddedDatabase
     from .models import Caller
+    from .overload import InFlight
     from .repository import Repository
     from .settings import Settings
     from .throttled import ThrottledAddresses
@@ -19,4 +20,5 @@ EMBEDDED_DB: web.AppKey[EmbeddedDatabase | None] = web.AppKey("embedded_db")
 REPOSITORY: web.AppKey[Repository] = web.AppKey("repository")
 CIPHER: web.AppKey[GuidCipher] = web.AppKey("cipher")
 THROTTLED: web.AppKey[ThrottledAddresses] = web.AppKey("throttled")
+IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller")
