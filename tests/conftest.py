@@ -18,7 +18,7 @@ from tokens_server.app import create_app
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.settings import Settings
 
-ADMIN_KEY = "test-admin-key-0123456789abcdef"
+ADMIN_KEY = "test-admin-key-0123456789abcdef-0123"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]

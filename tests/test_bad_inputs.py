@@ -184,7 +184,9 @@ def _patch_token_cases() -> list[Any]:
 
 def _if_match_cases() -> list[Any]:
     cases = []
-    for value in ("abc", '"x"', '"-1"', '"1.0"', "9" * 19, '"1", "2"'):
+    # Digits str.isdigit() takes but int() does not (a 500 before), and other scripts' digits.
+    unicode_digits = ('"²"', '"\u0661"', '"\uff11"', "\u0663")
+    for value in ("abc", '"x"', '"-1"', '"1.0"', "9" * 19, '"1", "2"', *unicode_digits):
         for method, path in (
             ("PATCH", TOKEN),
             ("DELETE", TOKEN),

@@ -162,7 +162,12 @@ def test_data_survives_a_restart(start_server: StartServer, signum: int) -> None
         (["--port", "70000"], {}, "argument --port: must be between 0 and 65535, not 70000"),
         ([], {"TOKENS_PORT": "eighty"}, "TOKENS_PORT must be a port number, not 'eighty'"),
         (["--db", "a.b"], {}, "database name 'a.b' is not a valid MongoDB name"),
-        ([], {"TOKENS_ADMIN_KEY": "short"}, "TOKENS_ADMIN_KEY must be at least 16 characters"),
+        ([], {"TOKENS_ADMIN_KEY": "short"}, "TOKENS_ADMIN_KEY must be at least 32 characters"),
+        # A person's choice: 31 characters (accepted before) is too few to leave unthrottled.
+        ([], {"TOKENS_ADMIN_KEY": "k" * 31}, "TOKENS_ADMIN_KEY must be at least 32 characters"),
+        ([], {"TOKENS_ADMIN_KEY": "a key with spaces in it, long enough"},
+         "TOKENS_ADMIN_KEY may hold only visible ASCII characters (no spaces)"),
+        ([], {"TOKENS_MAX_IN_FLIGHT": "0"}, "TOKENS_MAX_IN_FLIGHT must be at least 1, not 0"),
         (["--verbose"], {}, "unrecognized arguments: --verbose"),
     ],
 )

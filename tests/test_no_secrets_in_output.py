@@ -10,6 +10,8 @@ GUID may, as the access log keeps them to tell requests apart).
 
 from __future__ import annotations
 
+import re
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -149,3 +151,76 @@ def test_no_guid_or_key_appears_in_the_server_output(server: ServerProcess) -> N
                 leaks.append((where, "master secret", secret_file.name))
     assert leaks == []
     assert len(guids) >= 6 and len(keys) >= 5
+
+
+# ---- malformed requests, sent as raw bytes ---------------------------------------------------
+
+
+def _send_raw(server: ServerProcess, data: bytes) -> bytes:
+    """Send bytes no HTTP client would, answer the status line (empty if the server hung up)."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(data)
+        answer = b""
+        while b"\r\n" not in answer:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.split(b"\r\n", 1)[0]
+
+
+def _malformed(guid: str, key: str) -> list[bytes]:
+    """Requests that aiohttp's parser refuses or that carry secrets and control characters in
+    odd places: every one is logged somewhere (aiohttp.server, the access log, a 500)."""
+    plain = guid.replace("-", "")
+    auth = f"Authorization: Bearer {key}"
+    lines = [
+        f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\n{auth}\x00\r\n\r\n",  # NUL after the key
+        f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_KEY}\x00\r\n\r\n",
+        f"GET /api/v1/tokens/{guid}\x01 HTTP/1.1\r\nHost: x\r\n\r\n",  # stray control character
+        f"GET /api/v1/tokens/{guid} HTTP/9.9\r\nHost: x\r\n\r\n",
+        f"GET /api/v1/tokens/{guid}?q={'a' * 9000} HTTP/1.1\r\nHost: x\r\n\r\n",  # too long
+        f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-{auth}\r\n\r\n",  # not a header name
+        f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nBad Header{guid}: {key}\r\n\r\n",
+        f"GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Long: {key}{'b' * 9000}\r\n\r\n",
+        # A GUID split by "/" across path segments, hyphens kept or not.
+        f"GET /api/v1/tokens/{guid[:13]}/{guid[13:23]}/{guid[23:]} HTTP/1.1\r\nHost: x\r\n"
+        f"{auth}\r\n\r\n",
+        f"GET /api/v1/users/{plain[:12]}/{plain[12:24]}/{plain[24:]} HTTP/1.1\r\nHost: x\r\n"
+        f"{auth}\r\n\r\n",
+        # %0a and friends in the path and in a query key must not start a line of their own.
+        f"GET /api/v1/tokens/%0aFORGED-LINE HTTP/1.1\r\nHost: x\r\n{auth}\r\n\r\n",
+        f"GET /api/v1/tokens?%0d%0aFORGED-LINE=1 HTTP/1.1\r\nHost: x\r\n{auth}\r\n\r\n",
+        "GET /api/v1/nowhere/%E2%80%A8FORGED-LINE HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    raw = [line.encode() for line in lines]
+    # An Authorization header that is not UTF-8, on a path holding a GUID (was a 500 logging
+    # the path whole).
+    raw.append(f"GET /api/v1/tokens/{guid} HTTP/1.1\r\nHost: x\r\n".encode()
+               + b"Authorization: Bearer \xff" + key.encode() + b"\r\n\r\n")  # fmt: skip
+    return raw
+
+
+def test_malformed_requests_put_no_secret_or_control_character_in_the_output(
+    server: ServerProcess,
+) -> None:
+    alice = _expect(server.request("POST", "/api/v1/users", {"name": "alice"}), 201)
+    guid = str(uuid.uuid4())
+    statuses = [_send_raw(server, data) for data in _malformed(guid, alice["api_key"])]
+    assert server.stop() == 0, server.stderr()
+
+    assert all(s.startswith(b"HTTP/1.") for s in statuses), statuses
+    assert not any(b" 500 " in s for s in statuses), statuses
+    output = _output(server)
+    stderr = output["stderr"]
+    assert "aiohttp.server" in stderr and "/api/v1/tokens" in stderr  # the requests were logged
+    plain = guid.replace("-", "")[8:]
+    for where, text in output.items():
+        squeezed = re.sub(r"-|/|%2d|%2f", "", text.lower())
+        assert plain not in squeezed, f"GUID in {where}"
+        for key in (ADMIN_KEY, alice["api_key"]):
+            assert key[-16:] not in text, f"key in {where}"
+        if where in ("stdout", "stderr") or where.endswith(".log"):  # text, not the journal
+            assert not re.search(r"[\x00-\x09\x0b-\x1f\x7f\u2028\u2029]", text), where
+            assert not re.search(r"^FORGED-LINE", text, re.MULTILINE), where
+    assert "Traceback" not in stderr, stderr

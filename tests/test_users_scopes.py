@@ -182,11 +182,10 @@ async def test_first_start_makes_admin_from_the_configured_key(
     assert await me.json() == {"name": "admin", "admin": True, "scopes": []}
     assert not (settings.data_dir / "admin.key").exists()
     # A later start with another key keeps the admin made first: the key is not replaced.
-    second = await aiohttp_client(
-        create_app(settings.with_(admin_key="a-different-key-0123456789"))
-    )
+    other_key = "a-different-admin-key-0123456789abcdef"
+    second = await aiohttp_client(create_app(settings.with_(admin_key=other_key)))
     assert (await second.get("/api/v1/me", headers=ADMIN)).status == 200
-    await problem(await second.get("/api/v1/me", headers=bearer("a-different-key-0123456789")), 401)
+    await problem(await second.get("/api/v1/me", headers=bearer(other_key)), 401)
 
 
 async def test_first_start_without_a_key_writes_one_to_the_data_dir(
@@ -206,6 +205,34 @@ async def test_first_start_without_a_key_writes_one_to_the_data_dir(
     assert path.read_text().strip() == key
     users = await (await again.get(USERS, headers=bearer(key))).json()
     assert [u["name"] for u in users["items"]] == ["admin"]
+
+
+async def test_a_deleted_first_admin_stays_deleted_after_a_restart(
+    aiohttp_client: AiohttpClient, client: Client, make_user: Any, settings: Settings
+) -> None:
+    root = await make_user("root", [], admin=True)
+    assert (await client.delete(f"{USERS}/admin", headers=root)).status == 204
+    # Restarted with the same environment: the (leaked) configured key stays dead.
+    restarted = await aiohttp_client(create_app(settings))
+    await problem(await restarted.get("/api/v1/me", headers=ADMIN), 401)
+    users = await (await restarted.get(USERS, headers=root)).json()
+    assert [u["name"] for u in users["items"]] == ["root"]
+
+
+async def test_a_database_with_users_from_before_the_record_counts_as_bootstrapped(
+    aiohttp_client: AiohttpClient,
+    client: Client,
+    make_user: Any,
+    settings: Settings,
+    raw_db: Database[dict[str, Any]],
+) -> None:
+    root = await make_user("root", [], admin=True)
+    assert (await client.delete(f"{USERS}/admin", headers=root)).status == 204
+    # As an older version left it: users, but no record of the first admin.
+    assert raw_db["meta"].delete_one({"_id": "bootstrap"}).deleted_count == 1
+    restarted = await aiohttp_client(create_app(settings))
+    await problem(await restarted.get("/api/v1/me", headers=ADMIN), 401)
+    assert raw_db["meta"].count_documents({"_id": "bootstrap"}) == 1
 
 
 @pytest.mark.parametrize("name", ["admin", "alice", "scope.with:dots-1"])

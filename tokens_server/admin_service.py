@@ -84,9 +84,14 @@ class AdminService:
         return user, key
 
     async def bootstrap_admin(self, configured_key: str | None) -> str | None:
-        """Create the ``admin`` user on an empty database; answer its key when it was made here."""
+        """Make the ``admin`` user once, on a database that never had an admin; answer its key
+        when it was made here. Later starts leave users alone, also when admin was deleted."""
+        if not await self.repo.bootstrap.first_start(utcnow()):
+            return None
         key = configured_key or new_api_key()
         created = await self.repo.users.create_if_absent(
             ADMIN_NAME, [], True, hash_api_key(key), utcnow()
         )
+        # Recorded after the user exists: a crash in between leaves a user, which counts too.
+        await self.repo.bootstrap.record(utcnow())
         return key if created else None

@@ -15,12 +15,14 @@ from .admin_service import AdminService
 from .auth import auth_middleware
 from .embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from .key_check import open_keyring
-from .keys import EMBEDDED_DB, KEYRING, REPOSITORY, SETTINGS
+from .keys import EMBEDDED_DB, IN_FLIGHT, KEYRING, REPOSITORY, SETTINGS, THROTTLED
+from .overload import InFlight, overload_middleware
 from .problems import problem_middleware
 from .repository import Repository, connect, database
 from .repository.secret_keys import SecretKeyRecord
 from .routes import add_routes
 from .settings import MAX_BODY_BYTES, Settings
+from .throttled import ThrottledAddresses
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +33,13 @@ WATCHDOG_INTERVAL = 0.25
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        middlewares=[problem_middleware, auth_middleware], client_max_size=MAX_BODY_BYTES
+        # The bound comes before authentication, which costs a database read.
+        middlewares=[problem_middleware, overload_middleware, auth_middleware],
+        client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
+    app[THROTTLED] = ThrottledAddresses()
+    app[IN_FLIGHT] = InFlight(settings.max_in_flight)
     app.cleanup_ctx.append(embedded_database)
     app.cleanup_ctx.append(repository)
     add_routes(app)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -21,6 +21,7 @@ from pymongo.errors import PyMongoError
 from .embedded import DataDirLocked, EmbeddedDatabaseError, lock_data_dir
 from .key_rotation import rotate_secret_key
 from .keyring import SecretKeyError
+from .logs import configure_logging
 from .serve import serve
 from .settings import Settings, SettingsError
 
@@ -97,10 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     except SettingsError as error:
         _fail(str(error), 2)
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(_secrets(settings))
     rotating = args.command == ROTATE
     # First of all: a second server on this data directory must fail before it touches the
     # storage, where the failure would be a storage-engine trace. A rotation with key files
@@ -122,6 +120,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if lock is not None:
             lock.close()
     return 0
+
+
+def _secrets(settings: Settings) -> list[str | None]:
+    """What the log must never show, though no code means to log it."""
+    credentials = re.search(r"//([^@/]*)@", settings.mongo_uri or "")
+    password = credentials and credentials[1].partition(":")[2]
+    return [settings.admin_key, settings.secret_key, settings.previous_secret_key, password or None]
 
 
 def _lock(settings: Settings) -> IO[str]:

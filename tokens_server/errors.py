@@ -90,3 +90,11 @@ class TooManyRequests(ApiError):
 
 class Unavailable(ApiError):
     status, title, slug = 503, "Database unavailable", "unavailable"
+
+
+class Overloaded(ApiError):
+    status, title, slug = 503, "Server saturated", "overloaded"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.headers["Retry-After"] = str(retry_after)

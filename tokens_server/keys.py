@@ -10,11 +10,15 @@ if TYPE_CHECKING:
     from .embedded import EmbeddedDatabase
     from .keyring import Keyring
     from .models import Caller
+    from .overload import InFlight
     from .repository import Repository
     from .settings import Settings
+    from .throttled import ThrottledAddresses
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 EMBEDDED_DB: web.AppKey[EmbeddedDatabase | None] = web.AppKey("embedded_db")
 REPOSITORY: web.AppKey[Repository] = web.AppKey("repository")
 KEYRING: web.AppKey[Keyring] = web.AppKey("keyring")
+THROTTLED: web.AppKey[ThrottledAddresses] = web.AppKey("throttled")
+IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
 CALLER: web.RequestKey[Caller] = web.RequestKey("caller")

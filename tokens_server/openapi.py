@@ -22,7 +22,7 @@ _REASONS = {
     415: "Body is not application/json",
     422: "Invalid fields or query parameters",
     429: "Too many failed authentications",
-    503: "Database unavailable",
+    503: "Database unavailable, or the server saturated (see Retry-After)",
 }
 _REF = "#/components/schemas/{model}"
 # What parsing.if_match accepts: a version as ETag serves it, optionally weak or unquoted.

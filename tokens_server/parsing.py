@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 from urllib.parse import unquote, unquote_to_bytes
 
 from aiohttp import web
+from aiohttp.http_exceptions import PayloadEncodingError
 from pydantic import BaseModel, ValidationError
 
 from .errors import BadRequest, FieldError, Invalid, PayloadTooLarge, UnsupportedMediaType
 from .settings import MAX_BODY_BYTES
 
 M = TypeVar("M", bound=BaseModel)
+
+# The same shape as openapi.IF_MATCH_PATTERN: "3", W/"3" or 3.
+_IF_MATCH = re.compile(r'(?:W/)?"?([0-9]{1,18})"?')
 
 _MESSAGES = {
     "extra_forbidden": "is not a known field",
@@ -47,6 +52,10 @@ async def read_body(request: web.Request, model: type[M]) -> M:
         raw = await request.read()
     except web.HTTPRequestEntityTooLarge:
         raise PayloadTooLarge(f"the body may be at most {MAX_BODY_BYTES} bytes") from None
+    except (ConnectionResetError, PayloadEncodingError):
+        # The client went away or cut the body short: its mistake, answered (if anyone still
+        # listens) as one, not logged as a server failure with a traceback.
+        raise BadRequest("the body ended before it was complete") from None
     try:
         return model.model_validate_json(raw)
     except ValidationError as error:
@@ -93,7 +102,8 @@ def if_match(request: web.Request) -> int | None:
     header = request.headers.get("If-Match")
     if header is None:
         return None
-    text = header.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 18:
+    # ASCII digits only: str.isdigit() also takes "²" and Arabic-Indic or fullwidth digits.
+    match = _IF_MATCH.fullmatch(header.strip())
+    if match is None:
         raise Invalid.field("If-Match", 'must be a version as served in ETag, like "3"')
-    return int(text)
+    return int(match[1])

@@ -9,6 +9,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pymongo.errors import ConnectionFailure, PyMongoError
 
+from .access_log import redacted_target
 from .errors import ApiError, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
@@ -59,8 +60,8 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if _is_unavailable(error):
             log.warning("database unavailable: %s", type(error).__name__)
             return problem_response(Unavailable("the database did not answer; try again shortly"))
-        log.exception("database error on %s %s", request.method, request.path)
+        log.exception("database error on %s %s", request.method, redacted_target(request))
         return problem_response(ApiError("the server failed; the error was logged"))
     except Exception:
-        log.exception("unexpected error on %s %s", request.method, request.path)
+        log.exception("unexpected error on %s %s", request.method, redacted_target(request))
         return problem_response(ApiError("the server failed; the error was logged"))

@@ -215,7 +215,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         f"{BASE}/health",
         meta.health,
-        "Whether the service and its database answer",
+        "Whether the service and its database answer, and whether it is saturated",
         response=s.HealthOut,
         errors=(503,),
         public=True,

@@ -232,7 +232,8 @@ class MeOut(Out):
 
 
 class HealthOut(Out):
-    status: Literal["ok", "unavailable"]
+    # "saturated": serving TOKENS_MAX_IN_FLIGHT requests; more answer 503 until some end.
+    status: Literal["ok", "unavailable", "saturated"]
     database: Literal["ok", "unavailable"]
 
 

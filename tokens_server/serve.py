@@ -69,5 +69,5 @@ def _without_credentials(uri: str) -> str:
 
 def _admin_key_source(settings: Settings) -> str:
     if settings.admin_key is not None:
-        return "TOKENS_ADMIN_KEY (used only when the database has no admin yet)"
+        return "TOKENS_ADMIN_KEY (used only if the database never had an admin)"
     return admin_key_path(settings)

@@ -12,6 +12,9 @@ import platformdirs
 
 MAX_BODY_BYTES = 1024 * 1024
 MIN_SECRET_KEY_LENGTH = 16
+# A person chooses TOKENS_ADMIN_KEY; server-made keys carry 256 random bits (43 characters).
+# 32 characters keep a chosen key out of reach of guessing even at the throttle's limit.
+ADMIN_KEY_MIN_LENGTH = 32
 
 
 class SettingsError(ValueError):
@@ -39,6 +42,9 @@ class Settings:
     # Failed authentications one client address may make per window before it gets 429.
     auth_failure_limit: int = 20
     auth_failure_window_s: int = 60
+    # Requests served at once (all but /health and /openapi.json); more answer 503 at once,
+    # before they queue for the database and time out there.
+    max_in_flight: int = 128
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -61,6 +67,8 @@ class Settings:
             values["secret_key"] = env["TOKENS_SECRET_KEY"]
         if env.get("TOKENS_PREVIOUS_SECRET_KEY"):
             values["previous_secret_key"] = env["TOKENS_PREVIOUS_SECRET_KEY"]
+        if "TOKENS_MAX_IN_FLIGHT" in env:
+            values["max_in_flight"] = _count(env["TOKENS_MAX_IN_FLIGHT"], "TOKENS_MAX_IN_FLIGHT")
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.check()
@@ -70,8 +78,9 @@ class Settings:
         _port(str(self.port), "port")
         if not self.db_name or any(c in self.db_name for c in '/\\. "$\0'):
             raise SettingsError(f"database name {self.db_name!r} is not a valid MongoDB name")
-        if self.admin_key is not None and len(self.admin_key) < 16:
-            raise SettingsError("TOKENS_ADMIN_KEY must be at least 16 characters")
+        if self.admin_key is not None:
+            _check_admin_key(self.admin_key)
+        _count(str(self.max_in_flight), "max_in_flight")
         if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(
                 f"TOKENS_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
@@ -91,3 +100,25 @@ def _port(text: str, name: str) -> int:
     if not 0 <= port <= 65535:
         raise SettingsError(f"{name} must be between 0 and 65535, not {port}")
     return port
+
+
+def _count(text: str, name: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {text!r}") from None
+    if count < 1:
+        raise SettingsError(f"{name} must be at least 1, not {count}")
+    return count
+
+
+def _check_admin_key(key: str) -> None:
+    """The key travels in an HTTP header: visible ASCII only, so it arrives as configured."""
+    if len(key) < ADMIN_KEY_MIN_LENGTH:
+        raise SettingsError(
+            f"TOKENS_ADMIN_KEY must be at least {ADMIN_KEY_MIN_LENGTH} characters"
+        )
+    if not all("!" <= c <= "~" for c in key):
+        raise SettingsError(
+            "TOKENS_ADMIN_KEY may hold only visible ASCII characters (no spaces)"
+        )

@@ -7,19 +7,26 @@ import asyncio
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
-from ..keys import REPOSITORY
+from ..keys import IN_FLIGHT, REPOSITORY
 from ..openapi import openapi_document
+from ..overload import RETRY_AFTER_S
 from ..schemas import HealthOut, dump
 
 HEALTH_TIMEOUT = 1.0
 
 
 async def health(request: web.Request) -> web.Response:
+    """503 when the database does not answer, or when the server is saturated (then with
+    Retry-After): a load balancer should send no more requests for now either way."""
     try:
         await asyncio.wait_for(request.app[REPOSITORY].ping(), HEALTH_TIMEOUT)
     except (TimeoutError, PyMongoError):
         body = HealthOut(status="unavailable", database="unavailable")
         return web.json_response(dump(body), status=503)
+    if request.app[IN_FLIGHT].saturated:
+        body = HealthOut(status="saturated", database="ok")
+        headers = {"Retry-After": str(RETRY_AFTER_S)}
+        return web.json_response(dump(body), status=503, headers=headers)
     return web.json_response(dump(HealthOut(status="ok", database="ok")))
 
 

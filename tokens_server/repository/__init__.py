@@ -10,6 +10,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
 from ..keyring import Keyring
+from .bootstrap import BootstrapRecord
 from .scopes import ScopeStore
 from .throttle import FailureCounter
 from .tokens import TokenStore
@@ -62,6 +63,7 @@ class Repository:
         self.tokens = TokenStore(self.db["tokens"], keyring)
         self.users = UserStore(self.db["users"])
         self.auth_failures = FailureCounter(self.db["auth_failures"], failure_window)
+        self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
         self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])
 
     async def prepare(self) -> None:
