@@ -67,7 +67,10 @@ async def test_visibility(
     verified = (await verify.json())["status"]
     if SEES[who]:
         assert response.status == 200
-        assert (await response.json())["guid"] == shared["guid"]
+        # The whole GUID only to those who hold every scope; the prefix to all who see it.
+        whole = shared["guid"] if who in CHANGES else None
+        for seen in (await response.json(), listed["items"][0]):
+            assert (seen["guid"], seen["guid_prefix"]) == (whole, shared["guid"][:8])
         assert [t["id"] for t in listed["items"]] == [shared["id"]]
         assert by_guid["total"] == 1
         assert verified == "active"
@@ -222,3 +225,26 @@ async def test_a_guid_in_use_is_409_even_when_its_token_is_invisible(
     await problem(response, 409)
     fresh = {**body, "guid": str(uuid.uuid4())}
     assert (await client.post(TOKENS, json=fresh, headers=cast["none"])).status == 201
+
+
+@pytest.mark.parametrize("who", ["some", "all"])
+async def test_a_guid_filter_past_the_prefix_tells_only_those_who_may_hold_the_guid(
+    client: Client, cast: dict[str, Headers], shared: dict[str, Any], who: str
+) -> None:
+    """Matching the 9th character would give a GUID away one character at a time (16 tries)."""
+    guid = shared["guid"]
+
+    async def total(prefix: str) -> int:
+        response = await client.get(TOKENS, params={"guid": prefix}, headers=cast[who])
+        assert response.status == 200
+        found: int = (await response.json())["total"]
+        return found
+
+    ninth = {c: await total(guid[:8] + c) for c in "0123456789abcdef"}
+    assert await total(guid[:8]) == 1  # the prefix is served to everyone who sees the token
+    assert await total(guid) == 1  # the whole GUID: only who holds it already can ask
+    if who in CHANGES:
+        assert ninth == {c: int(c == guid[8]) for c in ninth}
+    else:
+        assert ninth == dict.fromkeys(ninth, 0)
+        assert await total(guid[:20]) == 0

@@ -17,6 +17,7 @@ import secrets
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX_LENGTH = 8
+GUID_LENGTH = 36  # the canonical text form, hyphens included
 _NONCE_BYTES = 12
 # 64 bits: enough to tell keys apart, and one-way, so a key id may be stored and printed.
 _KEY_ID_HEX = 16

@@ -70,6 +70,11 @@ class Caller:
     def sees(self, scopes: list[str]) -> bool:
         return self.admin or not self.scopes.isdisjoint(scopes)
 
+    def may_receive_guid(self, scopes: list[str]) -> bool:
+        """Only a caller who holds every scope of a token may hold its GUID: the GUID verifies
+        for all of them, so seeing the token through one shared scope must not hand it over."""
+        return self.holds_all(scopes)
+
 
 @dataclass(frozen=True)
 class TokenQuery:
@@ -78,6 +83,8 @@ class TokenQuery:
     keywords: tuple[str, ...]
     guid_prefix: str | None
     scopes: tuple[str, ...] | None
+    # Whose GUIDs a ``guid_prefix`` may be matched against beyond the stored prefix.
+    caller: Caller
     status: Literal["active", "inactive"] | None
     sort: Literal["name", "-name", "is_active", "-is_active"]
     limit: int

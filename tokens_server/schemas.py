@@ -162,7 +162,14 @@ class Out(BaseModel):
 class TokenOut(Out):
     id: str
     name: str
-    guid: str
+    guid: str | None = Field(
+        description="The whole GUID, for a caller who holds every scope of the token (who may "
+        "change it); null for one who sees it through some of its scopes only."
+    )
+    guid_prefix: str = Field(
+        description="The GUID's first 8 characters, served to everyone who sees the token: "
+        "enough to recognise it, not to use it."
+    )
     description: str
     scopes: list[str]
     valid_from: Timestamp

@@ -42,6 +42,7 @@ class TokenService:
             keywords=keywords,
             guid_prefix=None if params.guid is None else params.guid.lower(),
             scopes=scopes,
+            caller=caller,
             status=params.status,
             sort=params.sort,
             limit=params.limit,

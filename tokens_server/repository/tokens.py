@@ -16,7 +16,7 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from ..crypto import PREFIX_LENGTH, GuidCipher
+from ..crypto import GUID_LENGTH, PREFIX_LENGTH, GuidCipher
 from ..errors import Conflict
 from ..keyring import Keyring
 from ..models import Token, TokenPage, TokenQuery
@@ -267,10 +267,16 @@ class TokenStore:
         if "is_active" in query.sort:
             ordering.insert(0, {"$addFields": {"is_active": _is_active(now)}})
         guid = query.guid_prefix
-        if guid is not None and len(guid) > PREFIX_LENGTH:
-            # The stored prefix narrows the search to a handful; the rest is checked decrypted.
+        if guid is not None and PREFIX_LENGTH < len(guid) < GUID_LENGTH:
+            # The stored prefix narrows the search to a handful; the rest is checked decrypted,
+            # and only on GUIDs the caller may receive: on any other, a match would tell the
+            # next character (16 tries each) of a GUID the caller must not learn.
             cursor = await self._tokens.aggregate([*stages, *ordering])
-            found = [t for t in [self._token(d) async for d in cursor] if t.guid.startswith(guid)]
+            found = [
+                t
+                for t in [self._token(d) async for d in cursor]
+                if query.caller.may_receive_guid(t.scopes) and t.guid.startswith(guid)
+            ]
             return TokenPage(found[query.offset : query.offset + query.limit], len(found))
         page = [{"$skip": query.offset}, {"$limit": query.limit}]
         cursor = await self._tokens.aggregate(
@@ -290,7 +296,7 @@ class TokenStore:
             match["scopes"] = {"$in": list(query.scopes)}
         guid = query.guid_prefix
         if guid is not None:
-            if len(guid) == 36:
+            if len(guid) == GUID_LENGTH:  # found by its keyed hash
                 match["guid_hash"] = self._lookup(guid)
             elif len(guid) >= PREFIX_LENGTH:
                 match["guid_prefix"] = guid[:PREFIX_LENGTH]
