@@ -38,7 +38,10 @@ class Token:
 
     id: str
     name: str
-    guid: str
+    # None when the caller does not hold every scope of the token: the server keeps the GUID
+    # from those who only share some of its scopes, and sends its first characters instead.
+    guid: str | None
+    guid_prefix: str
     description: str
     scopes: tuple[str, ...]
     valid_from: datetime
@@ -59,7 +62,8 @@ class Token:
         return cls(
             id=str(data["id"]),
             name=str(data["name"]),
-            guid=str(data["guid"]),
+            guid=None if data["guid"] is None else str(data["guid"]),
+            guid_prefix=str(data["guid_prefix"]),
             description=str(data.get("description") or ""),
             scopes=tuple(str(s) for s in data["scopes"]),
             valid_from=_required_time(data["valid_from"]),

@@ -63,6 +63,7 @@ def token_row(token: Token, user: User | None) -> dict[str, Any]:
         "id": token.id,
         "name": token.name,
         "guid": token.guid,
+        "guid_prefix": token.guid_prefix,
         "description": token.description,
         "scopes": list(token.scopes),
         "valid_from": token.valid_from.isoformat(),

@@ -104,12 +104,12 @@ def _drain(stream: IO[str], log: Path) -> None:
             out.write(line)
 
 
-def _jupyter_env(home: Path, server: LiveServer) -> dict[str, str]:
+def _jupyter_env(home: Path, server: LiveServer, api_key: str = ADMIN_KEY) -> dict[str, str]:
     """Jupyter's and IPython's state in a temporary home, the demo's variables set."""
     return {
         **os.environ,
         "TOKENS_URL": server.url,
-        "TOKENS_API_KEY": ADMIN_KEY,
+        "TOKENS_API_KEY": api_key,
         "HOME": str(home),
         "JUPYTER_CONFIG_DIR": str(home / "config"),
         "JUPYTER_DATA_DIR": str(home / "data"),
@@ -153,11 +153,11 @@ def _serve(
     process.stderr.close()
 
 
-@pytest.fixture(scope="session")
-def voila(
-    live_server: LiveServer, api: Api, tmp_path_factory: pytest.TempPathFactory
+def _voila(
+    server: LiveServer, tmp_path_factory: pytest.TempPathFactory, api_key: str = ADMIN_KEY
 ) -> Iterator[str]:
-    """The demo notebook as a page; Jupyter's state lives in a temporary home."""
+    """The demo notebook as a page for the caller of ``api_key``; Jupyter's state lives in a
+    temporary home."""
     home = tmp_path_factory.mktemp("jupyter")
     port = _free_port()
     command = [
@@ -170,8 +170,25 @@ def voila(
         "--Voila.ip=127.0.0.1",
         "--Voila.port_retries=0",
     ]
-    env = _jupyter_env(home, live_server)
+    env = _jupyter_env(home, server, api_key)
     yield from _serve("voila", command, env, home, f"http://127.0.0.1:{port}/")
+
+
+@pytest.fixture(scope="session")
+def voila(
+    live_server: LiveServer, api: Api, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The demo page as the admin, who sees every token."""
+    yield from _voila(live_server, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def analyst_voila(
+    live_server: LiveServer, api: Api, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The demo page as ``analyst``, who holds the scope analytics and no other."""
+    made = api.run(lambda c: c.create_user("analyst", ["analytics"]))
+    yield from _voila(live_server, tmp_path_factory, made.api_key)
 
 
 @pytest.fixture(scope="session")
@@ -241,6 +258,15 @@ def _new_page(browser: Browser) -> Page:
     return context.new_page()
 
 
+def _open(browser: Browser, url: str) -> Iterator[Page]:
+    page = _new_page(browser)
+    page.goto(url)
+    expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
+    expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
+    yield page
+    page.context.close()
+
+
 @pytest.fixture
 def page(voila: str, api: Api, browser: Browser) -> Iterator[Page]:
     """The demo page with its table drawn, in a fresh context allowed to use the clipboard.
@@ -248,12 +274,13 @@ def page(voila: str, api: Api, browser: Browser) -> Iterator[Page]:
     ``voila`` (and so the server) come before ``browser``: once Playwright's synchronous API
     runs, this thread cannot start another event loop.
     """
-    page = _new_page(browser)
-    page.goto(voila)
-    expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
-    expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
-    yield page
-    page.context.close()
+    yield from _open(browser, voila)
+
+
+@pytest.fixture
+def analyst_page(analyst_voila: str, api: Api, browser: Browser) -> Iterator[Page]:
+    """The demo page as ``analyst`` (scope analytics only), its table drawn."""
+    yield from _open(browser, analyst_voila)
 
 
 @pytest.fixture

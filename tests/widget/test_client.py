@@ -116,3 +116,16 @@ async def test_an_unreachable_server_is_an_api_error_with_status_zero() -> None:
         with pytest.raises(ApiError) as unreachable:
             await nowhere.me()
     assert unreachable.value.status == 0
+
+
+async def test_a_token_seen_through_some_of_its_scopes_comes_without_its_guid(
+    admin: TokensClient, server_url: str
+) -> None:
+    shared = await admin.create_token("Shared", ["analytics", "finance"])
+    analyst = await admin.create_user("analyst", ["analytics"])
+    async with TokensClient(server_url, analyst.api_key) as tokens:
+        seen = await tokens.get_token(shared.id)
+        (listed,) = (await tokens.list_tokens()).items
+    assert shared.guid is not None
+    for token in (seen, listed):
+        assert (token.guid, token.guid_prefix) == (None, shared.guid[:8])

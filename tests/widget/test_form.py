@@ -29,6 +29,7 @@ def token(**changes: object) -> Token:
         id="t1",
         name="Nightly ETL",
         guid=GUID,
+        guid_prefix=GUID[:8],
         description="",
         scopes=("analytics",),
         valid_from=NOW - timedelta(days=10),

@@ -134,6 +134,19 @@ function copyButton(getText, label, name = label) {
   return button;
 }
 
+const GUID_HIDDEN = "Only someone who holds every scope of this token may see or copy its GUID";
+
+/** The GUID with its copy button; masked, with copy disabled, where the server withheld it. */
+function guidCell(row) {
+  if (row.guid !== null) {
+    return h("span", { class: "tkn-guid-wrap" }, h("code", { "data-testid": "guid" }, row.guid),
+      copyButton(() => row.guid, "Copy GUID", `Copy GUID of ${row.name}`));
+  }
+  return h("span", { class: "tkn-guid-wrap", title: GUID_HIDDEN },
+    h("code", { class: "tkn-masked", "data-testid": "guid" }, `${row.guid_prefix}-••••`),
+    iconButton("copy", GUID_HIDDEN, { class: "tkn-icon tkn-copy", disabled: true, "aria-label": `Copy GUID of ${row.name}: ${GUID_HIDDEN}` }));
+}
+
 function render({ model, el }) {
   const viewId = Math.random().toString(36).slice(2, 10);
   let nextRequest = 1;
@@ -331,8 +344,7 @@ function render({ model, el }) {
         h("td", { class: "tkn-name" }, h("span", { class: "tkn-name-text", "data-testid": "name" }, row.name),
           row.description ? h("span", { class: "tkn-desc" }, row.description) : null,
           h("span", { class: "tkn-scopes" }, row.scopes.map((s) => h("span", { class: "tkn-chip" }, s)))),
-        h("td", { class: "tkn-guid" }, h("span", { class: "tkn-guid-wrap" },
-          h("code", { "data-testid": "guid" }, row.guid), copyButton(() => row.guid, "Copy GUID", `Copy GUID of ${row.name}`))),
+        h("td", { class: "tkn-guid" }, guidCell(row)),
         h("td", { title: fullDateFormat.format(new Date(row.valid_from)), "data-testid": "valid-from" }, localDate(row.valid_from)),
         h("td", { title: row.valid_to ? fullDateFormat.format(new Date(row.valid_to)) : "Never expires", "data-testid": "valid-to" },
           row.valid_to ? localDate(row.valid_to) : h("span", { class: "tkn-muted" }, "Never")),
