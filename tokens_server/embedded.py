@@ -178,9 +178,14 @@ class EmbeddedDatabase:
         The first start on a data directory (also one from a version without authentication)
         creates the user and the password, kept in ``db.uri``.
         """
-        make_private_dir(self.data_dir)
-        tighten_tree(self.data_dir)  # data directories of older versions were readable by all
-        write_private_file(self.config_path, _CONFIG)
+        try:
+            make_private_dir(self.data_dir)
+            tighten_tree(self.data_dir)  # data directories of older versions were readable by all
+            write_private_file(self.config_path, _CONFIG)
+        except OSError as error:
+            raise EmbeddedDatabaseError(
+                f"cannot make the data directory {self.data_dir} private: {error.strerror or error}"
+            ) from None
         deadline = time.monotonic() + timeout
         try:
             password = read_password(self.uri_path)

@@ -37,10 +37,12 @@ def tighten_tree(root: Path) -> None:
 
 
 def _tighten(path: Path) -> None:
-    mode = path.lstat().st_mode
-    if stat.S_ISLNK(mode) or not stat.S_IMODE(mode) & 0o077:
-        return
-    os.chmod(path, stat.S_IMODE(mode) & ~0o077)
+    # A database still shutting down (its server was killed) may remove files meanwhile.
+    with contextlib.suppress(FileNotFoundError):
+        mode = path.lstat().st_mode
+        if stat.S_ISLNK(mode) or not stat.S_IMODE(mode) & 0o077:
+            return
+        os.chmod(path, stat.S_IMODE(mode) & ~0o077)
 
 
 def open_private_append(path: Path) -> int:
