@@ -22,7 +22,7 @@ from tests.conftest import ADMIN_KEY
 from tests.server_process import ServerProcess
 from tokens_server import embedded
 from tokens_server.embedded import EmbeddedDatabase, _executable
-from tokens_server.embedded_auth import ProvisioningTLS, read_password
+from tokens_server.embedded_auth import ProvisioningTLS, read_password, write_uri
 
 SECRET = "embedded-auth-test-secret"
 UNAUTHORIZED = 13
@@ -138,6 +138,25 @@ async def test_a_lost_uri_file_gets_a_new_password(tmp_path: Path) -> None:
         finally:
             await client.close()
             await old.close()
+    finally:
+        await db.stop()
+
+
+async def test_a_uri_file_without_its_user_in_the_storage_makes_the_user(tmp_path: Path) -> None:
+    # E.g. the storage was replaced by one from before authentication, db.uri kept.
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    write_uri(data_dir / "db.uri", 1, "kept-password-0123456789")
+    db = EmbeddedDatabase(data_dir)
+    await db.start()
+    try:
+        assert read_password(db.uri_path) == "kept-password-0123456789"
+        assert f":{db.port}/" in db.uri_path.read_text()
+        client = _client(db.uri)
+        try:
+            assert (await client.tokens.command("ping"))["ok"] == 1
+        finally:
+            await client.close()
     finally:
         await db.stop()
 
