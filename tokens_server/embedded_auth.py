@@ -5,6 +5,8 @@ created over the wire, by a database running without ``--auth``. So that no othe
 can use that moment, the provisioning database accepts only TLS clients presenting a certificate
 from a certificate authority made for this one provisioning: the authority's key never leaves
 this process's memory and the client's key lives, owner-only, just as long as the provisioning.
+What another process can still do then is stall it: the database takes TLS handshakes one at a
+time, without a timeout, so a silent connection makes this start fail (it gets nothing in).
 """
 
 from __future__ import annotations
