@@ -44,7 +44,7 @@ def say(text: str) -> None:
 
 @contextlib.asynccontextmanager
 async def database(workdir: Path) -> AsyncIterator[EmbeddedDatabase]:
-    db = EmbeddedDatabase(workdir / "db", workdir / "db.log")
+    db = EmbeddedDatabase(workdir)
     await db.start()
     try:
         yield db

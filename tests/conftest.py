@@ -55,9 +55,11 @@ async def _observe(request: web.Request, response: web.StreamResponse) -> None:
 
 @pytest.fixture(scope="session")
 def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedDatabase]:
-    """A SecantusDB process with a throwaway store, shared by the whole session."""
-    logs = tmp_path_factory.mktemp("database")
-    db = EmbeddedDatabase(":memory:", logs / "db.log")
+    """A SecantusDB process shared by the whole session, started as the server starts its own:
+    requiring authentication, so ``database.uri`` carries the credentials. Its store is a
+    temporary directory: provisioning the user restarts the database, which a ``:memory:``
+    store would not survive."""
+    db = EmbeddedDatabase(tmp_path_factory.mktemp("database"))
     asyncio.run(db.start())
     yield db
     asyncio.run(db.stop())

@@ -61,7 +61,7 @@ def test_second_lock_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
 
 
 async def test_start_answers_and_stop_ends_the_process(tmp_path: Path) -> None:
-    db = EmbeddedDatabase(tmp_path / "db", tmp_path / "db.log")
+    db = EmbeddedDatabase(tmp_path)
     await db.start()
     pid = db.pid
     assert pid is not None and db.is_running()
@@ -81,10 +81,10 @@ async def test_start_answers_and_stop_ends_the_process(tmp_path: Path) -> None:
 
 
 async def test_busy_storage_is_explained_not_traced(tmp_path: Path) -> None:
-    first = EmbeddedDatabase(tmp_path / "db", tmp_path / "first.log")
+    first = EmbeddedDatabase(tmp_path)
     await first.start()
     try:
-        second = EmbeddedDatabase(tmp_path / "db", tmp_path / "second.log", busy_grace=0)
+        second = EmbeddedDatabase(tmp_path, busy_grace=0)
         with pytest.raises(EmbeddedDatabaseError) as caught:
             await second.start()
         assert "already in use by another process" in str(caught.value)
@@ -96,12 +96,12 @@ async def test_busy_storage_is_explained_not_traced(tmp_path: Path) -> None:
 
 async def test_busy_storage_is_taken_over_once_the_old_process_exits(tmp_path: Path) -> None:
     # What a restart right after `kill -9` of the server sees: the old database still shutting down.
-    old = EmbeddedDatabase(tmp_path / "db", tmp_path / "old.log")
+    old = EmbeddedDatabase(tmp_path)
     await old.start()
     old_process = old._process
     assert old_process is not None
     old_process.terminate()  # about 2 s to exit, well inside the grace
-    new = EmbeddedDatabase(tmp_path / "db", tmp_path / "new.log", busy_grace=10)
+    new = EmbeddedDatabase(tmp_path, busy_grace=10)
     try:
         await new.start()
         assert new.is_running()
@@ -112,9 +112,8 @@ async def test_busy_storage_is_taken_over_once_the_old_process_exits(tmp_path: P
 
 
 async def test_unusable_storage_names_the_log(tmp_path: Path) -> None:
-    not_a_dir = tmp_path / "file"
-    not_a_dir.write_text("")
-    db = EmbeddedDatabase(str(not_a_dir / "db"), tmp_path / "db.log")
+    (tmp_path / "db").write_text("")  # where the storage directory belongs
+    db = EmbeddedDatabase(tmp_path)
     with pytest.raises(EmbeddedDatabaseError) as caught:
         await db.start()
     assert str(tmp_path / "db.log") in str(caught.value)

@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 ADMIN_KEY_FILE = "admin.key"
 # How often the embedded database is checked; it restarts in about half a second.
 WATCHDOG_INTERVAL = 0.25
+# The longest wait between two failed restarts of the embedded database.
+RESTART_BACKOFF_MAX = 2.0
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -54,7 +56,7 @@ async def embedded_database(app: web.Application) -> AsyncIterator[None]:
         app[EMBEDDED_DB] = None
         yield
         return
-    database = EmbeddedDatabase(settings.data_dir / "db", settings.data_dir / "db.log")
+    database = EmbeddedDatabase(settings.data_dir)
     await database.start()
     app[EMBEDDED_DB] = database
     watchdog = asyncio.create_task(_restart_when_dead(database))
@@ -68,21 +70,39 @@ async def embedded_database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _restart_when_dead(database: EmbeddedDatabase) -> None:
-    """Bring the embedded database back on its port when it dies; requests answer 503 meanwhile."""
+    """Bring the embedded database back on its port whenever it is down, for as long as the
+    server runs; requests answer 503 meanwhile.
+
+    A failed restart (its port still held by another process, no process slot) is tried again,
+    ever less often up to every ``RESTART_BACKOFF_MAX`` seconds, so it is back within seconds of
+    whatever stood in its way going away.
+    """
+    failures = 0
     while True:
-        await asyncio.sleep(WATCHDOG_INTERVAL)
-        code = database.exited()
-        if code is None:
+        await asyncio.sleep(_restart_delay(failures))
+        if not database.is_down():
             continue
-        log.warning("the embedded database exited (code %s); restarting it", code)
+        if failures == 0:
+            log.warning("the embedded database exited (code %s); restarting it", database.exited())
         try:
             await database.restart()
         except (EmbeddedDatabaseError, OSError) as error:
             # Also OSError (no free process slot, file descriptors): the watchdog must outlive
-            # a failed attempt, or the database would stay down until the server restarts.
-            log.error("the embedded database did not restart: %s; trying again", error)
+            # every failed attempt, or the database would stay down until the server restarts.
+            failures += 1
+            log.error(
+                "the embedded database did not restart: %s; trying again in %.2f s",
+                error,
+                _restart_delay(failures),
+            )
         else:
+            failures = 0
             log.info("the embedded database is back on port %s", database.port)
+
+
+def _restart_delay(failures: int) -> float:
+    doubled: float = WATCHDOG_INTERVAL * 2.0 ** min(failures, 16)
+    return min(doubled, RESTART_BACKOFF_MAX)
 
 
 async def repository(app: web.Application) -> AsyncIterator[None]:

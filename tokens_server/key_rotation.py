@@ -28,7 +28,7 @@ async def rotate_secret_key(settings: Settings, limit: int | None = None) -> lis
     """Rotate (at most ``limit`` GUIDs this run); answer what was done, for the operator."""
     if settings.mongo_uri is not None:
         return await _rotate(settings, settings.mongo_uri, limit)
-    embedded = EmbeddedDatabase(settings.data_dir / "db", settings.data_dir / "db.log")
+    embedded = EmbeddedDatabase(settings.data_dir)
     await embedded.start()
     try:
         return await _rotate(settings, embedded.uri, limit)

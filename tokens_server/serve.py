@@ -14,6 +14,7 @@ from aiohttp import web
 
 from .access_log import RedactingAccessLogger
 from .app import admin_key_path, create_app
+from .embedded import URI_FILE
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ def _announce(settings: Settings, addresses: list[Any], seconds: float) -> None:
     """Tell the user where things are; the admin key itself is never printed."""
     lines = [f"tokens-server listening on {_url(address)}" for address in addresses]
     if settings.mongo_uri is None:
-        lines.append(f"data: {settings.data_dir} (embedded database in {settings.data_dir / 'db'})")
+        lines.append(f"data: {settings.data_dir} (embedded database in {settings.data_dir / 'db'}, "
+                     f"its connection URI in {settings.data_dir / URI_FILE})")
     else:
         lines.append(f"data: MongoDB at {_without_credentials(settings.mongo_uri)}, "
                      f"database {settings.db_name!r}; keys in {settings.data_dir}")

@@ -30,7 +30,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     # None starts the embedded database in ``data_dir / "db"``.
-    mongo_uri: str | None = None
+    mongo_uri: str | None = field(default=None, repr=False)  # may carry a password
     db_name: str = "tokens"
     data_dir: Path = field(default_factory=default_data_dir)
     admin_key: str | None = field(default=None, repr=False)
