@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from .guids import new_guid
 from .models import Caller, Token, TokenPage, TokenQuery, utcnow
+from .names import search_key
 from .repository import Repository
 from .schemas import TokenCreate, TokenListQuery, TokenPatch, VerifiedToken, VerifyOut
 
@@ -19,10 +21,6 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 # A PATCH without If-Match retries this often when another writer changes the token meanwhile.
 _ATTEMPTS = 3
 _MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
-
-
-def new_guid() -> str:
-    return str(uuid.uuid4())  # uuid4 draws from os.urandom, a CSPRNG
 
 
 @dataclass
@@ -37,7 +35,7 @@ class TokenService:
             scopes: tuple[str, ...] | None = tuple(dict.fromkeys(params.scope))
         else:
             scopes = None if caller.admin else tuple(sorted(caller.scopes))
-        keywords = tuple(dict.fromkeys((params.name or "").casefold().split()))
+        keywords = tuple(dict.fromkeys(search_key(params.name or "").split()))
         query = TokenQuery(
             keywords=keywords,
             guid_prefix=None if params.guid is None else params.guid.lower(),

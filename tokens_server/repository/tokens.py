@@ -18,6 +18,7 @@ from pymongo.errors import DuplicateKeyError
 from ..crypto import PREFIX_LENGTH, GuidCipher
 from ..errors import Conflict
 from ..models import Token, TokenPage, TokenQuery
+from ..names import search_key
 
 Document = dict[str, Any]
 
@@ -86,7 +87,7 @@ class TokenStore:
         """Domain field values as stored: with the name's sort key and the GUID sealed."""
         stored = {k: v for k, v in changes.items() if k != "guid"}
         if "name" in changes:
-            stored["name_key"] = changes["name"].casefold()
+            stored["name_key"] = search_key(changes["name"])
         if "guid" in changes:
             stored.update(self._guid_fields(changes["guid"]))
         return stored
