@@ -49,7 +49,7 @@ class Repository:
             db_name, write_concern=WriteConcern(j=True)
         )
         self.tokens = TokenStore(self.db["tokens"], cipher)
-        self.users = UserStore(self.db["users"])
+        self.users = UserStore(self.db["users"], self.db["guards"])
         self.auth_failures = FailureCounter(self.db["auth_failures"], failure_window)
         self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])
 
