@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     StringConstraints,
 )
 
@@ -46,9 +47,9 @@ _DIGITS = re.compile(r"[0-9]+")
 
 
 def _rfc3339(value: object) -> object:
-    if isinstance(value, str) and not _RFC3339.fullmatch(value):
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
         raise ValueError("must be an RFC 3339 timestamp with an offset, like 2026-11-28T10:00:00Z")
-    return value  # other types go on to the type check, which names them
+    return value
 
 
 def _digits(value: object) -> object:
@@ -88,8 +89,11 @@ def _format_timestamp(value: datetime) -> str:
 
 
 # Input: RFC 3339 with an offset, kept at the millisecond precision MongoDB stores.
+# The text is checked first; the datetime parser after it runs lax, as it cannot take text in
+# strict mode once a validator stands before it, and only RFC 3339 text reaches it.
 TimestampIn = Annotated[
     AwareDatetime,
+    Strict(False),
     BeforeValidator(_rfc3339),
     AfterValidator(_to_utc_millis),
     Field(json_schema_extra={"pattern": RFC3339}),
