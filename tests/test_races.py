@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 from pymongo.database import Database
 
 from tests.conftest import ADMIN
+from tests.support import in_
 
 WRITERS = 8
 
@@ -141,3 +142,51 @@ async def test_two_admins_deleting_each_other_at_once_leave_one(
         assert statuses in ([204, 401], [204, 409]), (trial, statuses)
         survivor = x_key if left == {x} else y_key
 
+
+
+PARALLEL = 50
+
+
+async def test_parallel_patches_without_if_match_all_apply(
+    client: TestClient[Any, Any], make_scope: Callable[..., Awaitable[str]], make_token: Any
+) -> None:
+    await make_scope("analytics")
+    token = await make_token(name="Busy", scopes=["analytics"])
+    url = f"/api/v1/tokens/{token['id']}"
+    bodies = [
+        {"name": f"Writer {i}"} if i % 2 else {"description": f"Writer {i}"}
+        for i in range(PARALLEL)
+    ]
+    statuses = await _statuses([client.patch(url, json=b, headers=ADMIN) for b in bodies])
+    assert statuses == Counter({200: PARALLEL})
+    final = await (await client.get(url, headers=ADMIN)).json()
+    assert final["version"] == 1 + PARALLEL
+
+
+async def test_parallel_date_changes_without_if_match_all_apply(
+    client: TestClient[Any, Any], make_scope: Callable[..., Awaitable[str]], make_token: Any
+) -> None:
+    # Each writer changes what the others' checks read (the dates), so each must retry on the
+    # others' outcome rather than write over a state it did not check.
+    await make_scope("analytics")
+    token = await make_token(name="Busy dates", scopes=["analytics"])
+    url = f"/api/v1/tokens/{token['id']}"
+    bodies = [{"valid_to": in_(days=1 + i)} for i in range(WRITERS * 2)]
+    statuses = await _statuses([client.patch(url, json=b, headers=ADMIN) for b in bodies])
+    assert statuses == Counter({200: len(bodies)})
+    final = await (await client.get(url, headers=ADMIN)).json()
+    assert final["version"] == 1 + len(bodies)
+
+
+async def test_parallel_regenerations_without_if_match_all_apply(
+    client: TestClient[Any, Any], make_scope: Callable[..., Awaitable[str]], make_token: Any
+) -> None:
+    await make_scope("analytics")
+    token = await make_token(name="Rotated", scopes=["analytics"])
+    url = f"/api/v1/tokens/{token['id']}/regenerate"
+    responses = await asyncio.gather(*[client.post(url, headers=ADMIN) for _ in range(PARALLEL)])
+    assert Counter(r.status for r in responses) == Counter({200: PARALLEL})
+    guids = {(await r.json())["guid"] for r in responses}
+    assert len(guids) == PARALLEL
+    final = await (await client.get(f"/api/v1/tokens/{token['id']}", headers=ADMIN)).json()
+    assert final["version"] == 1 + PARALLEL and final["guid"] in guids

@@ -138,13 +138,29 @@ class TokenStore:
         return None if doc is None else self._token(doc)
 
     async def update(
-        self, token_id: str, version: int, changes: Mapping[str, Any], by: str, now: datetime
+        self,
+        basis: Token,
+        changes: Mapping[str, Any],
+        by: str,
+        now: datetime,
+        *,
+        same_version: bool,
     ) -> Token | None:
-        """Apply ``changes`` if the token is still at ``version``; None when it is not."""
-        return await self._change(
-            {"_id": _object_id(token_id), "version": version},
-            self._stored(changes) | {"updated_at": now, "updated_by": by},
-        )
+        """Apply ``changes`` to the token ``basis`` was read as, if it is still at its version
+        (``same_version``), or else still has its scopes, revocation and dates: what the rules
+        for a change read. None when it is not, or is gone."""
+        query: Document = {"_id": _object_id(basis.id)}
+        if same_version:
+            query["version"] = basis.version
+        else:
+            query.update(
+                scopes=basis.scopes,
+                revoked_at=basis.revoked_at,
+                valid_from=basis.valid_from,
+                valid_to=basis.valid_to,
+            )
+        stored = self._stored(changes) | {"updated_at": now, "updated_by": by}
+        return await self._change(query, stored)
 
     async def revoke(
         self, token_id: str, version: int | None, by: str, now: datetime
