@@ -17,7 +17,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
-    Strict,
     StringConstraints,
 )
 
@@ -93,7 +92,7 @@ def _format_timestamp(value: datetime) -> str:
 # strict mode once a validator stands before it, and only RFC 3339 text reaches it.
 TimestampIn = Annotated[
     AwareDatetime,
-    Strict(False),
+    Field(strict=False),
     BeforeValidator(_rfc3339),
     AfterValidator(_to_utc_millis),
     Field(json_schema_extra={"pattern": RFC3339}),

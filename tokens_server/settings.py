@@ -33,6 +33,10 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     # How long a request waits for the database before answering 503.
     db_timeout_ms: int = 1500
+    # Lists get longer: they cost what the caller can see, and a slow page beats a 503.
+    list_timeout_ms: int = 10_000
+    # How many tokens one user may hold (tokens it created and not deleted); admins: no limit.
+    max_tokens_per_user: int = 1000
     # Failed authentications one client address may make per window before it gets 429.
     auth_failure_limit: int = 20
     auth_failure_window_s: int = 60
@@ -56,6 +60,14 @@ class Settings:
             values["admin_key"] = env["TOKENS_ADMIN_KEY"]
         if env.get("TOKENS_SECRET_KEY"):
             values["secret_key"] = env["TOKENS_SECRET_KEY"]
+        if env.get("TOKENS_LIST_TIMEOUT_MS"):
+            values["list_timeout_ms"] = _positive(
+                env["TOKENS_LIST_TIMEOUT_MS"], "TOKENS_LIST_TIMEOUT_MS"
+            )
+        if env.get("TOKENS_MAX_TOKENS_PER_USER"):
+            values["max_tokens_per_user"] = _positive(
+                env["TOKENS_MAX_TOKENS_PER_USER"], "TOKENS_MAX_TOKENS_PER_USER"
+            )
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.check()
@@ -65,6 +77,8 @@ class Settings:
         _port(str(self.port), "port")
         if not self.db_name or any(c in self.db_name for c in '/\\. "$\0'):
             raise SettingsError(f"database name {self.db_name!r} is not a valid MongoDB name")
+        _positive(str(self.list_timeout_ms), "list_timeout_ms")
+        _positive(str(self.max_tokens_per_user), "max_tokens_per_user")
         if self.admin_key is not None and len(self.admin_key) < 16:
             raise SettingsError("TOKENS_ADMIN_KEY must be at least 16 characters")
 
@@ -80,3 +94,13 @@ def _port(text: str, name: str) -> int:
     if not 0 <= port <= 65535:
         raise SettingsError(f"{name} must be between 0 and 65535, not {port}")
     return port
+
+
+def _positive(text: str, name: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a whole number, not {text!r}") from None
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, not {value}")
+    return value

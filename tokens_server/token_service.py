@@ -26,6 +26,8 @@ _MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
 @dataclass
 class TokenService:
     repo: Repository
+    # How many tokens a user may hold; admins have no limit.
+    max_tokens_per_user: int
 
     async def list_tokens(self, caller: Caller, params: TokenListQuery) -> TokenPage:
         not_held = [s for s in params.scope if not caller.holds_all([s])]
@@ -91,7 +93,8 @@ class TokenService:
             "valid_from": valid_from,
             "valid_to": body.valid_to,
         }
-        return await self.repo.tokens.insert(fields, caller.name, now)
+        limit = None if caller.admin else self.max_tokens_per_user
+        return await self.repo.tokens.insert(fields, caller.name, now, limit)
 
     async def patch(
         self, caller: Caller, token_id: str, body: TokenPatch, expected: int | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from ..auth import caller_of
-from ..keys import REPOSITORY
+from ..keys import REPOSITORY, SETTINGS
 from ..models import Token, utcnow
 from ..parsing import if_match, read_body, read_query
 from ..schemas import (
@@ -21,7 +21,7 @@ from ..token_service import TokenService
 
 
 def _service(request: web.Request) -> TokenService:
-    return TokenService(request.app[REPOSITORY])
+    return TokenService(request.app[REPOSITORY], request.app[SETTINGS].max_tokens_per_user)
 
 
 def token_out(token: Token) -> TokenOut:

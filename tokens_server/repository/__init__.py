@@ -9,6 +9,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
 from ..crypto import GuidCipher
+from .quota import TokenQuota
 from .scopes import ScopeStore
 from .throttle import FailureCounter
 from .tokens import TokenStore
@@ -44,11 +45,13 @@ class Repository:
         db_name: str,
         cipher: GuidCipher,
         failure_window: timedelta = timedelta(minutes=1),
+        list_timeout: timedelta = timedelta(seconds=10),
     ) -> None:
         self.db: AsyncDatabase[Document] = client.get_database(
             db_name, write_concern=WriteConcern(j=True)
         )
-        self.tokens = TokenStore(self.db["tokens"], cipher)
+        quota = TokenQuota(self.db["users"], self.db["tokens"])
+        self.tokens = TokenStore(self.db["tokens"], cipher, quota, list_timeout)
         self.users = UserStore(self.db["users"], self.db["guards"])
         self.auth_failures = FailureCounter(self.db["auth_failures"], failure_window)
         self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])

@@ -6,9 +6,10 @@ with the total and the page. Every condition sits inside its field, never in a t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import pymongo
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
@@ -19,6 +20,7 @@ from ..crypto import PREFIX_LENGTH, GuidCipher
 from ..errors import Conflict
 from ..models import Token, TokenPage, TokenQuery
 from ..names import search_key
+from .quota import HOLDER, TokenQuota
 
 Document = dict[str, Any]
 
@@ -47,9 +49,17 @@ def _is_active(now: datetime) -> Document:
 
 
 class TokenStore:
-    def __init__(self, tokens: AsyncCollection[Document], cipher: GuidCipher) -> None:
+    def __init__(
+        self,
+        tokens: AsyncCollection[Document],
+        cipher: GuidCipher,
+        quota: TokenQuota,
+        list_timeout: timedelta,
+    ) -> None:
         self._tokens = tokens
         self._cipher = cipher
+        self._quota = quota
+        self._list_timeout_s = list_timeout.total_seconds()
 
     async def create_indexes(self) -> None:
         await self._tokens.create_index("guid_hash", unique=True)
@@ -57,6 +67,7 @@ class TokenStore:
         await self._tokens.create_index([("scopes", 1), ("name_key", 1)])
         await self._tokens.create_index([("name_key", 1), ("_id", 1)])
         await self._tokens.create_index("valid_to")
+        await self._quota.create_indexes()
 
     async def encrypt_plaintext_guids(self) -> int:
         """Replace GUIDs stored in plain text (by versions before encryption) with ciphertext.
@@ -111,7 +122,10 @@ class TokenStore:
             version=doc["version"],
         )
 
-    async def insert(self, fields: Mapping[str, Any], by: str, now: datetime) -> Token:
+    async def insert(
+        self, fields: Mapping[str, Any], by: str, now: datetime, limit: int | None = None
+    ) -> Token:
+        """Insert a token made by ``by``, within ``by``'s ``limit`` of tokens (None: no limit)."""
         doc = self._stored(fields) | {
             "created_at": now,
             "created_by": by,
@@ -122,9 +136,14 @@ class TokenStore:
             "last_used_at": None,
             "version": 1,
         }
+        if limit is not None:
+            await self._quota.take(by, limit)
+            doc[HOLDER] = by
         try:
             await self._tokens.insert_one(doc)
         except DuplicateKeyError:
+            if limit is not None:
+                await self._quota.give_back(by)
             raise Conflict("a token with this GUID exists already") from None
         return self._token(doc)
 
@@ -203,7 +222,10 @@ class TokenStore:
         if oid is None:
             return False
         query: Document = {"_id": oid} if version is None else {"_id": oid, "version": version}
-        return (await self._tokens.delete_one(query)).deleted_count == 1
+        deleted = await self._tokens.find_one_and_delete(query, {HOLDER: 1})
+        if deleted is not None and deleted.get(HOLDER) is not None:
+            await self._quota.give_back(deleted[HOLDER])
+        return deleted is not None
 
     async def touch(self, token_id: str, now: datetime, not_since: datetime) -> None:
         """Record a use unless one was recorded after ``not_since``: one write a minute at most."""
@@ -213,6 +235,12 @@ class TokenStore:
         )
 
     async def page(self, query: TokenQuery, now: datetime) -> TokenPage:
+        """A page of tokens, with its own time limit: a list costs what it matches (on the
+        embedded database, every token the caller can see), and a slow page beats a 503."""
+        with pymongo.timeout(self._list_timeout_s):
+            return await self._page(query, now)
+
+    async def _page(self, query: TokenQuery, now: datetime) -> TokenPage:
         match, checks = self._conditions(query, now)
         stages: list[Document] = [{"$match": match}]
         if checks:
