@@ -56,6 +56,10 @@ SCOPES = "/api/v1/scopes"
 USERS = "/api/v1/users"
 USER = "/api/v1/users/bob"
 UUID1 = str(uuid.uuid1())
+# Well-formed version-4 UUIDs that no random draw would make.
+GUID_ZEROS = "00000000-0000-4000-8000-000000000000"
+GUID_WORDS = "deadbeef-dead-4eef-8ead-beefdeadbeef"
+GUID_COUNTING = "01234567-89ab-4def-8123-456789abcdef"
 
 
 def _create_token_cases() -> list[Any]:
@@ -74,6 +78,18 @@ def _create_token_cases() -> list[Any]:
         p(token_body(name="a\nb"), "name", id="name newline"),
         p(token_body(name="a\x1bb"), "name", id="name escape"),
         p(token_body(name="a\x7fb"), "name", id="name DEL"),
+        p(token_body(name="\u200b"), "name", id="name zero-width space only"),
+        p(token_body(name="\u200b\u200d\u2060"), "name", id="name zero-width only"),
+        p(token_body(name="invoice\u202etxt.exe"), "name", id="name bidi override"),
+        p(token_body(name="a\u2066b\u2069"), "name", id="name bidi isolate"),
+        p(token_body(name="\ufeffETL"), "name", id="name byte order mark"),
+        p(token_body(name="a\u00adb"), "name", id="name soft hyphen"),
+        p(token_body(name="a\u2028b"), "name", id="name line separator"),
+        p(token_body(name="a\x85b"), "name", id="name C1 control"),
+        p(token_body(name="\u3164\u3164"), "name", id="name Hangul fillers only"),
+        p(token_body(name="\u0301\u0308"), "name", id="name combining marks only"),
+        p(token_body(name="a\ue000"), "name", id="name private use"),
+        p(token_body(name="a\U000e0001"), "name", id="name language tag"),
         p(token_body(description=5), "description", id="description number"),
         p(token_body(description="x" * 2001), "description", id="description overlong"),
         p(token_body(description="a\x00b"), "description", id="description NUL"),
@@ -96,6 +112,9 @@ def _create_token_cases() -> list[Any]:
         p(token_body(guid=UUID1), "guid", id="guid version 1"),
         p(token_body(guid=str(uuid.uuid4()).replace("-", "")), "guid", id="guid no hyphens"),
         p(token_body(guid="." * 36), "guid", id="guid pattern"),
+        p(token_body(guid=GUID_ZEROS), "guid", id="guid all zeros"),
+        p(token_body(guid=GUID_WORDS), "guid", id="guid deadbeef"),
+        p(token_body(guid=GUID_COUNTING), "guid", id="guid counting"),
         p(token_body(valid_from=in_(days=-1)), "valid_from", id="valid_from past"),
         p(token_body(valid_from="2099-01-01T10:00:00"), "valid_from", id="valid_from naive"),
         p(token_body(valid_from="2099-01-01"), "valid_from", id="valid_from date only"),
@@ -104,6 +123,12 @@ def _create_token_cases() -> list[Any]:
         p(token_body(valid_from=OPERATOR), "valid_from", id="valid_from operator"),
         p(token_body(valid_from="0001-01-01T00:00:00+01:00"), "valid_from", id="valid_from year 0"),
         p(token_body(valid_to=in_(minutes=-1)), "valid_to", id="valid_to past"),
+        p(token_body(valid_to="4102444800"), "valid_to", id="valid_to seconds as text"),
+        p(token_body(valid_to="4102444800.5"), "valid_to", id="valid_to fraction as text"),
+        p(token_body(valid_to="2099-01-01 10:00:00Z"), "valid_to", id="valid_to space for T"),
+        p(token_body(valid_to="2099-01-01T10:00Z"), "valid_to", id="valid_to no seconds"),
+        p(token_body(valid_to="2099-01-01T10:00:00+0100"), "valid_to", id="valid_to offset colon"),
+        p(token_body(valid_from="20990101T100000Z"), "valid_from", id="valid_from basic format"),
         p(token_body(valid_to="2099-01-01T10:00:00"), "valid_to", id="valid_to naive"),
         p(token_body(valid_to="2099-13-01T10:00:00Z"), "valid_to", id="valid_to month 13"),
         p(token_body(valid_to="2099-01-01T00:00:00+25:00"), "valid_to", id="valid_to offset"),
@@ -166,6 +191,11 @@ def _patch_token_cases() -> list[Any]:
         "guid null": ({"guid": None}, "guid"),
         "guid operator": ({"guid": OPERATOR}, "guid"),
         "guid uppercase": ({"guid": str(uuid.uuid4()).upper()}, "guid"),
+        "guid all zeros": ({"guid": GUID_ZEROS}, "guid"),
+        "guid counting": ({"guid": GUID_COUNTING}, "guid"),
+        "name zero-width space only": ({"name": "\u200b"}, "name"),
+        "name bidi override": ({"name": "a\u202eb"}, "name"),
+        "valid_to seconds as text": ({"valid_to": "4102444800"}, "valid_to"),
         "valid_from past": ({"valid_from": in_(hours=-1)}, "valid_from"),
         "valid_from naive": ({"valid_from": "2099-01-01T00:00:00"}, "valid_from"),
         "valid_to past": ({"valid_to": in_(minutes=-1)}, "valid_to"),
@@ -229,6 +259,13 @@ def _list_query_cases() -> list[Any]:
         "limit huge": ("limit=100000000000000000000000", "limit"),
         "offset negative": ("offset=-1", "offset"),
         "offset float": ("offset=0.5", "offset"),
+        "limit float": ("limit=1.0", "limit"),
+        "limit underscore": ("limit=1_0", "limit"),
+        "limit plus": ("limit=%2B1", "limit"),
+        "limit space": ("limit=%201", "limit"),
+        "limit Arabic-Indic digit": ("limit=%D9%A1", "limit"),
+        "limit fullwidth digit": ("limit=%EF%BC%91", "limit"),
+        "offset underscore": ("offset=1_0", "offset"),
     }
     return [
         pytest.param(Case("GET", f"{TOKENS}?{q}", 422, f), id=f"list {label}")

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from pymongo import MongoClient
 
 from tokens_server.embedded import EmbeddedDatabase
+from tokens_server.guids import random_looking
 from tokens_server.openapi import openapi_document
 from tokens_server.routes import OPERATIONS
 from tokens_server.settings import Settings
@@ -159,7 +160,8 @@ def test_every_operation_answers_as_documented(
 
 
 def _meaningful(case: schemathesis.Case) -> None:
-    """Make a valid case valid beyond what a schema can say: scopes that exist, dates ahead.
+    """Make a valid case valid beyond what a schema can say: scopes that exist, dates ahead,
+    GUIDs that look random (all zeros fits the pattern; tokens_server/guids.py refuses it).
 
     Without this nearly every generated create would be a 422 for an unknown scope or a past
     date, and the fuzzer would never reach the code behind those checks.
@@ -176,6 +178,11 @@ def _meaningful(case: schemathesis.Case) -> None:
         body["valid_from"] = (now + timedelta(hours=1)).isoformat()
     if body.get("valid_to") is not None:
         body["valid_to"] = (now + timedelta(days=400)).isoformat()
+    if isinstance(body.get("guid"), str):
+        try:
+            random_looking(body["guid"])
+        except ValueError:
+            body["guid"] = str(uuid.uuid4())
 
 
 def test_every_operation_was_fuzzed() -> None:

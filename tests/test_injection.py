@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote
@@ -87,7 +88,13 @@ def _valid_text(value: Any, limit: int, control: re.Pattern[str], trimmed: bool)
 
 
 def _name_ok(value: Any) -> bool:
-    return _valid_text(value, 200, _CONTROL, trimmed=True)
+    # Names also refuse invisible and text-reordering characters (Unicode categories C*, Zl, Zp)
+    # and need one visible character (a letter, number, punctuation or symbol).
+    if not _valid_text(value, 200, _CONTROL, trimmed=True):
+        return False
+    categories = {unicodedata.category(c) for c in value.strip()}
+    hidden = any(c[0] == "C" or c in ("Zl", "Zp") for c in categories)
+    return not hidden and any(c[0] in "LNPS" for c in categories)
 
 
 def _description_ok(value: Any) -> bool:
@@ -237,8 +244,9 @@ async def test_hostile_values_in_every_body_field(world: World, op: Any, field: 
         if op.operation_id == "verify_token":
             assert answer == {"valid": False, "status": "not_found", "token": None}
             assert await world.snapshot() == before
-        else:  # stored literally: as sent, names trimmed
-            assert answer[field] == (value.strip() if field == "name" else value)
+        else:  # stored literally: as sent, names trimmed and in NFC
+            stored = unicodedata.normalize("NFC", value.strip()) if field == "name" else value
+            assert answer[field] == stored
 
 
 async def test_hostile_keys_in_every_body(world: World) -> None:

@@ -12,12 +12,13 @@ from pymongo.database import Database
 
 from tests.conftest import ADMIN, AiohttpClient
 from tokens_server.app import create_app
-from tokens_server.crypto import GuidCipher
 from tokens_server.embedded import EmbeddedDatabase
+from tokens_server.keyring import Keyring, key_from_text
 from tokens_server.models import utcnow
 from tokens_server.repository import Repository
 from tokens_server.settings import Settings
 
+KEYRING = Keyring(key_from_text("throttle-test-secret-key", "test"))
 WRONG = {"Authorization": "Bearer tk_this-key-was-never-issued-to-anyone"}
 
 
@@ -119,7 +120,7 @@ async def test_counting_a_failure_does_not_wait_for_the_journal(
         database.uri, tz_aware=True, event_listeners=[commands]
     )
     try:
-        repo = Repository(client, settings.db_name, GuidCipher(bytes(32)))
+        repo = Repository(client, settings.db_name, KEYRING)
         assert await repo.auth_failures.add("192.0.2.1", utcnow()) == (1, ANY)
     finally:
         await client.close()
@@ -134,7 +135,7 @@ async def test_concurrent_first_failures_of_one_address_are_all_answered(
     with a duplicate key or with no document (an assert failed 33 times in 3,000 here)."""
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(database.uri, tz_aware=True)
     try:
-        repo = Repository(client, settings.db_name, GuidCipher(bytes(32)))
+        repo = Repository(client, settings.db_name, KEYRING)
         now = utcnow()
         for address in ("192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4", "192.0.2.5"):
             answers = await asyncio.gather(

@@ -118,7 +118,10 @@ async def repository(app: web.Application) -> AsyncIterator[None]:
         record = SecretKeyRecord(database(client, settings.db_name))
         keyring = await open_keyring(settings, record)
         window = timedelta(seconds=settings.auth_failure_window_s)
-        repo = Repository(client, settings.db_name, keyring, failure_window=window)
+        list_timeout = timedelta(milliseconds=settings.list_timeout_ms)
+        repo = Repository(
+            client, settings.db_name, keyring, failure_window=window, list_timeout=list_timeout
+        )
         await repo.prepare()
         key = await AdminService(repo).bootstrap_admin(settings.admin_key)
         if key is not None and settings.admin_key is None:

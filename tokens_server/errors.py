@@ -60,6 +60,12 @@ class Conflict(ApiError):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class TokenLimitReached(Conflict):
+    """A user holds as many tokens as a user may (admins have no limit)."""
+
+    title, slug = "Token limit reached", "token-limit"
+
+
 class PreconditionFailed(ApiError):
     status, title, slug = 412, "Precondition failed", "stale"
 

@@ -13,11 +13,15 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
 )
+
+from .guids import random_looking
+from .names import name_pattern, normalized_name
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
 GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
@@ -26,8 +30,27 @@ _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The same rules for the document, which cannot see the validators below.
 _DOC_NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 _DOC_NO_CONTROL_BUT_LINES = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
-# Trimmed and still not empty: at least one character that is neither white space nor control.
-_DOC_TRIMMED_NAME = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+# RFC 3339 date-time, as OpenAPI's "date-time" means it: seconds and an offset required, no
+# space for the T. Parsers are laxer (pydantic takes "4102444800" as seconds since 1970).
+RFC3339 = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
+    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+)
+_RFC3339 = re.compile(RFC3339)
+# Query numbers: ASCII digits only; int() would also take "1_0", " 1", "+1" and Arabic-Indic digits.
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _rfc3339(value: object) -> object:
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 timestamp with an offset, like 2026-11-28T10:00:00Z")
+    return value
+
+
+def _digits(value: object) -> object:
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written with the digits 0-9")
+    return value
 
 
 def _to_utc_millis(value: datetime) -> datetime:
@@ -61,14 +84,23 @@ def _format_timestamp(value: datetime) -> str:
 
 
 # Input: RFC 3339 with an offset, kept at the millisecond precision MongoDB stores.
-TimestampIn = Annotated[AwareDatetime, AfterValidator(_to_utc_millis)]
+# The text is checked first; the datetime parser after it runs lax, as it cannot take text in
+# strict mode once a validator stands before it, and only RFC 3339 text reaches it.
+TimestampIn = Annotated[
+    AwareDatetime,
+    Field(strict=False),
+    BeforeValidator(_rfc3339),
+    AfterValidator(_to_utc_millis),
+    Field(json_schema_extra={"pattern": RFC3339}),
+]
 # Output: always UTC, always "…T10:00:00.000Z".
 Timestamp = Annotated[datetime, PlainSerializer(_format_timestamp, return_type=str)]
 TokenName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    AfterValidator(_no_control),
-    Field(json_schema_extra={"pattern": _DOC_TRIMMED_NAME}),
+    AfterValidator(normalized_name),
+    # Built when the document is: the rule spelled out is 1,500 ranges of code points.
+    Field(json_schema_extra=lambda schema: schema.update(pattern=name_pattern())),
 ]
 Description = Annotated[
     str,
@@ -83,7 +115,7 @@ ScopeList = Annotated[
     list[ScopeName], Field(min_length=1, max_length=100), AfterValidator(_unique), _UNIQUE
 ]
 UserScopes = Annotated[list[ScopeName], Field(max_length=100), AfterValidator(_unique), _UNIQUE]
-Guid = Annotated[str, StringConstraints(pattern=GUID_PATTERN)]
+Guid = Annotated[str, StringConstraints(pattern=GUID_PATTERN), AfterValidator(random_looking)]
 
 
 class Strict(BaseModel):
@@ -95,7 +127,9 @@ class TokenCreate(Strict):
     scopes: ScopeList
     description: Description = ""
     guid: Guid | None = Field(
-        None, description="Canonical lowercase UUID v4; made by the server when absent."
+        None,
+        description="Canonical lowercase UUID v4 that looks randomly drawn (not all zeros, "
+        "not counting); made by the server when absent.",
     )
     valid_from: TimestampIn | None = Field(None, description="Absent: active from creation.")
     valid_to: TimestampIn | None = Field(None, description="Absent: never expires.")
@@ -148,8 +182,9 @@ class TokenListQuery(BaseModel):
     scope: Annotated[list[ScopeName], Field(max_length=100)] = []
     status: Literal["active", "inactive"] | None = None
     sort: Literal["name", "-name", "is_active", "-is_active"] = "name"
-    limit: Annotated[int, Field(ge=1, le=200)] = 50
-    offset: Annotated[int, Field(ge=0, le=1_000_000_000)] = 0
+    # Bounds before the digits check, so the document shows them as minimum and maximum.
+    limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(_digits)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000_000), BeforeValidator(_digits)] = 0
 
 
 # ---- responses -------------------------------------------------------------------------------

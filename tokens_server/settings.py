@@ -39,6 +39,10 @@ class Settings:
     previous_secret_key: str | None = field(default=None, repr=False)
     # How long a request waits for the database before answering 503.
     db_timeout_ms: int = 1500
+    # Lists get longer: they cost what the caller can see, and a slow page beats a 503.
+    list_timeout_ms: int = 10_000
+    # How many tokens one user may hold (tokens it created and not deleted); admins: no limit.
+    max_tokens_per_user: int = 1000
     # Failed authentications one client address may make per window before it gets 429.
     auth_failure_limit: int = 20
     auth_failure_window_s: int = 60
@@ -68,7 +72,15 @@ class Settings:
         if env.get("TOKENS_PREVIOUS_SECRET_KEY"):
             values["previous_secret_key"] = env["TOKENS_PREVIOUS_SECRET_KEY"]
         if "TOKENS_MAX_IN_FLIGHT" in env:
-            values["max_in_flight"] = _count(env["TOKENS_MAX_IN_FLIGHT"], "TOKENS_MAX_IN_FLIGHT")
+            values["max_in_flight"] = _positive(env["TOKENS_MAX_IN_FLIGHT"], "TOKENS_MAX_IN_FLIGHT")
+        if env.get("TOKENS_LIST_TIMEOUT_MS"):
+            values["list_timeout_ms"] = _positive(
+                env["TOKENS_LIST_TIMEOUT_MS"], "TOKENS_LIST_TIMEOUT_MS"
+            )
+        if env.get("TOKENS_MAX_TOKENS_PER_USER"):
+            values["max_tokens_per_user"] = _positive(
+                env["TOKENS_MAX_TOKENS_PER_USER"], "TOKENS_MAX_TOKENS_PER_USER"
+            )
         values.update({k: v for k, v in overrides.items() if v is not None})
         settings = cls(**values)
         settings.check()
@@ -80,7 +92,9 @@ class Settings:
             raise SettingsError(f"database name {self.db_name!r} is not a valid MongoDB name")
         if self.admin_key is not None:
             _check_admin_key(self.admin_key)
-        _count(str(self.max_in_flight), "max_in_flight")
+        _positive(str(self.max_in_flight), "max_in_flight")
+        _positive(str(self.list_timeout_ms), "list_timeout_ms")
+        _positive(str(self.max_tokens_per_user), "max_tokens_per_user")
         if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
             raise SettingsError(
                 f"TOKENS_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
@@ -102,14 +116,14 @@ def _port(text: str, name: str) -> int:
     return port
 
 
-def _count(text: str, name: str) -> int:
+def _positive(text: str, name: str) -> int:
     try:
-        count = int(text)
+        value = int(text)
     except ValueError:
         raise SettingsError(f"{name} must be a whole number, not {text!r}") from None
-    if count < 1:
-        raise SettingsError(f"{name} must be at least 1, not {count}")
-    return count
+    if value < 1:
+        raise SettingsError(f"{name} must be at least 1, not {value}")
+    return value
 
 
 def _check_admin_key(key: str) -> None:

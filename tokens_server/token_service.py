@@ -5,29 +5,29 @@ means. Handlers call these with the caller; the repository stores the outcome.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from .contention import until_applied
 from .errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from .guids import new_guid
 from .models import Caller, Token, TokenPage, TokenQuery, utcnow
+from .names import search_key
 from .repository import Repository
 from .schemas import TokenCreate, TokenListQuery, TokenPatch, VerifiedToken, VerifyOut
 
 CLOCK_SKEW = timedelta(minutes=5)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
-# A PATCH without If-Match retries this often when another writer changes the token meanwhile.
-_ATTEMPTS = 3
 _MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
-
-
-def new_guid() -> str:
-    return str(uuid.uuid4())  # uuid4 draws from os.urandom, a CSPRNG
 
 
 @dataclass
 class TokenService:
     repo: Repository
+    # How many tokens a user may hold; admins have no limit.
+    max_tokens_per_user: int
 
     async def list_tokens(self, caller: Caller, params: TokenListQuery) -> TokenPage:
         not_held = [s for s in params.scope if not caller.holds_all([s])]
@@ -37,7 +37,7 @@ class TokenService:
             scopes: tuple[str, ...] | None = tuple(dict.fromkeys(params.scope))
         else:
             scopes = None if caller.admin else tuple(sorted(caller.scopes))
-        keywords = tuple(dict.fromkeys((params.name or "").casefold().split()))
+        keywords = tuple(dict.fromkeys(search_key(params.name or "").split()))
         query = TokenQuery(
             keywords=keywords,
             guid_prefix=None if params.guid is None else params.guid.lower(),
@@ -94,12 +94,13 @@ class TokenService:
             "valid_from": valid_from,
             "valid_to": body.valid_to,
         }
-        return await self.repo.tokens.insert(fields, caller.name, now)
+        limit = None if caller.admin else self.max_tokens_per_user
+        return await self.repo.tokens.insert(fields, caller.name, now, limit)
 
     async def patch(
         self, caller: Caller, token_id: str, body: TokenPatch, expected: int | None
     ) -> Token:
-        for _ in range(_ATTEMPTS):
+        async def attempt() -> Token | None:
             token = await self._changeable(caller, token_id, expected)
             now = utcnow()
             changes = _changes(token, body, now)
@@ -118,14 +119,39 @@ class TokenService:
                 "valid_from" in changes,
                 "valid_to" in changes,
             )
-            updated = await self.repo.tokens.update(
-                token_id, token.version, changes, caller.name, now
-            )
-            if updated is not None:
-                return updated
-            if expected is not None:
-                break
-        raise await self._lost_race(caller, token_id)
+            return await self._write(caller, token, changes, expected, now)
+
+        return await self._applied(caller, token_id, expected, attempt)
+
+    async def _write(
+        self,
+        caller: Caller,
+        token: Token,
+        changes: dict[str, Any],
+        expected: int | None,
+        now: datetime,
+    ) -> Token | None:
+        """Write ``changes`` checked against ``token``, if it is still as checked: at its
+        version under If-Match; without it, with the scopes, revocation and dates the checks
+        read, so that writers changing other fields meanwhile do not hold this change up."""
+        return await self.repo.tokens.update(
+            token, changes, caller.name, now, same_version=expected is not None
+        )
+
+    async def _applied(
+        self,
+        caller: Caller,
+        token_id: str,
+        expected: int | None,
+        attempt: Callable[[], Awaitable[Token | None]],
+    ) -> Token:
+        """Run a change: once under If-Match (a lost race is 412), else until it applies."""
+        if expected is None:
+            return await until_applied(attempt)
+        updated = await attempt()
+        if updated is None:
+            raise await self._lost_race(caller, token_id)
+        return updated
 
     async def _lost_race(self, caller: Caller, token_id: str) -> Exception:
         await self.get(caller, token_id)  # raises NotFound when it was deleted meanwhile
@@ -152,19 +178,13 @@ class TokenService:
         )
 
     async def regenerate(self, caller: Caller, token_id: str, expected: int | None) -> Token:
-        for _ in range(_ATTEMPTS):
+        async def attempt() -> Token | None:
             token = await self._changeable(caller, token_id, expected)
             if token.revoked_at is not None:
                 raise Conflict("a revoked token stays revoked: its GUID cannot be regenerated")
-            changes = {"guid": new_guid()}
-            updated = await self.repo.tokens.update(
-                token_id, token.version, changes, caller.name, utcnow()
-            )
-            if updated is not None:
-                return updated
-            if expected is not None:
-                break
-        raise await self._lost_race(caller, token_id)
+            return await self._write(caller, token, {"guid": new_guid()}, expected, utcnow())
+
+        return await self._applied(caller, token_id, expected, attempt)
 
     async def verify(self, caller: Caller, guid: str, scopes: list[str]) -> VerifyOut:
         token = await self.repo.tokens.by_guid(guid.lower()) if _is_guid(guid) else None

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from ..auth import caller_of
 from ..crypto import GuidCipher
-from ..keys import REPOSITORY
+from ..keys import REPOSITORY, SETTINGS
 from ..models import Caller, Token, utcnow
 from ..parsing import if_match, read_body, read_query
 from ..schemas import (
@@ -22,7 +22,7 @@ from ..token_service import TokenService
 
 
 def _service(request: web.Request) -> TokenService:
-    return TokenService(request.app[REPOSITORY])
+    return TokenService(request.app[REPOSITORY], request.app[SETTINGS].max_tokens_per_user)
 
 
 def token_out(token: Token, caller: Caller) -> TokenOut:

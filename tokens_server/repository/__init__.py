@@ -11,6 +11,7 @@ from pymongo.write_concern import WriteConcern
 
 from ..keyring import Keyring
 from .bootstrap import BootstrapRecord
+from .quota import TokenQuota
 from .scopes import ScopeStore
 from .throttle import FailureCounter
 from .tokens import TokenStore
@@ -58,10 +59,12 @@ class Repository:
         db_name: str,
         keyring: Keyring,
         failure_window: timedelta = timedelta(minutes=1),
+        list_timeout: timedelta = timedelta(seconds=10),
     ) -> None:
         self.db = database(client, db_name)
-        self.tokens = TokenStore(self.db["tokens"], keyring)
-        self.users = UserStore(self.db["users"])
+        quota = TokenQuota(self.db["users"], self.db["tokens"])
+        self.tokens = TokenStore(self.db["tokens"], keyring, quota, list_timeout)
+        self.users = UserStore(self.db["users"], self.db["guards"])
         self.auth_failures = FailureCounter(self.db["auth_failures"], failure_window)
         self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
         self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+import pymongo
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo import ReturnDocument
@@ -20,6 +21,8 @@ from ..crypto import GUID_LENGTH, PREFIX_LENGTH, GuidCipher
 from ..errors import Conflict
 from ..keyring import Keyring
 from ..models import Token, TokenPage, TokenQuery
+from ..names import search_key
+from .quota import HOLDER, TokenQuota
 
 Document = dict[str, Any]
 
@@ -64,9 +67,17 @@ class TokenStore:
     GUID twice even from instances that still seal under the previous key alone.
     """
 
-    def __init__(self, tokens: AsyncCollection[Document], keyring: Keyring) -> None:
+    def __init__(
+        self,
+        tokens: AsyncCollection[Document],
+        keyring: Keyring,
+        quota: TokenQuota,
+        list_timeout: timedelta,
+    ) -> None:
         self._tokens = tokens
         self._keyring = keyring
+        self._quota = quota
+        self._list_timeout_s = list_timeout.total_seconds()
 
     async def create_indexes(self) -> None:
         await self._tokens.create_index("guid_hash", unique=True)
@@ -74,6 +85,7 @@ class TokenStore:
         await self._tokens.create_index([("scopes", 1), ("name_key", 1)])
         await self._tokens.create_index([("name_key", 1), ("_id", 1)])
         await self._tokens.create_index("valid_to")
+        await self._quota.create_indexes()
 
     async def encrypt_plaintext_guids(self) -> int:
         """Replace GUIDs stored in plain text (by versions before encryption) with ciphertext.
@@ -111,7 +123,7 @@ class TokenStore:
         """Domain field values as stored: with the name's sort key and the GUID sealed."""
         stored = {k: v for k, v in changes.items() if k != "guid"}
         if "name" in changes:
-            stored["name_key"] = changes["name"].casefold()
+            stored["name_key"] = search_key(changes["name"])
         if "guid" in changes:
             stored.update(self._guid_fields(changes["guid"]))
         return stored
@@ -135,7 +147,10 @@ class TokenStore:
             version=doc["version"],
         )
 
-    async def insert(self, fields: Mapping[str, Any], by: str, now: datetime) -> Token:
+    async def insert(
+        self, fields: Mapping[str, Any], by: str, now: datetime, limit: int | None = None
+    ) -> Token:
+        """Insert a token made by ``by``, within ``by``'s ``limit`` of tokens (None: no limit)."""
         doc = self._stored(fields) | {
             "created_at": now,
             "created_by": by,
@@ -146,9 +161,14 @@ class TokenStore:
             "last_used_at": None,
             "version": 1,
         }
+        if limit is not None:
+            await self._quota.take(by, limit)
+            doc[HOLDER] = by
         try:
             await self._tokens.insert_one(doc)
         except DuplicateKeyError:
+            if limit is not None:
+                await self._quota.give_back(by)
             raise Conflict("a token with this GUID exists already") from None
         return self._token(doc)
 
@@ -200,13 +220,29 @@ class TokenStore:
         return None if doc is None else self._token(doc)
 
     async def update(
-        self, token_id: str, version: int, changes: Mapping[str, Any], by: str, now: datetime
+        self,
+        basis: Token,
+        changes: Mapping[str, Any],
+        by: str,
+        now: datetime,
+        *,
+        same_version: bool,
     ) -> Token | None:
-        """Apply ``changes`` if the token is still at ``version``; None when it is not."""
-        return await self._change(
-            {"_id": _object_id(token_id), "version": version},
-            self._stored(changes) | {"updated_at": now, "updated_by": by},
-        )
+        """Apply ``changes`` to the token ``basis`` was read as, if it is still at its version
+        (``same_version``), or else still has its scopes, revocation and dates: what the rules
+        for a change read. None when it is not, or is gone."""
+        query: Document = {"_id": _object_id(basis.id)}
+        if same_version:
+            query["version"] = basis.version
+        else:
+            query.update(
+                scopes=basis.scopes,
+                revoked_at=basis.revoked_at,
+                valid_from=basis.valid_from,
+                valid_to=basis.valid_to,
+            )
+        stored = self._stored(changes) | {"updated_at": now, "updated_by": by}
+        return await self._change(query, stored)
 
     async def revoke(
         self, token_id: str, version: int | None, by: str, now: datetime
@@ -249,7 +285,10 @@ class TokenStore:
         if oid is None:
             return False
         query: Document = {"_id": oid} if version is None else {"_id": oid, "version": version}
-        return (await self._tokens.delete_one(query)).deleted_count == 1
+        deleted = await self._tokens.find_one_and_delete(query, {HOLDER: 1})
+        if deleted is not None and deleted.get(HOLDER) is not None:
+            await self._quota.give_back(deleted[HOLDER])
+        return deleted is not None
 
     async def touch(self, token_id: str, now: datetime, not_since: datetime) -> None:
         """Record a use unless one was recorded after ``not_since``: one write a minute at most."""
@@ -259,6 +298,12 @@ class TokenStore:
         )
 
     async def page(self, query: TokenQuery, now: datetime) -> TokenPage:
+        """A page of tokens, with its own time limit: a list costs what it matches (on the
+        embedded database, every token the caller can see), and a slow page beats a 503."""
+        with pymongo.timeout(self._list_timeout_s):
+            return await self._page(query, now)
+
+    async def _page(self, query: TokenQuery, now: datetime) -> TokenPage:
         match, checks = self._conditions(query, now)
         stages: list[Document] = [{"$match": match}]
         if checks:
