@@ -15,7 +15,7 @@ from typing import Any
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from tokens_server.models import TokenQuery, utcnow
+from tokens_server.models import Caller, TokenQuery, utcnow
 from tokens_server.repository import Repository
 
 from . import dataset
@@ -37,6 +37,7 @@ class Case:
             keywords=tuple(self.params.get("name", "").casefold().split()),
             guid_prefix=self.params.get("guid"),
             scopes=(dataset.CALLER_SCOPE,),
+            caller=Caller("bench", admin=False, scopes=frozenset({dataset.CALLER_SCOPE})),
             status=self.params.get("status"),  # type: ignore[arg-type]
             sort=self.sort,  # type: ignore[arg-type]
             limit=50,
