@@ -9,10 +9,12 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from .auth import PUBLIC_PATHS
 from .errors import Overloaded
 from .keys import IN_FLIGHT
 
-UNCOUNTED_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json"})
+# The public routes (health and the document) are the ones not counted: one list, auth's.
+UNCOUNTED_PATHS = PUBLIC_PATHS
 RETRY_AFTER_S = 1
 
 
