@@ -129,9 +129,6 @@ class UserStore:
                     attempt, write_concern=self._users.write_concern
                 )
 
-    async def count_admins(self) -> int:
-        return await self._users.count_documents({"admin": True})
-
     async def set_key_hash(self, name: str, key_hash: str, now: datetime) -> User | None:
         """Replace the user's key: exactly one key works afterwards, the last one set."""
         return await self.update(name, {"key_hash": key_hash}, now)
