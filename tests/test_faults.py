@@ -21,8 +21,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.conftest import ADMIN, ADMIN_KEY, AiohttpClient
 from tokens_server.app import create_app
-from tokens_server.keys import EMBEDDED_DB
 from tokens_server.settings import Settings
+from tokens_server.state import EMBEDDED_DB
 
 KILLS = 5
 WRITERS = 4

@@ -22,8 +22,8 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 from tests.conftest import ADMIN
-from tokens_server.keys import REPOSITORY
 from tokens_server.routes import OPERATIONS
+from tokens_server.state import REPOSITORY
 
 Client = TestClient[Any, Any]
 

@@ -11,17 +11,17 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from .admin_service import AdminService
 from .auth import auth_middleware
 from .embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from .key_check import open_keyring
-from .keys import EMBEDDED_DB, IN_FLIGHT, KEYRING, REPOSITORY, SETTINGS, THROTTLED
 from .overload import InFlight, overload_middleware
 from .problems import problem_middleware
 from .repository import Repository, connect, database
 from .repository.secret_keys import SecretKeyRecord
 from .routes import add_routes
+from .services.users import UserService
 from .settings import MAX_BODY_BYTES, Settings
+from .state import EMBEDDED_DB, IN_FLIGHT, KEYRING, REPOSITORY, SETTINGS, THROTTLED
 from .throttled import ThrottledAddresses
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ async def repository(app: web.Application) -> AsyncIterator[None]:
             client, settings.db_name, keyring, failure_window=window, list_timeout=list_timeout
         )
         await repo.prepare()
-        key = await AdminService(repo).bootstrap_admin(settings.admin_key)
+        key = await UserService(repo).bootstrap_admin(settings.admin_key)
         if key is not None and settings.admin_key is None:
             _write_admin_key(settings, key)
         app[KEYRING] = keyring

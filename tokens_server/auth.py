@@ -22,8 +22,8 @@ from aiohttp.typedefs import Handler
 
 from .crypto import hash_api_key
 from .errors import TooManyRequests, Unauthorized
-from .keys import CALLER, REPOSITORY, SETTINGS, THROTTLED
 from .models import Caller, utcnow
+from .state import CALLER, REPOSITORY, SETTINGS, THROTTLED
 
 PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json"})
 # Longer than any key the server makes or accepts as TOKENS_ADMIN_KEY, with room to spare.

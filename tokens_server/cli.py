@@ -64,22 +64,26 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_database_flags(serve_cmd)
     rotate_cmd = commands.add_parser(
-        ROTATE, help="reseal every stored GUID under a new secret key",
+        ROTATE,
+        help="reseal every stored GUID under a new secret key",
         description="Reseal every stored GUID under a new secret key; run it again to resume. "
-                    "See README, 'Rotating the secret key'.",
+        "See README, 'Rotating the secret key'.",
     )
     _add_database_flags(rotate_cmd)
-    rotate_cmd.add_argument("--limit", type=_positive,
-                            help="reseal at most this many GUIDs now; run again for the rest")
+    rotate_cmd.add_argument(
+        "--limit", type=_positive, help="reseal at most this many GUIDs now; run again for the rest"
+    )
     return parser
 
 
 def _add_database_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--mongo-uri", help="a MongoDB to use instead of the embedded database "
-                                             "[TOKENS_MONGO_URI]")
+    command.add_argument(
+        "--mongo-uri", help="a MongoDB to use instead of the embedded database [TOKENS_MONGO_URI]"
+    )
     command.add_argument("--db", help="database name [TOKENS_DB, tokens]")
-    command.add_argument("--data-dir", type=Path,
-                         help="embedded database and key files [TOKENS_DATA_DIR]")
+    command.add_argument(
+        "--data-dir", type=Path, help="embedded database and key files [TOKENS_DATA_DIR]"
+    )
 
 
 def _positive(text: str) -> int:
@@ -93,8 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env(
-            host=getattr(args, "host", None), port=getattr(args, "port", None),
-            mongo_uri=args.mongo_uri, db_name=args.db, data_dir=args.data_dir,
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            mongo_uri=args.mongo_uri,
+            db_name=args.db,
+            data_dir=args.data_dir,
         )
     except SettingsError as error:
         _fail(str(error), 2)

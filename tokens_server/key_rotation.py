@@ -40,8 +40,10 @@ async def _rotate(settings: Settings, uri: str, limit: int | None) -> list[str]:
     with_files = settings.secret_key is None
     if with_files:
         if load_keyring(settings) is None:
-            raise SecretKeyError(f"no secret key to rotate: {settings.data_dir / KEY_FILE} "
-                                 "does not exist and TOKENS_SECRET_KEY is not set")
+            raise SecretKeyError(
+                f"no secret key to rotate: {settings.data_dir / KEY_FILE} "
+                "does not exist and TOKENS_SECRET_KEY is not set"
+            )
         create_key_file(settings.data_dir, NEXT_KEY_FILE)  # kept if an earlier run made it
     client = connect(uri, settings.db_timeout_ms, bound_operations=False)
     try:
@@ -58,15 +60,24 @@ async def _rotate(settings: Settings, uri: str, limit: int | None) -> list[str]:
                 f"too; delete one of each pair and run this again"
             )
         if outcome.remaining:
-            return [*done, f"{outcome.remaining} GUIDs remain sealed by another key: "
-                           f"run this again to reseal them"]
+            return [
+                *done,
+                f"{outcome.remaining} GUIDs remain sealed by another key: "
+                f"run this again to reseal them",
+            ]
         await record.keep_only(current)
     finally:
         await client.close()
     # Only now: while a GUID was sealed by the old key, the old key file had to stay.
     if with_files:
         promote_next_key_file(settings.data_dir)
-        return [*done, f"every GUID is sealed by key {current}, now in "
-                       f"{settings.data_dir / KEY_FILE}; the previous key is deleted"]
-    return [*done, f"every GUID is sealed by key {current}: TOKENS_PREVIOUS_SECRET_KEY "
-                   f"can now be removed from every instance"]
+        return [
+            *done,
+            f"every GUID is sealed by key {current}, now in "
+            f"{settings.data_dir / KEY_FILE}; the previous key is deleted",
+        ]
+    return [
+        *done,
+        f"every GUID is sealed by key {current}: TOKENS_PREVIOUS_SECRET_KEY "
+        f"can now be removed from every instance",
+    ]

@@ -119,8 +119,9 @@ def create_key_file(data_dir: Path, name: str = KEY_FILE) -> None:
     except FileExistsError:
         return
     except OSError as error:
-        raise SecretKeyError(f"cannot write the secret key {data_dir / name}: "
-                             f"{_reason(error)}") from None
+        raise SecretKeyError(
+            f"cannot write the secret key {data_dir / name}: {_reason(error)}"
+        ) from None
     with os.fdopen(fd, "w") as handle:
         handle.write(base64.b64encode(os.urandom(_KEY_BYTES)).decode() + "\n")
         handle.flush()

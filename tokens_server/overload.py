@@ -11,7 +11,7 @@ from aiohttp.typedefs import Handler
 
 from .auth import PUBLIC_PATHS
 from .errors import Overloaded
-from .keys import IN_FLIGHT
+from .state import IN_FLIGHT
 
 # The public routes (health and the document) are the ones not counted: one list, auth's.
 UNCOUNTED_PATHS = PUBLIC_PATHS

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from . import schemas as s
 from .errors import FieldError, Invalid
-from .handlers import admin, meta, tokens
+from .handlers import meta, scopes, tokens, users
 
 BASE = "/api/v1"
 
@@ -128,7 +128,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET",
         f"{BASE}/me",
-        admin.me,
+        users.me,
         "Who you are",
         response=s.MeOut,
         errors=(401,),
@@ -137,7 +137,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET",
         f"{BASE}/scopes",
-        admin.list_scopes,
+        scopes.list_scopes,
         "The scopes you hold (admins: all)",
         response=s.ScopeListOut,
         errors=(401,),
@@ -146,7 +146,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
         f"{BASE}/scopes",
-        admin.create_scope,
+        scopes.create_scope,
         "Create a scope (admin)",
         status=201,
         response=s.ScopeOut,
@@ -157,7 +157,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "DELETE",
         f"{BASE}/scopes/{{name}}",
-        admin.delete_scope,
+        scopes.delete_scope,
         "Delete an unused scope (admin)",
         status=204,
         errors=(401, 403, 404, 409),
@@ -166,7 +166,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET",
         f"{BASE}/users",
-        admin.list_users,
+        users.list_users,
         "List users (admin)",
         response=s.UserListOut,
         errors=(401, 403),
@@ -175,7 +175,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
         f"{BASE}/users",
-        admin.create_user,
+        users.create_user,
         "Create a user (admin); its API key is shown this once",
         status=201,
         response=s.UserWithKeyOut,
@@ -186,7 +186,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "PATCH",
         f"{BASE}/users/{{name}}",
-        admin.patch_user,
+        users.patch_user,
         "Change a user's scopes or admin flag (admin)",
         response=s.UserOut,
         body=s.UserPatch,
@@ -196,7 +196,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "DELETE",
         f"{BASE}/users/{{name}}",
-        admin.delete_user,
+        users.delete_user,
         "Delete a user (admin)",
         status=204,
         errors=(401, 403, 404, 409),
@@ -205,7 +205,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
         f"{BASE}/users/{{name}}/key",
-        admin.rotate_key,
+        users.rotate_key,
         "Rotate a user's API key (admin, or the user itself); the old key stops working",
         response=s.UserWithKeyOut,
         errors=(401, 403, 404),

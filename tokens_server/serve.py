@@ -49,11 +49,15 @@ def _announce(settings: Settings, addresses: list[Any], seconds: float) -> None:
     """Tell the user where things are; the admin key itself is never printed."""
     lines = [f"tokens-server listening on {_url(address)}" for address in addresses]
     if settings.mongo_uri is None:
-        lines.append(f"data: {settings.data_dir} (embedded database in {settings.data_dir / 'db'}, "
-                     f"its connection URI in {settings.data_dir / URI_FILE})")
+        lines.append(
+            f"data: {settings.data_dir} (embedded database in {settings.data_dir / 'db'}, "
+            f"its connection URI in {settings.data_dir / URI_FILE})"
+        )
     else:
-        lines.append(f"data: MongoDB at {_without_credentials(settings.mongo_uri)}, "
-                     f"database {settings.db_name!r}; keys in {settings.data_dir}")
+        lines.append(
+            f"data: MongoDB at {_without_credentials(settings.mongo_uri)}, "
+            f"database {settings.db_name!r}; keys in {settings.data_dir}"
+        )
     lines.append(f"admin key: {_admin_key_source(settings)}")
     lines.append(f"ready in {seconds:.2f} s")
     # stdout, flushed: the one place a user or a supervising script looks for the address.

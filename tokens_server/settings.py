@@ -129,10 +129,6 @@ def _positive(text: str, name: str) -> int:
 def _check_admin_key(key: str) -> None:
     """The key travels in an HTTP header: visible ASCII only, so it arrives as configured."""
     if len(key) < ADMIN_KEY_MIN_LENGTH:
-        raise SettingsError(
-            f"TOKENS_ADMIN_KEY must be at least {ADMIN_KEY_MIN_LENGTH} characters"
-        )
+        raise SettingsError(f"TOKENS_ADMIN_KEY must be at least {ADMIN_KEY_MIN_LENGTH} characters")
     if not all("!" <= c <= "~" for c in key):
-        raise SettingsError(
-            "TOKENS_ADMIN_KEY may hold only visible ASCII characters (no spaces)"
-        )
+        raise SettingsError("TOKENS_ADMIN_KEY may hold only visible ASCII characters (no spaces)")

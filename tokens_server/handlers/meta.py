@@ -7,10 +7,10 @@ import asyncio
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
-from ..keys import IN_FLIGHT, REPOSITORY
 from ..openapi import openapi_document
 from ..overload import RETRY_AFTER_S
 from ..schemas import HealthOut, dump
+from ..state import IN_FLIGHT, REPOSITORY
 
 HEALTH_TIMEOUT = 1.0
 

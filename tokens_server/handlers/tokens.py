@@ -6,7 +6,6 @@ from aiohttp import web
 
 from ..auth import caller_of
 from ..crypto import GuidCipher
-from ..keys import REPOSITORY, SETTINGS
 from ..models import Caller, Token, utcnow
 from ..parsing import if_match, read_body, read_query
 from ..schemas import (
@@ -18,7 +17,8 @@ from ..schemas import (
     VerifyRequest,
     dump,
 )
-from ..token_service import TokenService
+from ..services.tokens import TokenService
+from ..state import REPOSITORY, SETTINGS
 
 
 def _service(request: web.Request) -> TokenService:

@@ -10,10 +10,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
 from ..keyring import Keyring
+from .auth_failures import AuthFailures
 from .bootstrap import BootstrapRecord
 from .quota import TokenQuota
 from .scopes import ScopeStore
-from .throttle import FailureCounter
 from .tokens import TokenStore
 from .users import UserStore
 
@@ -65,7 +65,7 @@ class Repository:
         quota = TokenQuota(self.db["users"], self.db["tokens"])
         self.tokens = TokenStore(self.db["tokens"], keyring, quota, list_timeout)
         self.users = UserStore(self.db["users"], self.db["guards"])
-        self.auth_failures = FailureCounter(self.db["auth_failures"], failure_window)
+        self.auth_failures = AuthFailures(self.db["auth_failures"], failure_window)
         self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
         self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])
 

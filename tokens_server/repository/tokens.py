@@ -95,8 +95,9 @@ class TokenStore:
         on the embedded database, past the request timeout, and the server could not start.
         """
         migrated = 0
-        async for doc in self._tokens.find({"guid_hash": None, "guid": {"$exists": True}},
-                                           {"guid": 1}):
+        async for doc in self._tokens.find(
+            {"guid_hash": None, "guid": {"$exists": True}}, {"guid": 1}
+        ):
             guid = str(doc["guid"]).lower()
             await self._tokens.update_one(
                 {"_id": doc["_id"], "guid": doc["guid"]},

@@ -32,9 +32,7 @@ class UserStore:
         await self._users.create_index("name", unique=True)
         await self._users.create_index("key_hash", unique=True)
         # Made here, not inside a transaction: creating a collection there is not portable.
-        await self._guards.update_one(
-            _ADMINS_GUARD, {"$setOnInsert": {"changes": 0}}, upsert=True
-        )
+        await self._guards.update_one(_ADMINS_GUARD, {"$setOnInsert": {"changes": 0}}, upsert=True)
 
     async def by_key_hash(self, key_hash: str) -> User | None:
         doc = await self._users.find_one({"key_hash": key_hash})

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from ..errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from ..guids import new_guid
+from ..models import Caller, Token, TokenPage, TokenQuery, utcnow
+from ..names import search_key
+from ..repository import Repository
+from ..schemas import TokenCreate, TokenListQuery, TokenPatch, VerifiedToken, VerifyOut
 from .contention import until_applied
-from .errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
-from .guids import new_guid
-from .models import Caller, Token, TokenPage, TokenQuery, utcnow
-from .names import search_key
-from .repository import Repository
-from .schemas import TokenCreate, TokenListQuery, TokenPatch, VerifiedToken, VerifyOut
 
 CLOCK_SKEW = timedelta(minutes=5)
 LAST_USED_RESOLUTION = timedelta(minutes=1)

@@ -1,19 +1,14 @@
-"""/api/v1/me, /scopes and /users"""
+"""/api/v1/me and /users"""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from ..admin_service import AdminService
 from ..auth import caller_of
-from ..keys import REPOSITORY
 from ..models import User
 from ..parsing import read_body
 from ..schemas import (
     MeOut,
-    ScopeCreate,
-    ScopeListOut,
-    ScopeOut,
     UserCreate,
     UserListOut,
     UserOut,
@@ -21,10 +16,13 @@ from ..schemas import (
     UserWithKeyOut,
     dump,
 )
+from ..services.scopes import ScopeService
+from ..services.users import UserService
+from ..state import REPOSITORY
 
 
-def _service(request: web.Request) -> AdminService:
-    return AdminService(request.app[REPOSITORY])
+def _service(request: web.Request) -> UserService:
+    return UserService(request.app[REPOSITORY])
 
 
 def _user_out(user: User) -> UserOut:
@@ -45,30 +43,9 @@ def _with_key(user: User, key: str, status: int) -> web.Response:
 
 async def me(request: web.Request) -> web.Response:
     caller = caller_of(request)
-    scopes = [s.name for s in await _service(request).visible_scopes(caller)]
-    return web.json_response(dump(MeOut(name=caller.name, admin=caller.admin, scopes=scopes)))
-
-
-async def list_scopes(request: web.Request) -> web.Response:
-    scopes = await _service(request).visible_scopes(caller_of(request))
-    items = [
-        ScopeOut(name=s.name, description=s.description, created_at=s.created_at) for s in scopes
-    ]
-    return web.json_response(dump(ScopeListOut(items=items)))
-
-
-async def create_scope(request: web.Request) -> web.Response:
-    body = await read_body(request, ScopeCreate)
-    scope = await _service(request).create_scope(caller_of(request), body)
-    out = ScopeOut(name=scope.name, description=scope.description, created_at=scope.created_at)
-    return web.json_response(
-        dump(out), status=201, headers={"Location": f"/api/v1/scopes/{scope.name}"}
-    )
-
-
-async def delete_scope(request: web.Request) -> web.Response:
-    await _service(request).delete_scope(caller_of(request), request.match_info["name"])
-    return web.Response(status=204)
+    scopes = await ScopeService(request.app[REPOSITORY]).visible_scopes(caller)
+    names = [s.name for s in scopes]
+    return web.json_response(dump(MeOut(name=caller.name, admin=caller.admin, scopes=names)))
 
 
 async def list_users(request: web.Request) -> web.Response:

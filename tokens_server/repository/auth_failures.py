@@ -22,7 +22,7 @@ Document = dict[str, object]
 _ATTEMPTS = 5
 
 
-class FailureCounter:
+class AuthFailures:
     def __init__(self, failures: AsyncCollection[Document], window: timedelta) -> None:
         self._failures = failures.with_options(write_concern=WriteConcern(w=1, j=False))
         self._window = window

@@ -1,38 +1,22 @@
-"""Users and scopes: admin-only management, plus what any caller may ask about itself."""
+"""Users: only an admin lists, makes, changes or deletes them; anyone may rotate their own key."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .crypto import hash_api_key, new_api_key
-from .errors import Conflict, Forbidden, Invalid, NotFound
-from .models import Caller, Scope, User, utcnow
-from .repository import Repository
-from .schemas import ScopeCreate, UserCreate, UserPatch
+from ..crypto import hash_api_key, new_api_key
+from ..errors import Conflict, Forbidden, Invalid, NotFound
+from ..models import Caller, User, utcnow
+from ..repository import Repository
+from ..schemas import UserCreate, UserPatch
+from . import require_admin
 
 ADMIN_NAME = "admin"
 
 
-def require_admin(caller: Caller) -> None:
-    if not caller.admin:
-        raise Forbidden("only an admin may do this")
-
-
 @dataclass
-class AdminService:
+class UserService:
     repo: Repository
-
-    async def visible_scopes(self, caller: Caller) -> list[Scope]:
-        return await self.repo.scopes.all(None if caller.admin else caller.scopes)
-
-    async def create_scope(self, caller: Caller, body: ScopeCreate) -> Scope:
-        require_admin(caller)
-        return await self.repo.scopes.create(body.name, body.description, utcnow())
-
-    async def delete_scope(self, caller: Caller, name: str) -> None:
-        require_admin(caller)
-        if not await self.repo.scopes.delete(name):
-            raise NotFound(f"there is no scope {name!r}")
 
     async def users(self, caller: Caller) -> list[User]:
         require_admin(caller)

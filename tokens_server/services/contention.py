@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from .errors import Conflict
+from ..errors import Conflict
 
 T = TypeVar("T")
 
@@ -33,8 +33,7 @@ async def until_applied(attempt: Callable[[], Awaitable[T | None]]) -> T:
             return result
         if time.monotonic() >= deadline:
             raise Conflict(
-                f"the token kept changing for {RETRY_FOR_S:g} s while this change waited; "
-                "try again"
+                f"the token kept changing for {RETRY_FOR_S:g} s while this change waited; try again"
             )
         await asyncio.sleep(random.uniform(0, pause))  # noqa: S311 - jitter, not a secret
         pause = min(pause * 2, _LONGEST_PAUSE_S)

@@ -1,0 +1,28 @@
+"""Scopes: any caller may list those it holds; only an admin makes or deletes one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import NotFound
+from ..models import Caller, Scope, utcnow
+from ..repository import Repository
+from ..schemas import ScopeCreate
+from . import require_admin
+
+
+@dataclass
+class ScopeService:
+    repo: Repository
+
+    async def visible_scopes(self, caller: Caller) -> list[Scope]:
+        return await self.repo.scopes.all(None if caller.admin else caller.scopes)
+
+    async def create_scope(self, caller: Caller, body: ScopeCreate) -> Scope:
+        require_admin(caller)
+        return await self.repo.scopes.create(body.name, body.description, utcnow())
+
+    async def delete_scope(self, caller: Caller, name: str) -> None:
+        require_admin(caller)
+        if not await self.repo.scopes.delete(name):
+            raise NotFound(f"there is no scope {name!r}")
