@@ -14,18 +14,10 @@ from aiohttp.test_utils import TestClient
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from tests.support import ADMIN, ADMIN_KEY, OBSERVED, AiohttpClient
 from tokens_server.app import create_app
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.settings import Settings
-
-ADMIN_KEY = "test-admin-key-0123456789abcdef-0123"
-ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
-
-AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-# (method, route path, status) of every answer a `client` gave during the session; the OpenAPI
-# test checks that each is declared in the document.
-OBSERVED: set[tuple[str, str, int]] = set()
 
 
 def pytest_configure(config: pytest.Config) -> None:

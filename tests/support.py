@@ -1,15 +1,26 @@
-"""Helpers shared by the API tests: timestamps, problem checks, edits behind the server's back."""
+"""What the tests share besides fixtures: the admin's key, timestamps, problem checks, edits
+behind the server's back."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo.database import Database
 
 PROBLEM_JSON = "application/problem+json"
+ADMIN_KEY = "test-admin-key-0123456789abcdef-0123"
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+# (method, route path, status) of every answer a `client` gave during the session; the OpenAPI
+# test checks that each is declared in the document.
+OBSERVED: set[tuple[str, str, int]] = set()
 
 
 def now() -> datetime:

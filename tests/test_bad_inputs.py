@@ -15,8 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pymongo.database import Database
 
-from tests.conftest import ADMIN
-from tests.support import in_, problem
+from tests.support import ADMIN, in_, problem
 from tokens_server.settings import MAX_BODY_BYTES
 
 Client = TestClient[Any, Any]

@@ -16,8 +16,7 @@ from aiohttp.test_utils import TestClient
 from cryptography.exceptions import InvalidTag
 from pymongo.database import Database
 
-from tests.conftest import ADMIN
-from tests.support import now
+from tests.support import ADMIN, now
 from tokens_server.crypto import GuidCipher, hash_api_key
 from tokens_server.keyring import KEY_FILE, Keyring, create_key_file, key_from_text, load_keyring
 from tokens_server.repository import Repository, connect

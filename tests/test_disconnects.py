@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import ADMIN_KEY
+from tests.support import ADMIN_KEY
 
 
 async def _access_line(caplog: pytest.LogCaptureFixture, target: str) -> str:

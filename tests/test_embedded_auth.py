@@ -22,8 +22,8 @@ import pytest
 from pymongo import AsyncMongoClient, MongoClient
 from pymongo.errors import OperationFailure
 
-from tests.conftest import ADMIN_KEY
 from tests.server_process import ServerProcess
+from tests.support import ADMIN_KEY
 from tokens_server import embedded
 from tokens_server.embedded import EmbeddedDatabase, _executable
 from tokens_server.embedded_auth import ProvisioningTLS, read_password, write_uri

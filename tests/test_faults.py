@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import ADMIN, ADMIN_KEY, AiohttpClient
+from tests.support import ADMIN, ADMIN_KEY, AiohttpClient
 from tokens_server.app import create_app
 from tokens_server.settings import Settings
 from tokens_server.state import EMBEDDED_DB

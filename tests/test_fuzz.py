@@ -25,13 +25,13 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from pymongo import MongoClient
 
+from tests.support import ADMIN, ADMIN_KEY
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.guids import random_looking
 from tokens_server.openapi import openapi_document
 from tokens_server.routes import OPERATIONS
 from tokens_server.settings import Settings
 
-from .conftest import ADMIN, ADMIN_KEY
 from .live_server import LiveServer
 
 FUZZ_EXAMPLES = int(os.environ.get("TOKENS_FUZZ_EXAMPLES", "100"))

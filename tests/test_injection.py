@@ -21,7 +21,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from tests.conftest import ADMIN
+from tests.support import ADMIN
 from tokens_server.routes import OPERATIONS
 from tokens_server.state import REPOSITORY
 

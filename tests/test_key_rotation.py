@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo.database import Database
 
-from tests.conftest import ADMIN, AiohttpClient
+from tests.support import ADMIN, AiohttpClient
 from tokens_server.app import create_app
 from tokens_server.key_rotation import rotate_secret_key
 from tokens_server.keyring import SecretKeyError, key_from_text

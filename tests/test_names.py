@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import ADMIN
+from tests.support import ADMIN
 from tokens_server.names import normalized_name, search_key
 
 Client = TestClient[Any, Any]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from tests.conftest import ADMIN, OBSERVED, AiohttpClient
+from tests.support import ADMIN, OBSERVED, AiohttpClient
 from tokens_server import access_log
 from tokens_server.access_log import RedactingAccessLogger
 from tokens_server.app import create_app

@@ -12,8 +12,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import ADMIN, ADMIN_KEY, AiohttpClient
-from tests.support import problem
+from tests.support import ADMIN, ADMIN_KEY, AiohttpClient, problem
 from tokens_server.app import create_app
 from tokens_server.settings import Settings
 

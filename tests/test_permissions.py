@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import ADMIN
-from tests.support import problem
+from tests.support import ADMIN, problem
 
 Client = TestClient[Any, Any]
 Headers = dict[str, str]

@@ -12,8 +12,7 @@ from aiohttp.test_utils import TestClient
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
-from tests.conftest import ADMIN, AiohttpClient
-from tests.support import problem
+from tests.support import ADMIN, AiohttpClient, problem
 from tokens_server.app import create_app
 from tokens_server.guids import new_guid
 from tokens_server.keyring import Keyring, key_from_text

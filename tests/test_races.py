@@ -11,8 +11,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from pymongo.database import Database
 
-from tests.conftest import ADMIN
-from tests.support import in_
+from tests.support import ADMIN, in_
 
 WRITERS = 8
 

@@ -10,7 +10,7 @@ from aiohttp.test_utils import TestClient
 from pymongo import AsyncMongoClient, monitoring
 from pymongo.database import Database
 
-from tests.conftest import ADMIN, AiohttpClient
+from tests.support import ADMIN, AiohttpClient
 from tokens_server.app import create_app
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.keyring import Keyring, key_from_text

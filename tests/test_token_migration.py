@@ -6,7 +6,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from tests.conftest import AiohttpClient
+from tests.support import AiohttpClient
 from tokens_server.app import create_app
 from tokens_server.models import utcnow
 from tokens_server.settings import Settings

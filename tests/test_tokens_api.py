@@ -11,8 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pymongo.database import Database
 
-from tests.conftest import ADMIN
-from tests.support import expire, in_, iso, now, parse, problem, set_raw
+from tests.support import ADMIN, expire, in_, iso, now, parse, problem, set_raw
 
 Client = TestClient[Any, Any]
 MakeToken = Callable[..., Awaitable[dict[str, Any]]]

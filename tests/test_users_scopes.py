@@ -13,8 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from pymongo.database import Database
 
-from tests.conftest import ADMIN, ADMIN_KEY, AiohttpClient
-from tests.support import parse, problem
+from tests.support import ADMIN, ADMIN_KEY, AiohttpClient, parse, problem
 from tokens_server.app import create_app
 from tokens_server.settings import Settings
 

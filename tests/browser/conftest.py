@@ -24,8 +24,8 @@ from typing import IO, Any, TypeVar
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from tests.conftest import ADMIN_KEY
 from tests.live_server import LiveServer
+from tests.support import ADMIN_KEY
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.settings import Settings
 from tokens_widget import Token, TokensClient

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from tests.conftest import ADMIN_KEY
+from tests.support import ADMIN_KEY
 from tokens_widget import TokensClient, TokensWidget
 
 SCOPES = ("analytics", "finance", "ml")

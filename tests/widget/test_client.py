@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.conftest import ADMIN_KEY
+from tests.support import ADMIN_KEY
 from tokens_widget import ApiError, TokensClient
 
 

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tests.conftest import ADMIN_KEY
+from tests.support import ADMIN_KEY
 from tokens_widget import TokensClient
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "tokens_demo.ipynb"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from traitlets import TraitError
 
-from tests.conftest import ADMIN_KEY
+from tests.support import ADMIN_KEY
 from tokens_widget import TokensClient, TokensWidget
 from tokens_widget import widget as widget_module
 
