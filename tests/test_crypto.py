@@ -18,7 +18,7 @@ from pymongo.database import Database
 
 from tests.support import ADMIN, now
 from tokens_server.crypto import GuidCipher, hash_api_key
-from tokens_server.keyring import KEY_FILE, Keyring, create_key_file, key_from_text, load_keyring
+from tokens_server.keyring import Keyring, create_key_file, key_from_text, load_keyring
 from tokens_server.repository import Repository, connect
 from tokens_server.settings import Settings
 
@@ -139,12 +139,12 @@ def test_master_secret_is_made_once_with_mode_0600(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     files = Settings(data_dir=data_dir)
     assert load_keyring(files) is None
-    create_key_file(data_dir)
-    path = data_dir / KEY_FILE
+    path = data_dir / "secret.key"
+    create_key_file(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     first = load_keyring(files)
     assert first is not None
-    create_key_file(data_dir)  # an existing key is never replaced
+    create_key_file(path)  # an existing key is never replaced
     again = load_keyring(files)
     assert again is not None and again.ids == first.ids
     configured = load_keyring(

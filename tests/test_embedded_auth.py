@@ -24,9 +24,10 @@ from pymongo.errors import OperationFailure
 
 from tests.server_process import ServerProcess
 from tests.support import ADMIN_KEY
-from tokens_server import embedded
-from tokens_server.embedded import EmbeddedDatabase, _executable
-from tokens_server.embedded_auth import ProvisioningTLS, read_password, write_uri
+from tokens_server.embedded import EmbeddedDatabase
+from tokens_server.embedded import process as embedded_process
+from tokens_server.embedded.credentials import ProvisioningTLS, read_password, write_uri
+from tokens_server.embedded.process import _executable
 
 SECRET = "embedded-auth-test-secret"
 UNAUTHORIZED = 13
@@ -198,7 +199,7 @@ async def test_while_the_user_is_made_only_our_own_tls_client_gets_in(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The provisioning run has no --auth: what stops another process then is the certificate.
-    real_set_password = embedded.set_password
+    real_set_password = embedded_process.set_password
     outcomes: dict[str, str] = {}
 
     async def probe_then_set(tls: ProvisioningTLS, port: int, password: str) -> None:
@@ -206,7 +207,7 @@ async def test_while_the_user_is_made_only_our_own_tls_client_gets_in(
         outcomes["tls without a certificate"] = _insert_as_stranger(port, tls.ca_file)
         await real_set_password(tls, port, password)
 
-    monkeypatch.setattr(embedded, "set_password", probe_then_set)
+    monkeypatch.setattr(embedded_process, "set_password", probe_then_set)
     db = EmbeddedDatabase(tmp_path / "data")
     await db.start()
     try:

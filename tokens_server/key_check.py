@@ -8,7 +8,7 @@ them fails before the port is served, with one line naming the problem.
 
 from __future__ import annotations
 
-from .keyring import KEY_FILE, Keyring, SecretKeyError, create_key_file, load_keyring
+from .keyring import Keyring, SecretKeyError, create_key_file, load_keyring
 from .repository.secret_keys import SecretKeyRecord
 from .settings import Settings
 
@@ -23,11 +23,11 @@ async def open_keyring(settings: Settings, record: SecretKeyRecord) -> Keyring:
         if recorded is not None or await record.sample() is not None:
             sealed_by = ", ".join(recorded or ["an unrecorded key"])
             raise SecretKeyError(
-                f"no secret key: {settings.data_dir / KEY_FILE} does not exist and "
+                f"no secret key: {settings.files.secret_key} does not exist and "
                 f"TOKENS_SECRET_KEY is not set, but the stored GUIDs are sealed by key "
                 f"{sealed_by}; restore the key file or set TOKENS_SECRET_KEY"
             )
-        create_key_file(settings.data_dir)
+        create_key_file(settings.files.secret_key)
         keyring = load_keyring(settings)
         assert keyring is not None
     if recorded is None:

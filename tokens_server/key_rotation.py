@@ -11,14 +11,7 @@ from __future__ import annotations
 
 from .embedded import EmbeddedDatabase
 from .key_check import open_keyring
-from .keyring import (
-    KEY_FILE,
-    NEXT_KEY_FILE,
-    SecretKeyError,
-    create_key_file,
-    load_keyring,
-    promote_next_key_file,
-)
+from .keyring import SecretKeyError, create_key_file, load_keyring, promote_next_key_file
 from .repository import Repository, connect, database
 from .repository.secret_keys import SecretKeyRecord
 from .settings import Settings
@@ -41,10 +34,10 @@ async def _rotate(settings: Settings, uri: str, limit: int | None) -> list[str]:
     if with_files:
         if load_keyring(settings) is None:
             raise SecretKeyError(
-                f"no secret key to rotate: {settings.data_dir / KEY_FILE} "
+                f"no secret key to rotate: {settings.files.secret_key} "
                 "does not exist and TOKENS_SECRET_KEY is not set"
             )
-        create_key_file(settings.data_dir, NEXT_KEY_FILE)  # kept if an earlier run made it
+        create_key_file(settings.files.next_secret_key)  # kept if an earlier run made it
     client = connect(uri, settings.db_timeout_ms, bound_operations=False)
     try:
         record = SecretKeyRecord(database(client, settings.db_name))
@@ -70,11 +63,11 @@ async def _rotate(settings: Settings, uri: str, limit: int | None) -> list[str]:
         await client.close()
     # Only now: while a GUID was sealed by the old key, the old key file had to stay.
     if with_files:
-        promote_next_key_file(settings.data_dir)
+        promote_next_key_file(settings.files)
         return [
             *done,
             f"every GUID is sealed by key {current}, now in "
-            f"{settings.data_dir / KEY_FILE}; the previous key is deleted",
+            f"{settings.files.secret_key}; the previous key is deleted",
         ]
     return [
         *done,

@@ -2,7 +2,8 @@
 
 Keys come from ``TOKENS_SECRET_KEY`` (and ``TOKENS_PREVIOUS_SECRET_KEY``), else from files in
 the data directory: ``secret.key``, and while a rotation started there is unfinished,
-``secret.key.new``, which is then the current key and ``secret.key`` the previous one. New
+``secret.key.new``, which is then the current key and ``secret.key`` the previous one (see
+``settings.DataFiles``). New
 GUIDs are sealed under the current key; a stored GUID names the key that sealed it, so both
 read. Whether these are the keys the database was sealed with is ``key_check``'s concern.
 """
@@ -20,10 +21,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 
 from .crypto import GuidCipher
-from .settings import Settings
+from .owner_only import FILE_MODE
+from .settings import DataFiles, Settings
 
-KEY_FILE = "secret.key"
-NEXT_KEY_FILE = "secret.key.new"
 _KEY_BYTES = 32
 
 
@@ -99,38 +99,37 @@ def load_keyring(settings: Settings) -> Keyring | None:
             key_from_text(settings.secret_key, "TOKENS_SECRET_KEY"),
             None if previous is None else key_from_text(previous, "TOKENS_PREVIOUS_SECRET_KEY"),
         )
-    key = _read_key_file(settings.data_dir / KEY_FILE)
-    next_key = _read_key_file(settings.data_dir / NEXT_KEY_FILE)
+    files = settings.files
+    key = _read_key_file(files.secret_key)
+    next_key = _read_key_file(files.next_secret_key)
     if key is None:
         if next_key is not None:
             raise SecretKeyError(
-                f"{settings.data_dir / KEY_FILE} is missing but {NEXT_KEY_FILE} exists: "
+                f"{files.secret_key} is missing but {files.next_secret_key.name} exists: "
                 "restore the previous key file to finish the rotation"
             )
         return None
     return Keyring(key) if next_key is None else Keyring(next_key, key)
 
 
-def create_key_file(data_dir: Path, name: str = KEY_FILE) -> None:
-    """Write a new random key to ``data_dir / name`` (mode 0600) unless the file exists."""
+def create_key_file(path: Path) -> None:
+    """Write a new random key to ``path`` (owner-only) unless the file exists."""
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(data_dir / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     except FileExistsError:
         return
     except OSError as error:
-        raise SecretKeyError(
-            f"cannot write the secret key {data_dir / name}: {_reason(error)}"
-        ) from None
+        raise SecretKeyError(f"cannot write the secret key {path}: {_reason(error)}") from None
     with os.fdopen(fd, "w") as handle:
         handle.write(base64.b64encode(os.urandom(_KEY_BYTES)).decode() + "\n")
         handle.flush()
         os.fsync(handle.fileno())  # a key lost to a crash would leave its GUIDs unreadable
 
 
-def promote_next_key_file(data_dir: Path) -> None:
+def promote_next_key_file(files: DataFiles) -> None:
     """End a rotation started with files: the new key becomes ``secret.key``, the old is gone."""
-    os.replace(data_dir / NEXT_KEY_FILE, data_dir / KEY_FILE)
+    os.replace(files.next_secret_key, files.secret_key)
 
 
 def _read_key_file(path: Path) -> SecretKey | None:

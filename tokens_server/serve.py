@@ -13,8 +13,8 @@ from typing import Any
 from aiohttp import web
 
 from .access_log import RedactingAccessLogger
-from .app import admin_key_path, create_app
-from .embedded import URI_FILE
+from .app import create_app
+from .first_admin import admin_key_source
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -50,15 +50,15 @@ def _announce(settings: Settings, addresses: list[Any], seconds: float) -> None:
     lines = [f"tokens-server listening on {_url(address)}" for address in addresses]
     if settings.mongo_uri is None:
         lines.append(
-            f"data: {settings.data_dir} (embedded database in {settings.data_dir / 'db'}, "
-            f"its connection URI in {settings.data_dir / URI_FILE})"
+            f"data: {settings.data_dir} (embedded database in {settings.files.database}, "
+            f"its connection URI in {settings.files.database_uri})"
         )
     else:
         lines.append(
             f"data: MongoDB at {_without_credentials(settings.mongo_uri)}, "
             f"database {settings.db_name!r}; keys in {settings.data_dir}"
         )
-    lines.append(f"admin key: {_admin_key_source(settings)}")
+    lines.append(f"admin key: {admin_key_source(settings)}")
     lines.append(f"ready in {seconds:.2f} s")
     # stdout, flushed: the one place a user or a supervising script looks for the address.
     print("\n".join(lines), file=sys.stdout, flush=True)
@@ -71,9 +71,3 @@ def _url(address: Any) -> str:
 
 def _without_credentials(uri: str) -> str:
     return re.sub(r"//[^@/]*@", "//", uri)
-
-
-def _admin_key_source(settings: Settings) -> str:
-    if settings.admin_key is not None:
-        return "TOKENS_ADMIN_KEY (used only if the database never had an admin)"
-    return admin_key_path(settings)

@@ -26,10 +26,54 @@ def default_data_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class DataFiles:
+    """Every file the server keeps in its data directory, all owner-only."""
+
+    root: Path
+
+    @property
+    def lock(self) -> Path:
+        """Held by the running server, so a second one on the same directory refuses to start."""
+        return self.root / "server.lock"
+
+    @property
+    def database(self) -> Path:
+        """The embedded database's storage (a directory)."""
+        return self.root / "db"
+
+    @property
+    def database_log(self) -> Path:
+        return self.root / "db.log"
+
+    @property
+    def database_config(self) -> Path:
+        return self.root / "db.toml"
+
+    @property
+    def database_uri(self) -> Path:
+        """The embedded database's connection URI, credentials included."""
+        return self.root / "db.uri"
+
+    @property
+    def admin_key(self) -> Path:
+        """The first admin's API key, when the server made it."""
+        return self.root / "admin.key"
+
+    @property
+    def secret_key(self) -> Path:
+        return self.root / "secret.key"
+
+    @property
+    def next_secret_key(self) -> Path:
+        """The new secret key while a rotation with key files is unfinished."""
+        return self.root / "secret.key.new"
+
+
+@dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
-    # None starts the embedded database in ``data_dir / "db"``.
+    # None starts the embedded database in the data directory.
     mongo_uri: str | None = field(default=None, repr=False)  # may carry a password
     db_name: str = "tokens"
     data_dir: Path = field(default_factory=default_data_dir)
@@ -101,6 +145,10 @@ class Settings:
             )
         if self.previous_secret_key is not None and self.secret_key is None:
             raise SettingsError("TOKENS_PREVIOUS_SECRET_KEY needs TOKENS_SECRET_KEY (the new key)")
+
+    @property
+    def files(self) -> DataFiles:
+        return DataFiles(self.data_dir)
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)

@@ -11,8 +11,6 @@ from ..repository import Repository
 from ..schemas import UserCreate, UserPatch
 from . import require_admin
 
-ADMIN_NAME = "admin"
-
 
 @dataclass
 class UserService:
@@ -66,16 +64,3 @@ class UserService:
         if user is None:
             raise NotFound(f"there is no user {name!r}")
         return user, key
-
-    async def bootstrap_admin(self, configured_key: str | None) -> str | None:
-        """Make the ``admin`` user once, on a database that never had an admin; answer its key
-        when it was made here. Later starts leave users alone, also when admin was deleted."""
-        if not await self.repo.bootstrap.first_start(utcnow()):
-            return None
-        key = configured_key or new_api_key()
-        created = await self.repo.users.create_if_absent(
-            ADMIN_NAME, [], True, hash_api_key(key), utcnow()
-        )
-        # Recorded after the user exists: a crash in between leaves a user, which counts too.
-        await self.repo.bootstrap.record(utcnow())
-        return key if created else None

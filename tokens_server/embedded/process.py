@@ -1,9 +1,12 @@
-"""The embedded default database: SecantusDB as a child process on a free loopback port.
+"""The embedded database's process: SecantusDB as a child on a free loopback port.
+
+Longer than most modules: one class whose start, provisioning, restart and stop share the state
+of one child process.
 
 It runs as a separate program, never in the server's process: it is pure Python above WiredTiger
-and would otherwise share the GIL with the web server. Everything it keeps lives in the data
-directory, owner-only: its storage ``db/``, its log ``db.log``, its configuration ``db.toml`` and
-``db.uri``, the connection URI with its credentials (see ``embedded_auth``).
+and would otherwise share the GIL with the web server. What it keeps in the data directory is
+named by ``settings.DataFiles``: its storage, its log, its configuration and its connection URI
+with the credentials (see ``credentials``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
-import fcntl
 import functools
 import os
 import re
@@ -21,9 +23,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import IO
 
-from .embedded_auth import (
+from ..owner_only import (
+    UMASK,
+    make_private_dir,
+    open_private_append,
+    tighten_tree,
+    write_private_file,
+)
+from ..settings import DataFiles
+from .credentials import (
     authenticates,
     connection_uri,
     new_password,
@@ -32,23 +41,10 @@ from .embedded_auth import (
     set_password,
     write_uri,
 )
-from .owner_only import (
-    FILE_MODE,
-    UMASK,
-    make_private_dir,
-    open_private_append,
-    tighten_tree,
-    write_private_file,
-)
 
 _LISTENING = re.compile(rb"secantus listening on [0-9.]+:(\d+)")
 _BUSY = b"already being managed by another process"
 _PR_SET_PDEATHSIG = 1
-
-DB_DIR = "db"
-LOG_FILE = "db.log"
-CONFIG_FILE = "db.toml"
-URI_FILE = "db.uri"
 
 # Given with --config, which also keeps SecantusDB from reading a secantusd.toml it would
 # otherwise find in the working directory, ~/.secantus or /etc/secantus: no file planted there
@@ -63,31 +59,6 @@ standalone = false
 
 class EmbeddedDatabaseError(RuntimeError):
     """The embedded database could not be started."""
-
-
-class DataDirLocked(EmbeddedDatabaseError):
-    """Another server already uses this data directory."""
-
-
-def lock_data_dir(data_dir: Path) -> IO[str]:
-    """Take an exclusive lock on ``data_dir`` for this process's lifetime; fail at once if held."""
-    make_private_dir(data_dir)
-    fd = os.open(data_dir / "server.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
-    handle = os.fdopen(fd, "r+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise DataDirLocked(
-            f"another tokens-server (pid {holder}) is already using the data directory {data_dir}"
-        ) from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
 
 
 # Loaded in the server, not in the forked child: loading a library between fork and exec can
@@ -133,10 +104,11 @@ class EmbeddedDatabase:
 
     def __init__(self, data_dir: Path, busy_grace: float = 5.0) -> None:
         self.data_dir = data_dir
-        self.storage = data_dir / DB_DIR
-        self.log_path = data_dir / LOG_FILE
-        self.uri_path = data_dir / URI_FILE
-        self.config_path = data_dir / CONFIG_FILE
+        files = DataFiles(data_dir)
+        self.storage = files.database
+        self.log_path = files.database_log
+        self.uri_path = files.database_uri
+        self.config_path = files.database_config
         self.busy_grace = busy_grace
         # Chosen at start and kept through every restart until ``stop``: it is the port the
         # server's driver knows.

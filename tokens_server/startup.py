@@ -1,0 +1,41 @@
+"""Connecting at start: the MongoDB client, the secret-key check, indexes and migrations, the
+first admin; the client closes at shutdown."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from aiohttp import web
+
+from .first_admin import make_first_admin
+from .key_check import open_keyring
+from .repository import Repository, connect, database
+from .repository.secret_keys import SecretKeyRecord
+from .state import EMBEDDED_DB, KEYRING, REPOSITORY, SETTINGS
+
+
+async def repository(app: web.Application) -> AsyncIterator[None]:
+    """Connect, check the secret keys, create indexes, migrate old data and make the first
+    admin; close at shutdown. A key that does not fit the data raises SecretKeyError here,
+    before the port is served."""
+    settings = app[SETTINGS]
+    embedded = app[EMBEDDED_DB]
+    uri = settings.mongo_uri if embedded is None else embedded.uri
+    assert uri is not None
+    client = connect(uri, settings.db_timeout_ms)
+    try:
+        record = SecretKeyRecord(database(client, settings.db_name))
+        keyring = await open_keyring(settings, record)
+        window = timedelta(seconds=settings.auth_failure_window_s)
+        list_timeout = timedelta(milliseconds=settings.list_timeout_ms)
+        repo = Repository(
+            client, settings.db_name, keyring, failure_window=window, list_timeout=list_timeout
+        )
+        await repo.prepare()
+        await make_first_admin(repo, settings)
+        app[KEYRING] = keyring
+        app[REPOSITORY] = repo
+        yield
+    finally:
+        await client.close()
