@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 from pathlib import Path
 
-from aiohttp import web
+from tokens_server.serve import serving
 
-from .worker import _runner
+from .worker import build, logs_access
 
 
 class Server:
     """A running app on 127.0.0.1; ``url`` is its base address."""
 
     def __init__(self, url: str, process: asyncio.subprocess.Process | None,
-                 runner: web.AppRunner | None) -> None:
+                 in_process: contextlib.AsyncExitStack | None) -> None:
         self.url = url
         self._process = process
-        self._runner = runner
+        self._in_process = in_process
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        if self._in_process is not None:
+            await self._in_process.aclose()
         if self._process is not None and self._process.returncode is None:
             self._process.terminate()
             try:
@@ -36,11 +37,11 @@ async def start(kind: str, uri: str, db_name: str, data_dir: Path,
                 in_process: bool = False) -> Server:
     """``kind`` is ``service`` or ``floor``; ``in_process`` shares this process's event loop."""
     if in_process:
-        runner = _runner(kind, uri, db_name, data_dir)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        return Server(f"http://127.0.0.1:{runner.addresses[0][1]}", None, runner)
+        served = contextlib.AsyncExitStack()
+        app = build(kind, uri, db_name, data_dir)
+        addresses = await served.enter_async_context(
+            serving(app, "127.0.0.1", 0, access_log=logs_access(kind)))
+        return Server(f"http://127.0.0.1:{addresses[0][1]}", None, served)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "benchmarks.worker", kind, uri, db_name, str(data_dir),
         stdout=asyncio.subprocess.PIPE,

@@ -15,19 +15,20 @@ from pathlib import Path
 
 from aiohttp import web
 
-from tokens_server.access_log import RedactingAccessLogger
 from tokens_server.app import create_app
 from tokens_server.logs import RedactingFormatter
+from tokens_server.serve import serving
 from tokens_server.settings import Settings
 
 from . import dataset
 from .floor import create_floor_app
 
 
-def _runner(kind: str, uri: str, db_name: str, data_dir: Path) -> web.AppRunner:
+def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
+    """The service or the floor app; the service logs as the real server does."""
     data_dir.mkdir(parents=True, exist_ok=True)
     if kind == "floor":
-        return web.AppRunner(create_floor_app(uri, db_name), access_log=None)
+        return create_floor_app(uri, db_name)
     settings = Settings(
         mongo_uri=uri,
         db_name=db_name,
@@ -44,26 +45,22 @@ def _runner(kind: str, uri: str, db_name: str, data_dir: Path) -> web.AppRunner:
     logging.getLogger().handlers[0].setFormatter(
         RedactingFormatter([dataset.ADMIN_KEY, dataset.SECRET])
     )
-    return web.AppRunner(
-        create_app(settings),
-        access_log_class=RedactingAccessLogger,
-        access_log=logging.getLogger("tokens.access"),
-    )
+    return create_app(settings)
+
+
+def logs_access(kind: str) -> bool:
+    """The floor app has no access log: it stands for the least a request can cost."""
+    return kind != "floor"
 
 
 async def _serve(kind: str, uri: str, db_name: str, data_dir: Path) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
-    runner = _runner(kind, uri, db_name, data_dir)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        print(f"port {runner.addresses[0][1]}", flush=True)
+    app = build(kind, uri, db_name, data_dir)
+    async with serving(app, "127.0.0.1", 0, access_log=logs_access(kind)) as addresses:
+        print(f"port {addresses[0][1]}", flush=True)
         await stop.wait()
-    finally:
-        await runner.cleanup()
 
 
 def main() -> None:

@@ -5,27 +5,27 @@ for synchronous HTTP clients (the fuzzer) that must not run inside the tests' ev
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from concurrent.futures import Future
 from typing import Any
 
-from aiohttp import web
-
 from tokens_server.app import create_app
+from tokens_server.serve import serving
 from tokens_server.settings import Settings
 
 _START_TIMEOUT_S = 30.0
 
 
 class LiveServer:
-    """``create_app(settings)`` behind an ``AppRunner`` on 127.0.0.1 and a free port."""
+    """``create_app(settings)`` served on 127.0.0.1 and a free port."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.port = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
-        self._runner: web.AppRunner | None = None
+        self._served = contextlib.AsyncExitStack()
 
     @property
     def url(self) -> str:
@@ -36,11 +36,11 @@ class LiveServer:
         return future.result(_START_TIMEOUT_S)
 
     async def _start(self) -> int:
-        self._runner = web.AppRunner(create_app(self.settings), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        return int(self._runner.addresses[0][1])
+        app = create_app(self.settings)
+        addresses = await self._served.enter_async_context(
+            serving(app, "127.0.0.1", 0, access_log=False)
+        )
+        return int(addresses[0][1])
 
     def start(self) -> LiveServer:
         self._thread.start()
@@ -49,8 +49,7 @@ class LiveServer:
 
     def stop(self) -> None:
         try:
-            if self._runner is not None:
-                self._run(self._runner.cleanup())
+            self._run(self._served.aclose())
         finally:
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(_START_TIMEOUT_S)

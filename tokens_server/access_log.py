@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import re
 
 from aiohttp import web
 from aiohttp.abc import AbstractAccessLogger
 
-log = logging.getLogger("tokens.access")
+LOGGER = "tokens.access"
 # Hyphens optional: the 32 hex digits alone are the whole secret, and UUID parsers accept them.
 _GUID = re.compile(
     r"([0-9a-fA-F]{8})-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}"

@@ -1,18 +1,21 @@
-"""Run the app on a TCP port until SIGINT or SIGTERM, then shut it down cleanly."""
+"""Run an app on a TCP port: ``serving`` for every caller (the command, benchmarks, tests),
+``serve`` for the command, until SIGINT or SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import signal
 import sys
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiohttp import web
 
-from .access_log import RedactingAccessLogger
+from .access_log import LOGGER, RedactingAccessLogger
 from .app import create_app
 from .first_admin import admin_key_source
 from .settings import Settings
@@ -28,18 +31,28 @@ async def serve(settings: Settings, started: float | None = None) -> None:
     # Installed before the database starts, so a signal during start-up still ends in cleanup.
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    async with serving(create_app(settings), settings.host, settings.port) as addresses:
+        _announce(settings, addresses, time.monotonic() - started)
+        await stop.wait()
+        log.info("stopping")
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    app: web.Application, host: str, port: int, *, access_log: bool = True
+) -> AsyncIterator[list[Any]]:
+    """Serve ``app`` on ``host``:``port`` (0: any free one) for the block; yield the addresses
+    it listens on. The access log, if kept, goes through the redacting access logger."""
     runner = web.AppRunner(
-        create_app(settings),
+        app,
         access_log_class=RedactingAccessLogger,
-        access_log=logging.getLogger("tokens.access"),
+        access_log=logging.getLogger(LOGGER) if access_log else None,
     )
     try:
         # Runs the cleanup contexts: the embedded database starts here.
         await runner.setup()
-        await web.TCPSite(runner, settings.host, settings.port).start()
-        _announce(settings, runner.addresses, time.monotonic() - started)
-        await stop.wait()
-        log.info("stopping")
+        await web.TCPSite(runner, host, port).start()
+        yield runner.addresses
     finally:
         # Also after a failed setup: stops whatever cleanup contexts did start (the database).
         await runner.cleanup()
