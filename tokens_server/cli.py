@@ -12,9 +12,8 @@ import asyncio
 import re
 import sys
 import time
-from collections.abc import Sequence
-from pathlib import Path
-from typing import IO, NoReturn
+from collections.abc import Callable, Sequence
+from typing import IO, Any, NoReturn
 
 from pymongo.errors import PyMongoError
 
@@ -23,10 +22,13 @@ from .key_rotation import rotate_secret_key
 from .keyring import SecretKeyError
 from .logs import configure_logging
 from .serve import serve
-from .settings import Settings, SettingsError
+from .settings import OPTIONS, Settings, SettingsError, positive
 
 PROG = "tokens-server"
 ROTATE = "rotate-secret-key"
+# The settings each command takes as flags (all of them also as TOKENS_* variables).
+DATABASE_FLAGS = ("mongo_uri", "db_name", "data_dir")
+SERVE_FLAGS = ("host", "port", *DATABASE_FLAGS)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,68 +43,59 @@ def _fail(message: str, code: int) -> NoReturn:
     raise SystemExit(code)
 
 
-def _port(text: str) -> int:
-    try:
-        port = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a port number, not {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 65535, not {port}")
-    return port
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog=PROG, description="The Tokens JSON service.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve_cmd = commands.add_parser(
         "serve", help="run the service", description="Run the service until SIGINT or SIGTERM."
     )
-    # Defaults are None so that the TOKENS_* variables, then the settings' defaults, apply.
-    serve_cmd.add_argument("--host", help="address to listen on [TOKENS_HOST, 127.0.0.1]")
-    serve_cmd.add_argument(
-        "--port", type=_port, help="port, 0 for any free one [TOKENS_PORT, 8080]"
-    )
-    _add_database_flags(serve_cmd)
+    _add_flags(serve_cmd, SERVE_FLAGS)
     rotate_cmd = commands.add_parser(
         ROTATE,
         help="reseal every stored GUID under a new secret key",
         description="Reseal every stored GUID under a new secret key; run it again to resume. "
         "See README, 'Rotating the secret key'.",
     )
-    _add_database_flags(rotate_cmd)
+    _add_flags(rotate_cmd, DATABASE_FLAGS)
     rotate_cmd.add_argument(
-        "--limit", type=_positive, help="reseal at most this many GUIDs now; run again for the rest"
+        "--limit",
+        type=_flag_type(positive),
+        help="reseal at most this many GUIDs now; run again for the rest",
     )
     return parser
 
 
-def _add_database_flags(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--mongo-uri", help="a MongoDB to use instead of the embedded database [TOKENS_MONGO_URI]"
-    )
-    command.add_argument("--db", help="database name [TOKENS_DB, tokens]")
-    command.add_argument(
-        "--data-dir", type=Path, help="embedded database and key files [TOKENS_DATA_DIR]"
-    )
+def _add_flags(command: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+    for option in OPTIONS:
+        if option.field in names and option.flag is not None:
+            # Default None, so that the variable, then the settings' default, applies.
+            command.add_argument(
+                option.flag,
+                dest=option.field,
+                metavar=option.flag.removeprefix("--").replace("-", "_").upper(),
+                type=_flag_type(option.cast),
+                help=f"{option.help} [{option.variable}, {option.default_text().strip('`')}]",
+            )
 
 
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive whole number, not {text!r}")
-    return int(text)
+def _flag_type(cast: Callable[[str], Any]) -> Callable[[str], Any]:
+    """``cast`` with its message as argparse's, which names the flag."""
+
+    def read(text: str) -> Any:
+        try:
+            return cast(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return read
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     args = _parser().parse_args(argv)
     try:
-        settings = Settings.from_env(
-            host=getattr(args, "host", None),
-            port=getattr(args, "port", None),
-            mongo_uri=args.mongo_uri,
-            db_name=args.db,
-            data_dir=args.data_dir,
-        )
+        flags = {name: getattr(args, name, None) for name in SERVE_FLAGS}
+        settings = Settings.from_env(**flags)
     except SettingsError as error:
         _fail(str(error), 2)
     configure_logging(_secrets(settings))

@@ -21,8 +21,9 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 
 from .crypto import GuidCipher
+from .data_files import DataFiles
 from .owner_only import FILE_MODE
-from .settings import DataFiles, Settings
+from .settings import Settings
 
 _KEY_BYTES = 32
 

@@ -1,20 +1,28 @@
-"""Settings: one frozen dataclass, read from ``TOKENS_*`` variables and overridden by CLI flags."""
+"""Settings: one frozen dataclass, and one table saying which ``TOKENS_*`` variable and which
+command-line flag set each field, how its text is read and what it means.
+
+An empty variable counts as unset, for every variable: ``TOKENS_PORT=`` leaves the default, as
+an absent one does. Values are checked when a ``Settings`` is made, however it is made.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+
+from .data_files import DataFiles
 
 MAX_BODY_BYTES = 1024 * 1024
 MIN_SECRET_KEY_LENGTH = 16
 # A person chooses TOKENS_ADMIN_KEY; server-made keys carry 256 random bits (43 characters).
 # 32 characters keep a chosen key out of reach of guessing even at the throttle's limit.
 ADMIN_KEY_MIN_LENGTH = 32
+_INVALID_DB_NAME_CHARACTERS = '/\\. "$\0'
 
 
 class SettingsError(ValueError):
@@ -23,50 +31,6 @@ class SettingsError(ValueError):
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("tokens", appauthor=False))
-
-
-@dataclass(frozen=True)
-class DataFiles:
-    """Every file the server keeps in its data directory, all owner-only."""
-
-    root: Path
-
-    @property
-    def lock(self) -> Path:
-        """Held by the running server, so a second one on the same directory refuses to start."""
-        return self.root / "server.lock"
-
-    @property
-    def database(self) -> Path:
-        """The embedded database's storage (a directory)."""
-        return self.root / "db"
-
-    @property
-    def database_log(self) -> Path:
-        return self.root / "db.log"
-
-    @property
-    def database_config(self) -> Path:
-        return self.root / "db.toml"
-
-    @property
-    def database_uri(self) -> Path:
-        """The embedded database's connection URI, credentials included."""
-        return self.root / "db.uri"
-
-    @property
-    def admin_key(self) -> Path:
-        """The first admin's API key, when the server made it."""
-        return self.root / "admin.key"
-
-    @property
-    def secret_key(self) -> Path:
-        return self.root / "secret.key"
-
-    @property
-    def next_secret_key(self) -> Path:
-        """The new secret key while a rotation with key files is unfinished."""
-        return self.root / "secret.key.new"
 
 
 @dataclass(frozen=True)
@@ -94,57 +58,31 @@ class Settings:
     # before they queue for the database and time out there.
     max_in_flight: int = 128
 
+    def __post_init__(self) -> None:
+        for option in OPTIONS:
+            value = getattr(self, option.field)
+            if value is None or option.check is None:
+                continue
+            try:
+                option.check(value)
+            except SettingsError:
+                raise
+            except ValueError as error:
+                raise SettingsError(f"{option.variable} {error}") from None
+        if self.previous_secret_key is not None and self.secret_key is None:
+            raise SettingsError("TOKENS_PREVIOUS_SECRET_KEY needs TOKENS_SECRET_KEY (the new key)")
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Settings from ``TOKENS_*`` variables; keyword overrides that are None are ignored."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        if "TOKENS_HOST" in env:
-            values["host"] = env["TOKENS_HOST"]
-        if "TOKENS_PORT" in env:
-            values["port"] = _port(env["TOKENS_PORT"], "TOKENS_PORT")
-        if env.get("TOKENS_MONGO_URI"):
-            values["mongo_uri"] = env["TOKENS_MONGO_URI"]
-        if "TOKENS_DB" in env:
-            values["db_name"] = env["TOKENS_DB"]
-        if env.get("TOKENS_DATA_DIR"):
-            values["data_dir"] = Path(env["TOKENS_DATA_DIR"])
-        if env.get("TOKENS_ADMIN_KEY"):
-            values["admin_key"] = env["TOKENS_ADMIN_KEY"]
-        if env.get("TOKENS_SECRET_KEY"):
-            values["secret_key"] = env["TOKENS_SECRET_KEY"]
-        if env.get("TOKENS_PREVIOUS_SECRET_KEY"):
-            values["previous_secret_key"] = env["TOKENS_PREVIOUS_SECRET_KEY"]
-        if "TOKENS_MAX_IN_FLIGHT" in env:
-            values["max_in_flight"] = _positive(env["TOKENS_MAX_IN_FLIGHT"], "TOKENS_MAX_IN_FLIGHT")
-        if env.get("TOKENS_LIST_TIMEOUT_MS"):
-            values["list_timeout_ms"] = _positive(
-                env["TOKENS_LIST_TIMEOUT_MS"], "TOKENS_LIST_TIMEOUT_MS"
-            )
-        if env.get("TOKENS_MAX_TOKENS_PER_USER"):
-            values["max_tokens_per_user"] = _positive(
-                env["TOKENS_MAX_TOKENS_PER_USER"], "TOKENS_MAX_TOKENS_PER_USER"
-            )
+        for option in OPTIONS:
+            text = env.get(option.variable, "")
+            if text:
+                values[option.field] = option.read(text, option.variable)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        settings = cls(**values)
-        settings.check()
-        return settings
-
-    def check(self) -> None:
-        _port(str(self.port), "port")
-        if not self.db_name or any(c in self.db_name for c in '/\\. "$\0'):
-            raise SettingsError(f"database name {self.db_name!r} is not a valid MongoDB name")
-        if self.admin_key is not None:
-            _check_admin_key(self.admin_key)
-        _positive(str(self.max_in_flight), "max_in_flight")
-        _positive(str(self.list_timeout_ms), "list_timeout_ms")
-        _positive(str(self.max_tokens_per_user), "max_tokens_per_user")
-        if self.secret_key is not None and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
-            raise SettingsError(
-                f"TOKENS_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters"
-            )
-        if self.previous_secret_key is not None and self.secret_key is None:
-            raise SettingsError("TOKENS_PREVIOUS_SECRET_KEY needs TOKENS_SECRET_KEY (the new key)")
+        return cls(**values)
 
     @property
     def files(self) -> DataFiles:
@@ -154,29 +92,118 @@ class Settings:
         return replace(self, **changes)
 
 
-def _port(text: str, name: str) -> int:
+def port(text: str) -> int:
+    """A port number, 0 for any free one."""
+    number = _whole(text, "a port number")
+    if not 0 <= number <= 65535:
+        raise ValueError(f"must be between 0 and 65535, not {number}")
+    return number
+
+
+def positive(text: str) -> int:
+    number = _whole(text, "a whole number")
+    _at_least_one(number)
+    return number
+
+
+def _whole(text: str, kind: str) -> int:
     try:
-        port = int(text)
+        return int(text)
     except ValueError:
-        raise SettingsError(f"{name} must be a port number, not {text!r}") from None
-    if not 0 <= port <= 65535:
-        raise SettingsError(f"{name} must be between 0 and 65535, not {port}")
-    return port
+        raise ValueError(f"must be {kind}, not {text!r}") from None
 
 
-def _positive(text: str, name: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise SettingsError(f"{name} must be a whole number, not {text!r}") from None
-    if value < 1:
-        raise SettingsError(f"{name} must be at least 1, not {value}")
-    return value
+def _at_least_one(number: int) -> None:
+    if number < 1:
+        raise ValueError(f"must be at least 1, not {number}")
 
 
-def _check_admin_key(key: str) -> None:
+def _valid_port(number: int) -> None:
+    port(str(number))
+
+
+def _valid_db_name(name: str) -> None:
+    if not name or any(c in name for c in _INVALID_DB_NAME_CHARACTERS):
+        raise SettingsError(f"database name {name!r} is not a valid MongoDB name")
+
+
+def _valid_admin_key(key: str) -> None:
     """The key travels in an HTTP header: visible ASCII only, so it arrives as configured."""
     if len(key) < ADMIN_KEY_MIN_LENGTH:
-        raise SettingsError(f"TOKENS_ADMIN_KEY must be at least {ADMIN_KEY_MIN_LENGTH} characters")
+        raise ValueError(f"must be at least {ADMIN_KEY_MIN_LENGTH} characters")
     if not all("!" <= c <= "~" for c in key):
-        raise SettingsError("TOKENS_ADMIN_KEY may hold only visible ASCII characters (no spaces)")
+        raise ValueError("may hold only visible ASCII characters (no spaces)")
+
+
+def _valid_secret_key(key: str) -> None:
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
+
+
+@dataclass(frozen=True)
+class Option:
+    """How one field of ``Settings`` is set from outside."""
+
+    field: str
+    variable: str
+    help: str
+    # Text to value; raises ValueError with a message that follows the variable's name.
+    cast: Callable[[str], Any] = str
+    # Checks a value however it was given; ValueError as for ``cast``, SettingsError whole.
+    check: Callable[[Any], None] | None = None
+    flag: str | None = None  # secrets have none: a command line is visible to every local user
+    # README's default column where the field's own default is not what a reader needs.
+    default: str | None = None
+
+    def read(self, text: str, source: str) -> Any:
+        try:
+            return self.cast(text)
+        except ValueError as error:
+            raise SettingsError(f"{source} {error}") from None
+
+    def default_text(self) -> str:
+        """The default as README's configuration table writes it."""
+        if self.default is not None:
+            return self.default
+        value = next(f for f in fields(Settings) if f.name == self.field).default
+        return f"`{value}`"
+
+
+OPTIONS = (
+    Option("host", "TOKENS_HOST", "address to listen on", flag="--host"),
+    Option("port", "TOKENS_PORT", "port to listen on, 0 for any free one", port, _valid_port,
+           flag="--port"),
+    Option("mongo_uri", "TOKENS_MONGO_URI", "a MongoDB to use instead of the embedded database",
+           flag="--mongo-uri", default="none: embedded database"),
+    Option("db_name", "TOKENS_DB", "database name", check=_valid_db_name, flag="--db"),
+    Option("data_dir", "TOKENS_DATA_DIR",
+           "embedded database and its connection URI (`db.uri`), admin key, secret key",
+           Path, flag="--data-dir", default="`~/.local/share/tokens`"),
+    Option("admin_key", "TOKENS_ADMIN_KEY",
+           "the first admin's API key (32+ visible ASCII characters), used once: only when the "
+           "database never had an admin", check=_valid_admin_key,
+           default="random, written to `<data dir>/admin.key`"),
+    Option("secret_key", "TOKENS_SECRET_KEY",
+           "the secret that encrypts GUIDs at rest (16+ characters)", check=_valid_secret_key,
+           default="random, written to `<data dir>/secret.key`"),
+    Option("previous_secret_key", "TOKENS_PREVIOUS_SECRET_KEY",
+           "during a rotation only: the key being replaced, still accepted for reading",
+           default="none"),
+    Option("max_in_flight", "TOKENS_MAX_IN_FLIGHT",
+           "requests served at once; more are answered 503 with `Retry-After` at once, and "
+           "`/health` says `saturated`", positive, _at_least_one),
+    Option("max_tokens_per_user", "TOKENS_MAX_TOKENS_PER_USER",
+           "tokens one user may hold (created and not deleted); admins have no limit",
+           positive, _at_least_one),
+    Option("db_timeout_ms", "TOKENS_DB_TIMEOUT_MS",
+           "how long a call may wait for the database before it answers 503 (lists: "
+           "`TOKENS_LIST_TIMEOUT_MS`)", positive, _at_least_one),
+    Option("list_timeout_ms", "TOKENS_LIST_TIMEOUT_MS",
+           "how long a list may take in the database before it answers 503",
+           positive, _at_least_one),
+    Option("auth_failure_limit", "TOKENS_AUTH_FAILURE_LIMIT",
+           "failed authentications one client address may make per window; more answer 429",
+           positive, _at_least_one),
+    Option("auth_failure_window_s", "TOKENS_AUTH_FAILURE_WINDOW_S",
+           "the window of that limit, in seconds", positive, _at_least_one),
+)  # fmt: skip

@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import IO
 
+from ..data_files import DataFiles
 from ..owner_only import FILE_MODE, make_private_dir
-from ..settings import DataFiles
 from .process import EmbeddedDatabaseError
 
 

@@ -24,6 +24,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..data_files import DataFiles
 from ..owner_only import (
     UMASK,
     make_private_dir,
@@ -31,7 +32,6 @@ from ..owner_only import (
     tighten_tree,
     write_private_file,
 )
-from ..settings import DataFiles
 from .credentials import (
     authenticates,
     connection_uri,
