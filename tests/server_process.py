@@ -1,5 +1,5 @@
-"""``python -m tokens_server serve`` as a child process, for the tests and the load script that
-need the real command line (its banner, signals, exit code and output), not just the app."""
+"""``python -m tokens_server serve`` as a child process, for the tests that need the real
+command line (its banner, signals, exit code and output), not just the app."""
 
 from __future__ import annotations
 
