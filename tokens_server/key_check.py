@@ -1,9 +1,9 @@
 """The start-up check: serve only with the keys that sealed the stored GUIDs.
 
-A wrong, malformed or lost key used to be accepted: the server started and then answered 500
-on every read, and a lost key file was silently replaced by a new one. Now the database records
-the id of every key that may have sealed a stored GUID, and a start whose keys do not cover
-them fails before the port is served, with one line naming the problem.
+A server with a wrong, malformed or lost key would start and then answer 500 on every read, and
+a lost key file replaced by a new one would leave every stored GUID unreadable. So the database
+records the id of every key that may have sealed a stored GUID, and a start whose keys do not
+cover them fails before the port is served, with one line naming the problem.
 """
 
 from __future__ import annotations
