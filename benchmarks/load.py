@@ -60,8 +60,3 @@ async def alternate(contenders: dict[str, Request], concurrency: int, seconds: f
             runs[name].add(await closed_loop(request, concurrency, seconds))
     return runs
 
-
-async def timed(call: Callable[[], Awaitable[object]]) -> float:
-    started = time.perf_counter()
-    await call()
-    return time.perf_counter() - started

@@ -36,7 +36,7 @@ class _Wire:
 
 async def measure(url: str) -> tuple[list[Ratio], dict[str, Any]] | None:
     """None when the widget package is not installed."""
-    try:
+    try:  # here, not at the top: the widget's dependencies are an optional extra
         from tokens_widget import TokensClient, TokensWidget
     except ImportError:
         return None

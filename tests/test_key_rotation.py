@@ -4,6 +4,7 @@ legacy data, and a rotation while instances serve with the new key and the previ
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -60,8 +61,8 @@ def _key_id(text: str) -> str:
 async def test_rotation_while_instances_serve_with_both_keys(
     aiohttp_client: AiohttpClient, settings: Settings, raw_db: RawDb
 ) -> None:
-    old_settings = settings.with_(secret_key=OLD)
-    both = settings.with_(secret_key=NEW, previous_secret_key=OLD)
+    old_settings = replace(settings, secret_key=OLD)
+    both = replace(settings, secret_key=NEW, previous_secret_key=OLD)
     old_instance = await aiohttp_client(create_app(old_settings))
     await old_instance.post("/api/v1/scopes", json={"name": "ops"}, headers=ADMIN)
     guids = [(await _create(old_instance))[1]["guid"] for _ in range(4)]
@@ -98,7 +99,7 @@ async def test_rotation_while_instances_serve_with_both_keys(
     assert raw_db["meta"].find_one({"_id": "secret_keys"})["sealed_by"] == [_key_id(NEW)]
     await _reads_all(new_instance, guids)
 
-    await _reads_all(await aiohttp_client(create_app(settings.with_(secret_key=NEW))), guids)
+    await _reads_all(await aiohttp_client(create_app(replace(settings, secret_key=NEW))), guids)
     assert "the stored GUIDs are sealed by key" in await _start_fails(old_settings)
 
 
@@ -108,12 +109,12 @@ async def test_a_key_that_does_not_fit_fails_at_start(
 ) -> None:  # fmt: skip
     await make_scope("ops")
     guid = (await make_token(name="T", scopes=["ops"]))["guid"]
-    problem = await _start_fails(settings.with_(secret_key=NEW))
+    problem = await _start_fails(replace(settings, secret_key=NEW))
     assert problem.startswith("the stored GUIDs are sealed by key")
     assert settings.secret_key is not None
     assert NEW not in problem and settings.secret_key not in problem
     # Naming the old key as the previous one is how a rotation starts: that one does start.
-    rotating_settings = settings.with_(secret_key=NEW, previous_secret_key=settings.secret_key)
+    rotating_settings = replace(settings, secret_key=NEW, previous_secret_key=settings.secret_key)
     rotating = await aiohttp_client(create_app(rotating_settings))
     await _reads_all(rotating, [guid])
 
@@ -127,7 +128,7 @@ async def test_legacy_data_is_checked_against_the_key_then_recorded(
     # As versions before key ids left it: no record, no tag.
     raw_db["meta"].delete_one({"_id": "secret_keys"})
     raw_db["tokens"].update_many({}, {"$unset": {"guid_key": ""}})
-    assert "cannot open the stored GUIDs" in await _start_fails(settings.with_(secret_key=NEW))
+    assert "cannot open the stored GUIDs" in await _start_fails(replace(settings, secret_key=NEW))
     assert raw_db["meta"].find_one({"_id": "secret_keys"}) is None
     assert settings.secret_key is not None
     await _reads_all(await aiohttp_client(create_app(settings)), [guid])

@@ -8,6 +8,7 @@ import json
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -57,7 +58,7 @@ async def _until_saturated(client: TestClient[Any, Any]) -> None:
 async def test_past_the_bound_requests_get_503_with_retry_after_and_health_says_so(
     aiohttp_client: AiohttpClient, settings: Settings
 ) -> None:
-    client = await aiohttp_client(create_app(settings.with_(max_in_flight=LIMIT)))
+    client = await aiohttp_client(create_app(replace(settings, max_in_flight=LIMIT)))
     assert await _health(client) == (200, {"status": "ok", "database": "ok"})
     async with _held(client, "first"), _held(client, "second"):
         await _until_saturated(client)

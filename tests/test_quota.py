@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -27,7 +28,7 @@ TOKENS = "/api/v1/tokens"
 
 @pytest.fixture
 async def limited(aiohttp_client: AiohttpClient, settings: Settings) -> Client:
-    return await aiohttp_client(create_app(settings.with_(max_tokens_per_user=LIMIT)))
+    return await aiohttp_client(create_app(replace(settings, max_tokens_per_user=LIMIT)))
 
 
 async def _user(client: Client, name: str, admin: bool = False) -> dict[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -182,7 +183,7 @@ async def test_first_start_makes_admin_from_the_configured_key(
     assert not (settings.data_dir / "admin.key").exists()
     # A later start with another key keeps the admin made first: the key is not replaced.
     other_key = "a-different-admin-key-0123456789abcdef"
-    second = await aiohttp_client(create_app(settings.with_(admin_key=other_key)))
+    second = await aiohttp_client(create_app(replace(settings, admin_key=other_key)))
     assert (await second.get("/api/v1/me", headers=ADMIN)).status == 200
     await problem(await second.get("/api/v1/me", headers=bearer(other_key)), 401)
 
@@ -190,7 +191,7 @@ async def test_first_start_makes_admin_from_the_configured_key(
 async def test_first_start_without_a_key_writes_one_to_the_data_dir(
     aiohttp_client: AiohttpClient, settings: Settings
 ) -> None:
-    unconfigured = settings.with_(admin_key=None)
+    unconfigured = replace(settings, admin_key=None)
     client = await aiohttp_client(create_app(unconfigured))
     path = settings.data_dir / "admin.key"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
