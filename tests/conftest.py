@@ -18,19 +18,12 @@ from tokens_server.app import create_app
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.settings import Settings
 
+from .support import declared_statuses
+
 ADMIN_KEY = "test-admin-key-0123456789abcdef-0123"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-# (method, route path, status) of every answer a `client` gave during the session; the OpenAPI
-# test checks that each is declared in the document.
-OBSERVED: set[tuple[str, str, int]] = set()
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "runs_last: run after every other test of the session")
-
 
 BROWSER_TESTS = Path(__file__).parent / "browser"
 
@@ -39,18 +32,33 @@ def _run_order(item: pytest.Item) -> int:
     # Browser tests go last: Playwright's sync API keeps an event loop running in this thread
     # from its first use to the session's end, and no asyncio test can run beside it.
     if BROWSER_TESTS in item.path.parents:
-        return 2
-    return 1 if item.get_closest_marker("runs_last") is not None else 0
+        return 1
+    return 0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_run_order)
 
 
-async def _observe(request: web.Request, response: web.StreamResponse) -> None:
-    resource = request.match_info.route.resource
-    if resource is not None:
-        OBSERVED.add((request.method, resource.canonical, response.status))
+# Answers a `client` gave during the current test with a status its operation does not declare
+# in the OpenAPI document; every test fails on them at teardown, whatever it asserted itself.
+UNDECLARED: list[str] = []
+
+
+def note_if_undeclared(operation_id: str | None, status: int) -> None:
+    if operation_id is not None and status not in declared_statuses(operation_id):
+        UNDECLARED.append(f"{operation_id} answered {status}")
+
+
+async def _check_declared(request: web.Request, response: web.StreamResponse) -> None:
+    note_if_undeclared(request.match_info.route.name, response.status)
+
+
+@pytest.fixture(autouse=True)
+def _every_answer_is_declared() -> Iterator[None]:
+    UNDECLARED.clear()
+    yield
+    assert UNDECLARED == [], "answers not declared in the OpenAPI document"
 
 
 @pytest.fixture(scope="session")
@@ -83,7 +91,7 @@ def settings(database: EmbeddedDatabase, tmp_path: Path) -> Iterator[Settings]:
 @pytest.fixture
 async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClient[Any, Any]:
     app = create_app(settings)
-    app.on_response_prepare.append(_observe)
+    app.on_response_prepare.append(_check_declared)
     return await aiohttp_client(app)
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import ClientResponse
 from bson import ObjectId
 from pymongo.database import Database
+
+from tokens_server.openapi import openapi_document
+from tokens_server.routes import OPERATIONS
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -58,3 +62,11 @@ def expire(raw_db: Database[dict[str, Any]], token_id: str) -> None:
     """Make a token expired, as if its valid_to had passed an hour ago."""
     past = now() - timedelta(hours=2)
     set_raw(raw_db, token_id, valid_from=past, valid_to=past + timedelta(hours=1))
+
+
+@functools.cache
+def declared_statuses(operation_id: str) -> frozenset[int]:
+    """The statuses the served OpenAPI document declares for an operation."""
+    (op,) = (op for op in OPERATIONS if op.operation_id == operation_id)
+    responses = openapi_document()["paths"][op.template][op.method.lower()]["responses"]
+    return frozenset(int(status) for status in responses)

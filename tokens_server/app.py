@@ -11,10 +11,9 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from .auth import auth_middleware
 from .embedded import EmbeddedDatabase, EmbeddedDatabaseError
 from .key_check import open_keyring
-from .overload import InFlight, overload_middleware
+from .overload import InFlight
 from .problems import problem_middleware
 from .repository import Repository, connect, database
 from .repository.secret_keys import SecretKeyRecord
@@ -35,8 +34,7 @@ RESTART_BACKOFF_MAX = 2.0
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        # The bound comes before authentication, which costs a database read.
-        middlewares=[problem_middleware, overload_middleware, auth_middleware],
+        middlewares=[problem_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings
