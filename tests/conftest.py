@@ -14,15 +14,10 @@ from aiohttp.test_utils import TestClient
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from tests.support import ADMIN, ADMIN_KEY, OBSERVED, AiohttpClient
+from tests.support import ADMIN, ADMIN_KEY, UNDECLARED, AiohttpClient, note_if_undeclared
 from tokens_server.app import create_app
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.settings import Settings
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "runs_last: run after every other test of the session")
-
 
 BROWSER_TESTS = Path(__file__).parent / "browser"
 
@@ -31,18 +26,23 @@ def _run_order(item: pytest.Item) -> int:
     # Browser tests go last: Playwright's sync API keeps an event loop running in this thread
     # from its first use to the session's end, and no asyncio test can run beside it.
     if BROWSER_TESTS in item.path.parents:
-        return 2
-    return 1 if item.get_closest_marker("runs_last") is not None else 0
+        return 1
+    return 0
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=_run_order)
 
 
-async def _observe(request: web.Request, response: web.StreamResponse) -> None:
-    resource = request.match_info.route.resource
-    if resource is not None:
-        OBSERVED.add((request.method, resource.canonical, response.status))
+async def _check_declared(request: web.Request, response: web.StreamResponse) -> None:
+    note_if_undeclared(request.match_info.route.name, response.status)
+
+
+@pytest.fixture(autouse=True)
+def _every_answer_is_declared() -> Iterator[None]:
+    UNDECLARED.clear()
+    yield
+    assert UNDECLARED == [], "answers not declared in the OpenAPI document"
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +75,7 @@ def settings(database: EmbeddedDatabase, tmp_path: Path) -> Iterator[Settings]:
 @pytest.fixture
 async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClient[Any, Any]:
     app = create_app(settings)
-    app.on_response_prepare.append(_observe)
+    app.on_response_prepare.append(_check_declared)
     return await aiohttp_client(app)
 
 

@@ -3,6 +3,7 @@ behind the server's back."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,15 +13,14 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo.database import Database
 
+from tokens_server.openapi import openapi_document
+from tokens_server.routes import OPERATIONS
+
 PROBLEM_JSON = "application/problem+json"
 ADMIN_KEY = "test-admin-key-0123456789abcdef-0123"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
-
-# (method, route path, status) of every answer a `client` gave during the session; the OpenAPI
-# test checks that each is declared in the document.
-OBSERVED: set[tuple[str, str, int]] = set()
 
 
 def now() -> datetime:
@@ -69,3 +69,21 @@ def expire(raw_db: Database[dict[str, Any]], token_id: str) -> None:
     """Make a token expired, as if its valid_to had passed an hour ago."""
     past = now() - timedelta(hours=2)
     set_raw(raw_db, token_id, valid_from=past, valid_to=past + timedelta(hours=1))
+
+
+@functools.cache
+def declared_statuses(operation_id: str) -> frozenset[int]:
+    """The statuses the served OpenAPI document declares for an operation."""
+    (op,) = (op for op in OPERATIONS if op.operation_id == operation_id)
+    responses = openapi_document()["paths"][op.template][op.method.lower()]["responses"]
+    return frozenset(int(status) for status in responses)
+
+
+# Answers a `client` gave during the current test with a status its operation does not declare
+# in the OpenAPI document; every test fails on them at teardown, whatever it asserted itself.
+UNDECLARED: list[str] = []
+
+
+def note_if_undeclared(operation_id: str | None, status: int) -> None:
+    if operation_id is not None and status not in declared_statuses(operation_id):
+        UNDECLARED.append(f"{operation_id} answered {status}")

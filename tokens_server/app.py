@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .auth import auth_middleware
 from .embedded import embedded_database
-from .overload import InFlight, overload_middleware
+from .overload import InFlight
 from .problems import problem_middleware
 from .routes import add_routes
 from .settings import MAX_BODY_BYTES, Settings
@@ -17,8 +16,7 @@ from .throttled import ThrottledAddresses
 
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
-        # The bound comes before authentication, which costs a database read.
-        middlewares=[problem_middleware, overload_middleware, auth_middleware],
+        middlewares=[problem_middleware],
         client_max_size=MAX_BODY_BYTES,
     )
     app[SETTINGS] = settings

@@ -18,14 +18,12 @@ import math
 from datetime import datetime
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
 
 from .crypto import hash_api_key
 from .errors import TooManyRequests, Unauthorized
 from .models import Caller, utcnow
-from .state import CALLER, REPOSITORY, SETTINGS, THROTTLED
+from .state import REPOSITORY, SETTINGS, THROTTLED
 
-PUBLIC_PATHS = frozenset({"/api/v1/health", "/api/v1/openapi.json"})
 # Longer than any key the server makes or accepts as TOKENS_ADMIN_KEY, with room to spare.
 MAX_KEY_LENGTH = 512
 
@@ -76,14 +74,3 @@ async def _count_failure(request: web.Request, address: str, now: datetime) -> d
 def _too_many(until: datetime, now: datetime) -> TooManyRequests:
     wait = max(1, math.ceil((until - now).total_seconds()))
     return TooManyRequests(f"too many failed authentications; try again in {wait} s", wait)
-
-
-@web.middleware
-async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path not in PUBLIC_PATHS and request.path.startswith("/api/"):
-        request[CALLER] = await authenticate(request)
-    return await handler(request)
-
-
-def caller_of(request: web.Request) -> Caller:
-    return request[CALLER]

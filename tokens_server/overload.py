@@ -1,20 +1,19 @@
 """A bound on the requests served at once. Past it a request is answered 503 with Retry-After
 at once, instead of queueing for the database until its timeout (1,000 concurrent requests
-gave 125 slow 503s while /health said ok). /health and /openapi.json are not counted: health
-must answer while the server is saturated, and say so.
+gave 125 slow 503s while /health said ok). Public operations are not counted (see
+``operations.endpoint``).
 """
 
 from __future__ import annotations
 
-from aiohttp import web
-from aiohttp.typedefs import Handler
+import contextlib
+from collections.abc import Iterator
 
-from .auth import PUBLIC_PATHS
+from aiohttp import web
+
 from .errors import Overloaded
 from .state import IN_FLIGHT
 
-# The public routes (health and the document) are the ones not counted: one list, auth's.
-UNCOUNTED_PATHS = PUBLIC_PATHS
 RETRY_AFTER_S = 1
 
 
@@ -30,10 +29,9 @@ class InFlight:
         return self.count >= self.limit
 
 
-@web.middleware
-async def overload_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path in UNCOUNTED_PATHS:
-        return await handler(request)
+@contextlib.contextmanager
+def admitted(request: web.Request) -> Iterator[None]:
+    """Count the request as in flight while it is served; past the bound, refuse it at once."""
     in_flight = request.app[IN_FLIGHT]
     if in_flight.saturated:
         raise Overloaded(
@@ -42,6 +40,6 @@ async def overload_middleware(request: web.Request, handler: Handler) -> web.Str
         )
     in_flight.count += 1
     try:
-        return await handler(request)
+        yield
     finally:
         in_flight.count -= 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TypeVar
 from urllib.parse import unquote, unquote_to_bytes
@@ -76,9 +77,24 @@ def _check_utf8(raw_path: str) -> None:
                 raise Invalid.field(name, "must be UTF-8 once %-decoded") from None
 
 
-def read_query(request: web.Request, model: type[M], repeatable: frozenset[str] = frozenset()) -> M:
-    """Parse query parameters; only those in ``repeatable`` may be given more than once."""
+def refuse_query(request: web.Request) -> None:
+    """Refuse every query parameter where none is defined, so a typo does not silently do
+    nothing (api.md: unknown query parameters are a 422)."""
+    if request.query:
+        raise _invalid([FieldError(key, "is not a known query parameter") for key in request.query])
+
+
+@functools.cache
+def _repeatable(model: type[BaseModel]) -> frozenset[str]:
+    """The parameters of ``model`` that are lists: only they may be given more than once."""
+    fields = model.model_json_schema()["properties"]
+    return frozenset(name for name, schema in fields.items() if schema.get("type") == "array")
+
+
+def read_query(request: web.Request, model: type[M]) -> M:
+    """Parse query parameters; only list-valued ones may be given more than once."""
     _check_utf8(request.raw_path)
+    repeatable = _repeatable(model)
     values: dict[str, str | list[str]] = {}
     errors = []
     for key in request.query:

@@ -4,52 +4,15 @@ read this table, so they cannot disagree.
 
 from __future__ import annotations
 
-import functools
-import re
-from dataclasses import dataclass, field
-
 from aiohttp import web
-from aiohttp.typedefs import Handler
-from pydantic import BaseModel
 
 from . import schemas as s
-from .errors import FieldError, Invalid
 from .handlers import meta, scopes, tokens, users
+from .operations import Operation, endpoint
 
 BASE = "/api/v1"
 
 
-@dataclass(frozen=True)
-class Operation:
-    method: str
-    path: str
-    handler: Handler
-    summary: str
-    status: int = 200
-    response: type[BaseModel] | None = None
-    body: type[BaseModel] | None = None
-    query: type[BaseModel] | None = None
-    errors: tuple[int, ...] = ()
-    public: bool = False
-    if_match: bool = False
-    tags: tuple[str, ...] = field(default=("tokens",))
-
-    @property
-    def operation_id(self) -> str:
-        return str(self.handler.__name__)
-
-    @property
-    def template(self) -> str:
-        """The path as the document writes it: ``{token_id}``, without the router's pattern."""
-        return _VARIABLE.sub(r"{\1}", self.path)
-
-    @property
-    def path_patterns(self) -> dict[str, str | None]:
-        """Each path variable and the pattern the router holds it to, if any."""
-        return {m[1]: m[2] for m in _VARIABLE.finditer(self.path)}
-
-
-_VARIABLE = re.compile(r"{(\w+)(?::([^/]+))?}")
 # Token ids are ObjectIds as served. Holding the variable to them keeps /tokens/verify from
 # also matching /tokens/{token_id}, so a GET there is a 405 naming POST, not a 404 for "verify".
 OBJECT_ID_PATTERN = "[0-9a-f]{24}"
@@ -227,21 +190,6 @@ OPERATIONS: tuple[Operation, ...] = (
 )
 
 
-def _refusing_query(handler: Handler) -> Handler:
-    """Refuse every query parameter where none is defined, so a typo does not silently do
-    nothing (api.md: unknown query parameters are a 422)."""
-
-    @functools.wraps(handler)
-    async def checked(request: web.Request) -> web.StreamResponse:
-        if request.query:
-            errors = [FieldError(key, "is not a known query parameter") for key in request.query]
-            raise Invalid("; ".join(f"{e.field}: {e.message}" for e in errors), errors)
-        return await handler(request)
-
-    return checked
-
-
 def add_routes(app: web.Application) -> None:
     for op in OPERATIONS:
-        handler = op.handler if op.query is not None else _refusing_query(op.handler)
-        app.router.add_route(op.method, op.path, handler, name=op.operation_id)
+        app.router.add_route(op.method, op.path, endpoint(op), name=op.operation_id)

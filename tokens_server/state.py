@@ -9,7 +9,6 @@ from aiohttp import web
 if TYPE_CHECKING:
     from .embedded import EmbeddedDatabase
     from .keyring import Keyring
-    from .models import Caller
     from .overload import InFlight
     from .repository import Repository
     from .settings import Settings
@@ -21,4 +20,3 @@ REPOSITORY: web.AppKey[Repository] = web.AppKey("repository")
 KEYRING: web.AppKey[Keyring] = web.AppKey("keyring")
 THROTTLED: web.AppKey[ThrottledAddresses] = web.AppKey("throttled")
 IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
-CALLER: web.RequestKey[Caller] = web.RequestKey("caller")

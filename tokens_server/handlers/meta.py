@@ -8,6 +8,7 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from ..openapi import openapi_document
+from ..operations import Call
 from ..overload import RETRY_AFTER_S
 from ..schemas import HealthOut, dump
 from ..state import IN_FLIGHT, REPOSITORY
@@ -15,20 +16,21 @@ from ..state import IN_FLIGHT, REPOSITORY
 HEALTH_TIMEOUT = 1.0
 
 
-async def health(request: web.Request) -> web.Response:
+async def health(call: Call[None]) -> web.Response:
     """503 when the database does not answer, or when the server is saturated (then with
     Retry-After): a load balancer should send no more requests for now either way."""
+    app = call.request.app
     try:
-        await asyncio.wait_for(request.app[REPOSITORY].ping(), HEALTH_TIMEOUT)
+        await asyncio.wait_for(app[REPOSITORY].ping(), HEALTH_TIMEOUT)
     except (TimeoutError, PyMongoError):
         body = HealthOut(status="unavailable", database="unavailable")
         return web.json_response(dump(body), status=503)
-    if request.app[IN_FLIGHT].saturated:
+    if app[IN_FLIGHT].saturated:
         body = HealthOut(status="saturated", database="ok")
         headers = {"Retry-After": str(RETRY_AFTER_S)}
         return web.json_response(dump(body), status=503, headers=headers)
-    return web.json_response(dump(HealthOut(status="ok", database="ok")))
+    return call.reply(HealthOut(status="ok", database="ok"))
 
 
-async def openapi(request: web.Request) -> web.Response:
+async def openapi(call: Call[None]) -> web.Response:
     return web.json_response(openapi_document())

@@ -2,36 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ..auth import caller_of
-from ..parsing import read_body
-from ..schemas import ScopeCreate, ScopeListOut, ScopeOut, dump
+from ..models import Scope
+from ..operations import Call
+from ..schemas import ScopeCreate, ScopeListOut, ScopeOut
 from ..services.scopes import ScopeService
 from ..state import REPOSITORY
 
 
-def _service(request: web.Request) -> ScopeService:
-    return ScopeService(request.app[REPOSITORY])
+def _service(call: Call[Any]) -> ScopeService:
+    return ScopeService(call.request.app[REPOSITORY])
 
 
-async def list_scopes(request: web.Request) -> web.Response:
-    scopes = await _service(request).visible_scopes(caller_of(request))
-    items = [
-        ScopeOut(name=s.name, description=s.description, created_at=s.created_at) for s in scopes
-    ]
-    return web.json_response(dump(ScopeListOut(items=items)))
+def _scope_out(scope: Scope) -> ScopeOut:
+    return ScopeOut(name=scope.name, description=scope.description, created_at=scope.created_at)
 
 
-async def create_scope(request: web.Request) -> web.Response:
-    body = await read_body(request, ScopeCreate)
-    scope = await _service(request).create_scope(caller_of(request), body)
-    out = ScopeOut(name=scope.name, description=scope.description, created_at=scope.created_at)
-    return web.json_response(
-        dump(out), status=201, headers={"Location": f"/api/v1/scopes/{scope.name}"}
+async def list_scopes(call: Call[None]) -> web.Response:
+    scopes = await _service(call).visible_scopes(call.caller)
+    return call.reply(ScopeListOut(items=[_scope_out(s) for s in scopes]))
+
+
+async def create_scope(call: Call[ScopeCreate]) -> web.Response:
+    scope = await _service(call).create_scope(call.caller, call.input)
+    # Scopes have no GET of their own: their address is the one DELETE takes.
+    return call.reply(
+        _scope_out(scope), {"Location": call.url_for("delete_scope", name=scope.name)}
     )
 
 
-async def delete_scope(request: web.Request) -> web.Response:
-    await _service(request).delete_scope(caller_of(request), request.match_info["name"])
-    return web.Response(status=204)
+async def delete_scope(call: Call[None]) -> web.Response:
+    await _service(call).delete_scope(call.caller, call.path["name"])
+    return call.reply()

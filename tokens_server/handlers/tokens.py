@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ..auth import caller_of
 from ..crypto import GuidCipher
 from ..models import Caller, Token, utcnow
-from ..parsing import if_match, read_body, read_query
-from ..schemas import (
-    TokenCreate,
-    TokenListQuery,
-    TokenOut,
-    TokenPageOut,
-    TokenPatch,
-    VerifyRequest,
-    dump,
-)
+from ..operations import Call
+from ..schemas import TokenCreate, TokenListQuery, TokenOut, TokenPageOut, TokenPatch, VerifyRequest
 from ..services.tokens import TokenService
 from ..state import REPOSITORY, SETTINGS
 
 
-def _service(request: web.Request) -> TokenService:
-    return TokenService(request.app[REPOSITORY], request.app[SETTINGS].max_tokens_per_user)
+def _service(call: Call[Any]) -> TokenService:
+    app = call.request.app
+    return TokenService(app[REPOSITORY], app[SETTINGS].max_tokens_per_user)
 
 
 def token_out(token: Token, caller: Caller) -> TokenOut:
@@ -37,65 +31,57 @@ def token_out(token: Token, caller: Caller) -> TokenOut:
     return TokenOut(**fields, is_active=token.is_active(now), status=token.status(now))
 
 
-def _answer(request: web.Request, token: Token, status: int = 200) -> web.Response:
-    response = web.json_response(dump(token_out(token, caller_of(request))), status=status)
-    response.headers["ETag"] = f'"{token.version}"'
-    return response
+def _answer(call: Call[Any], token: Token, **headers: str) -> web.Response:
+    """A token, with its version as ETag for the next change's If-Match."""
+    return call.reply(token_out(token, call.caller), {"ETag": f'"{token.version}"', **headers})
 
 
-async def list_tokens(request: web.Request) -> web.Response:
-    params = read_query(request, TokenListQuery, repeatable=frozenset({"scope"}))
-    page = await _service(request).list_tokens(caller_of(request), params)
+async def list_tokens(call: Call[TokenListQuery]) -> web.Response:
+    params = call.input
+    page = await _service(call).list_tokens(call.caller, params)
     body = TokenPageOut(
-        items=[token_out(t, caller_of(request)) for t in page.items],
+        items=[token_out(t, call.caller) for t in page.items],
         total=page.total,
         limit=params.limit,
         offset=params.offset,
     )
-    return web.json_response(dump(body))
+    return call.reply(body)
 
 
-async def create_token(request: web.Request) -> web.Response:
-    body = await read_body(request, TokenCreate)
-    token = await _service(request).create(caller_of(request), body)
-    response = _answer(request, token, status=201)
-    response.headers["Location"] = f"/api/v1/tokens/{token.id}"
-    return response
+async def create_token(call: Call[TokenCreate]) -> web.Response:
+    token = await _service(call).create(call.caller, call.input)
+    return _answer(call, token, Location=call.url_for("get_token", token_id=token.id))
 
 
-async def get_token(request: web.Request) -> web.Response:
-    token = await _service(request).get(caller_of(request), request.match_info["token_id"])
-    return _answer(request, token)
+async def get_token(call: Call[None]) -> web.Response:
+    token = await _service(call).get(call.caller, call.path["token_id"])
+    return _answer(call, token)
 
 
-async def patch_token(request: web.Request) -> web.Response:
-    expected = if_match(request)
-    body = await read_body(request, TokenPatch)
-    token_id = request.match_info["token_id"]
-    token = await _service(request).patch(caller_of(request), token_id, body, expected)
-    return _answer(request, token)
+async def patch_token(call: Call[TokenPatch]) -> web.Response:
+    token_id, expected = call.path["token_id"], call.expected_version
+    token = await _service(call).patch(call.caller, token_id, call.input, expected)
+    return _answer(call, token)
 
 
-async def delete_token(request: web.Request) -> web.Response:
-    expected = if_match(request)
-    await _service(request).delete(caller_of(request), request.match_info["token_id"], expected)
-    return web.Response(status=204)
+async def delete_token(call: Call[None]) -> web.Response:
+    await _service(call).delete(call.caller, call.path["token_id"], call.expected_version)
+    return call.reply()
 
 
-async def revoke_token(request: web.Request) -> web.Response:
-    expected = if_match(request)
-    token_id = request.match_info["token_id"]
-    return _answer(request, await _service(request).revoke(caller_of(request), token_id, expected))
+async def revoke_token(call: Call[None]) -> web.Response:
+    token_id, expected = call.path["token_id"], call.expected_version
+    token = await _service(call).revoke(call.caller, token_id, expected)
+    return _answer(call, token)
 
 
-async def regenerate_token(request: web.Request) -> web.Response:
-    expected = if_match(request)
-    token_id = request.match_info["token_id"]
-    token = await _service(request).regenerate(caller_of(request), token_id, expected)
-    return _answer(request, token)
+async def regenerate_token(call: Call[None]) -> web.Response:
+    token_id, expected = call.path["token_id"], call.expected_version
+    token = await _service(call).regenerate(call.caller, token_id, expected)
+    return _answer(call, token)
 
 
-async def verify_token(request: web.Request) -> web.Response:
-    body = await read_body(request, VerifyRequest)
-    result = await _service(request).verify(caller_of(request), body.guid, body.scopes)
-    return web.json_response(dump(result))
+async def verify_token(call: Call[VerifyRequest]) -> web.Response:
+    body = call.input
+    result = await _service(call).verify(call.caller, body.guid, body.scopes)
+    return call.reply(result)

@@ -2,27 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
-from ..auth import caller_of
 from ..models import User
-from ..parsing import read_body
-from ..schemas import (
-    MeOut,
-    UserCreate,
-    UserListOut,
-    UserOut,
-    UserPatch,
-    UserWithKeyOut,
-    dump,
-)
+from ..operations import Call
+from ..schemas import MeOut, UserCreate, UserListOut, UserOut, UserPatch, UserWithKeyOut
 from ..services.scopes import ScopeService
 from ..services.users import UserService
 from ..state import REPOSITORY
 
 
-def _service(request: web.Request) -> UserService:
-    return UserService(request.app[REPOSITORY])
+def _service(call: Call[Any]) -> UserService:
+    return UserService(call.request.app[REPOSITORY])
 
 
 def _user_out(user: User) -> UserOut:
@@ -35,43 +28,40 @@ def _user_out(user: User) -> UserOut:
     )
 
 
-def _with_key(user: User, key: str, status: int) -> web.Response:
+def _with_key(call: Call[Any], user: User, key: str, headers: dict[str, str]) -> web.Response:
     body = UserWithKeyOut(**_user_out(user).model_dump(), api_key=key)
     # The key is shown once: no cache may keep it.
-    return web.json_response(dump(body), status=status, headers={"Cache-Control": "no-store"})
+    return call.reply(body, {"Cache-Control": "no-store", **headers})
 
 
-async def me(request: web.Request) -> web.Response:
-    caller = caller_of(request)
-    scopes = await ScopeService(request.app[REPOSITORY]).visible_scopes(caller)
+async def me(call: Call[None]) -> web.Response:
+    caller = call.caller
+    scopes = await ScopeService(call.request.app[REPOSITORY]).visible_scopes(caller)
     names = [s.name for s in scopes]
-    return web.json_response(dump(MeOut(name=caller.name, admin=caller.admin, scopes=names)))
+    return call.reply(MeOut(name=caller.name, admin=caller.admin, scopes=names))
 
 
-async def list_users(request: web.Request) -> web.Response:
-    users = await _service(request).users(caller_of(request))
-    return web.json_response(dump(UserListOut(items=[_user_out(u) for u in users])))
+async def list_users(call: Call[None]) -> web.Response:
+    users = await _service(call).users(call.caller)
+    return call.reply(UserListOut(items=[_user_out(u) for u in users]))
 
 
-async def create_user(request: web.Request) -> web.Response:
-    body = await read_body(request, UserCreate)
-    user, key = await _service(request).create_user(caller_of(request), body)
-    response = _with_key(user, key, status=201)
-    response.headers["Location"] = f"/api/v1/users/{user.name}"
-    return response
+async def create_user(call: Call[UserCreate]) -> web.Response:
+    user, key = await _service(call).create_user(call.caller, call.input)
+    # Users have no GET of their own: their address is the one PATCH and DELETE take.
+    return _with_key(call, user, key, {"Location": call.url_for("patch_user", name=user.name)})
 
 
-async def patch_user(request: web.Request) -> web.Response:
-    body = await read_body(request, UserPatch)
-    user = await _service(request).update_user(caller_of(request), request.match_info["name"], body)
-    return web.json_response(dump(_user_out(user)))
+async def patch_user(call: Call[UserPatch]) -> web.Response:
+    user = await _service(call).update_user(call.caller, call.path["name"], call.input)
+    return call.reply(_user_out(user))
 
 
-async def delete_user(request: web.Request) -> web.Response:
-    await _service(request).delete_user(caller_of(request), request.match_info["name"])
-    return web.Response(status=204)
+async def delete_user(call: Call[None]) -> web.Response:
+    await _service(call).delete_user(call.caller, call.path["name"])
+    return call.reply()
 
 
-async def rotate_key(request: web.Request) -> web.Response:
-    user, key = await _service(request).rotate_key(caller_of(request), request.match_info["name"])
-    return _with_key(user, key, status=200)
+async def rotate_key(call: Call[None]) -> web.Response:
+    user, key = await _service(call).rotate_key(call.caller, call.path["name"])
+    return _with_key(call, user, key, {})
