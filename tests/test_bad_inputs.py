@@ -1,5 +1,5 @@
 """A table of bad inputs per endpoint: each gets its problem+json status, names the field, never
-a 500, and leaves the stored data exactly as it was.
+a 500, and leaves the stored data exactly as it was. Long because it is one table per operation.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The embedded database opens only to the server's credentials: no other local process can read
-or write it, also not while the first start creates those credentials."""
+or write it, also not while the first start creates those credentials. Long because each way in
+an attacker with a local account could try is its own test."""
 
 from __future__ import annotations
 

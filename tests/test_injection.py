@@ -5,6 +5,7 @@ Operators (``{"$gt": ""}``, ``$where``, ``$regex``), pattern characters, NUL and
 each path variable and the headers we read. Every answer is a 4xx, or a 2xx where the text is
 legitimately allowed and then taken literally (a name ``.*`` is that name; listing ``name=.*``
 finds only names containing ``.*``). Never a 5xx, and a refused request changes nothing stored.
+Long because every place user text enters is listed here, side by side.
 """
 
 from __future__ import annotations

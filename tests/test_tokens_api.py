@@ -1,4 +1,8 @@
-"""The token operations of the contract, from the outside: create, read, list, change, verify."""
+"""The token operations of the contract, from the outside: create, read, list, change, verify.
+
+One file for the whole contract of /tokens, in the order of the operation table, so a reader
+checks an operation against its tests in one place; that is why it is long.
+"""
 
 from __future__ import annotations
 
