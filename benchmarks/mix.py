@@ -10,6 +10,8 @@ revoke or delete 5 %. Without ``--concurrency`` it first tries increasing concur
 ``--probe-seconds`` each and holds the highest whose p99 stays under the target. Reports
 requests, errors, req/s and p50/p95/p99 per call and overall; exits 1 on any error or when p99
 misses the target.
+
+Longer than most modules: the six calls of the mix and the report read best side by side.
 """
 
 from __future__ import annotations

@@ -93,3 +93,13 @@ def test_values_are_checked_however_settings_are_made(
 ) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings(**values)  # type: ignore[arg-type]
+
+
+def test_secrets_name_the_keys_and_the_database_password() -> None:
+    settings = Settings(
+        mongo_uri="mongodb://tokens:pass%2Fword@db.example:27017/?authSource=admin",
+        admin_key="a" * 32,
+        secret_key="s" * 16,
+    )
+    assert settings.secrets == ["a" * 32, "s" * 16, "pass%2Fword"]
+    assert Settings().secrets == []

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -98,7 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(**flags)
     except SettingsError as error:
         _fail(str(error), 2)
-    configure_logging(_secrets(settings))
+    # What the log must never show, though no code means to log it.
+    configure_logging(settings.secrets)
     rotating = args.command == ROTATE
     # First of all: a second server on this data directory must fail before it touches the
     # storage, where the failure would be a storage-engine trace. A rotation with key files
@@ -120,13 +120,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if lock is not None:
             lock.close()
     return 0
-
-
-def _secrets(settings: Settings) -> list[str | None]:
-    """What the log must never show, though no code means to log it."""
-    credentials = re.search(r"//([^@/]*)@", settings.mongo_uri or "")
-    password = credentials and credentials[1].partition(":")[2]
-    return [settings.admin_key, settings.secret_key, settings.previous_secret_key, password or None]
 
 
 def _lock(settings: Settings) -> IO[str]:

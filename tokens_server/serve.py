@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import signal
 import sys
 import time
@@ -18,7 +17,7 @@ from aiohttp import web
 from .access_log import LOGGER, RedactingAccessLogger
 from .app import create_app
 from .first_admin import admin_key_source
-from .settings import Settings
+from .settings import Settings, without_credentials
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def _announce(settings: Settings, addresses: list[Any], seconds: float) -> None:
         )
     else:
         lines.append(
-            f"data: MongoDB at {_without_credentials(settings.mongo_uri)}, "
+            f"data: MongoDB at {without_credentials(settings.mongo_uri)}, "
             f"database {settings.db_name!r}; keys in {settings.data_dir}"
         )
     lines.append(f"admin key: {admin_key_source(settings)}")
@@ -80,7 +79,3 @@ def _announce(settings: Settings, addresses: list[Any], seconds: float) -> None:
 def _url(address: Any) -> str:
     host, port = address[0], address[1]
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
-def _without_credentials(uri: str) -> str:
-    return re.sub(r"//[^@/]*@", "//", uri)

@@ -8,6 +8,7 @@ an absent one does. Values are checked when a ``Settings`` is made, however it i
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -23,6 +24,7 @@ MIN_SECRET_KEY_LENGTH = 16
 # 32 characters keep a chosen key out of reach of guessing even at the throttle's limit.
 ADMIN_KEY_MIN_LENGTH = 32
 _INVALID_DB_NAME_CHARACTERS = '/\\. "$\0'
+_URI_CREDENTIALS = re.compile(r"//([^@/]*)@")
 
 
 class SettingsError(ValueError):
@@ -85,8 +87,20 @@ class Settings:
         return cls(**values)
 
     @property
+    def secrets(self) -> list[str]:
+        """What no output may show: the keys, and the password in the MongoDB URI."""
+        credentials = _URI_CREDENTIALS.search(self.mongo_uri or "")
+        password = credentials[1].partition(":")[2] if credentials else ""
+        values = [self.admin_key, self.secret_key, self.previous_secret_key, password]
+        return [value for value in values if value]
+
+    @property
     def files(self) -> DataFiles:
         return DataFiles(self.data_dir)
+
+
+def without_credentials(uri: str) -> str:
+    return _URI_CREDENTIALS.sub("//", uri)
 
 
 def port(text: str) -> int:
