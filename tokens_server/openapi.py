@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import __version__
+from .schemas import ProblemOut
 from .settings import MAX_BODY_BYTES
 
 _REASONS = {
@@ -46,8 +47,6 @@ def openapi_document() -> dict[str, Any]:
     from .routes import OPERATIONS  # routes import the handlers, which serve this document
 
     models = {m for op in OPERATIONS for m in (op.body, op.response) if m is not None}
-    from .schemas import ProblemOut
-
     models.add(ProblemOut)
     _, top = models_json_schema(
         [
