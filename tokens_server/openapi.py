@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import __version__
+from .parsing import repeatable
 from .schemas import ProblemOut
 from .settings import MAX_BODY_BYTES
 
@@ -35,7 +36,7 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[d
     parameters = []
     for name, prop in schema["properties"].items():
         parameter: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": prop}
-        if prop.get("type") == "array":
+        if name in repeatable(model):
             parameter.update(style="form", explode=True)
         parameters.append(parameter)
     schemas.update(schema.get("$defs", {}))

@@ -85,7 +85,7 @@ def refuse_query(request: web.Request) -> None:
 
 
 @functools.cache
-def _repeatable(model: type[BaseModel]) -> frozenset[str]:
+def repeatable(model: type[BaseModel]) -> frozenset[str]:
     """The parameters of ``model`` that are lists: only they may be given more than once."""
     fields = model.model_json_schema()["properties"]
     return frozenset(name for name, schema in fields.items() if schema.get("type") == "array")
@@ -94,12 +94,12 @@ def _repeatable(model: type[BaseModel]) -> frozenset[str]:
 def read_query(request: web.Request, model: type[M]) -> M:
     """Parse query parameters; only list-valued ones may be given more than once."""
     _check_utf8(request.raw_path)
-    repeatable = _repeatable(model)
+    many = repeatable(model)
     values: dict[str, str | list[str]] = {}
     errors = []
     for key in request.query:
         given = request.query.getall(key)
-        if key in repeatable:
+        if key in many:
             values[key] = given
         elif len(given) > 1:
             errors.append(FieldError(key, "may be given only once"))
