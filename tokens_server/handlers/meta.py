@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from pymongo.errors import PyMongoError
 
+from ..errors import StorageError
 from ..openapi import openapi_document
 from ..overload import RETRY_AFTER_S
 from ..schemas import HealthOut, dump
@@ -20,7 +20,7 @@ async def health(request: web.Request) -> web.Response:
     Retry-After): a load balancer should send no more requests for now either way."""
     try:
         await asyncio.wait_for(request.app[REPOSITORY].ping(), HEALTH_TIMEOUT)
-    except (TimeoutError, PyMongoError):
+    except (TimeoutError, StorageError):
         body = HealthOut(status="unavailable", database="unavailable")
         return web.json_response(dump(body), status=503)
     if request.app[IN_FLIGHT].saturated:

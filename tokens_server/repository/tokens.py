@@ -22,6 +22,7 @@ from ..errors import Conflict
 from ..keyring import Keyring
 from ..models import Token, TokenPage, TokenQuery
 from ..names import search_key
+from .failures import store
 from .quota import HOLDER, TokenQuota
 
 Document = dict[str, Any]
@@ -59,6 +60,7 @@ class ResealOutcome:
     duplicates: list[str]
 
 
+@store
 class TokenStore:
     """Tokens; each GUID sealed under the keyring's current key and tagged with its id.
 

@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
 from ..models import User
+from .failures import store
 
 Document = dict[str, object]
 T = TypeVar("T")
@@ -23,6 +24,7 @@ Session = AsyncClientSession | None
 _ADMINS_GUARD = {"_id": "admins"}
 
 
+@store
 class UserStore:
     def __init__(self, users: AsyncCollection[Document], guards: AsyncCollection[Document]) -> None:
         self._users = users
