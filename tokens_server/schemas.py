@@ -21,6 +21,15 @@ from pydantic import (
 )
 
 from .guids import random_looking
+from .models import (
+    NewToken,
+    NewUser,
+    TokenChanges,
+    TokenSearch,
+    UserChanges,
+    Verification,
+    VerificationStatus,
+)
 from .names import name_pattern, normalized_name
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
@@ -134,6 +143,16 @@ class TokenCreate(Strict):
     valid_from: TimestampIn | None = Field(None, description="Absent: active from creation.")
     valid_to: TimestampIn | None = Field(None, description="Absent: never expires.")
 
+    def new_token(self) -> NewToken:
+        return NewToken(
+            name=self.name,
+            scopes=self.scopes,
+            description=self.description,
+            guid=self.guid,
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+        )
+
 
 class TokenPatch(Strict):
     name: TokenName = None  # type: ignore[assignment]
@@ -142,6 +161,10 @@ class TokenPatch(Strict):
     guid: Guid = None  # type: ignore[assignment]
     valid_from: TimestampIn | None = Field(None, description="null: active from now.")
     valid_to: TimestampIn | None = Field(None, description="null: never expires.")
+
+    def changes(self) -> TokenChanges:
+        """The fields the request names, null included; those it leaves out stay UNSET."""
+        return TokenChanges(**{field: getattr(self, field) for field in self.model_fields_set})
 
 
 class VerifyRequest(Strict):
@@ -159,10 +182,16 @@ class UserCreate(Strict):
     scopes: UserScopes = []
     admin: bool = False
 
+    def new_user(self) -> NewUser:
+        return NewUser(name=self.name, scopes=self.scopes, admin=self.admin)
+
 
 class UserPatch(Strict):
     scopes: UserScopes = None  # type: ignore[assignment]
     admin: bool = None  # type: ignore[assignment]
+
+    def changes(self) -> UserChanges:
+        return UserChanges(**{field: getattr(self, field) for field in self.model_fields_set})
 
 
 class TokenListQuery(BaseModel):
@@ -185,6 +214,17 @@ class TokenListQuery(BaseModel):
     # Bounds before the digits check, so the document shows them as minimum and maximum.
     limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(_digits)] = 50
     offset: Annotated[int, Field(ge=0, le=1_000_000_000), BeforeValidator(_digits)] = 0
+
+    def search(self) -> TokenSearch:
+        return TokenSearch(
+            name=self.name,
+            guid=self.guid,
+            scopes=tuple(self.scope),
+            status=self.status,
+            sort=self.sort,
+            limit=self.limit,
+            offset=self.offset,
+        )
 
 
 # ---- responses -------------------------------------------------------------------------------
@@ -237,8 +277,20 @@ class VerifiedToken(Out):
 
 class VerifyOut(Out):
     valid: bool
-    status: Literal["active", "not_found", "scheduled", "expired", "revoked", "insufficient_scope"]
+    status: VerificationStatus
     token: VerifiedToken | None = None
+
+    @classmethod
+    def of(cls, verification: Verification) -> VerifyOut:
+        token = verification.token
+        summary = (
+            None
+            if token is None
+            else VerifiedToken(
+                id=token.id, name=token.name, scopes=token.scopes, valid_to=token.valid_to
+            )
+        )
+        return cls(valid=verification.valid, status=verification.status, token=summary)
 
 
 class ScopeOut(Out):

@@ -25,7 +25,7 @@ async def list_scopes(request: web.Request) -> web.Response:
 
 async def create_scope(request: web.Request) -> web.Response:
     body = await read_body(request, ScopeCreate)
-    scope = await _service(request).create_scope(caller_of(request), body)
+    scope = await _service(request).create_scope(caller_of(request), body.name, body.description)
     out = ScopeOut(name=scope.name, description=scope.description, created_at=scope.created_at)
     return web.json_response(
         dump(out), status=201, headers={"Location": f"/api/v1/scopes/{scope.name}"}

@@ -14,6 +14,7 @@ from ..schemas import (
     TokenOut,
     TokenPageOut,
     TokenPatch,
+    VerifyOut,
     VerifyRequest,
     dump,
 )
@@ -45,7 +46,7 @@ def _answer(request: web.Request, token: Token, status: int = 200) -> web.Respon
 
 async def list_tokens(request: web.Request) -> web.Response:
     params = read_query(request, TokenListQuery, repeatable=frozenset({"scope"}))
-    page = await _service(request).list_tokens(caller_of(request), params)
+    page = await _service(request).list_tokens(caller_of(request), params.search())
     body = TokenPageOut(
         items=[token_out(t, caller_of(request)) for t in page.items],
         total=page.total,
@@ -57,7 +58,7 @@ async def list_tokens(request: web.Request) -> web.Response:
 
 async def create_token(request: web.Request) -> web.Response:
     body = await read_body(request, TokenCreate)
-    token = await _service(request).create(caller_of(request), body)
+    token = await _service(request).create(caller_of(request), body.new_token())
     response = _answer(request, token, status=201)
     response.headers["Location"] = f"/api/v1/tokens/{token.id}"
     return response
@@ -72,7 +73,7 @@ async def patch_token(request: web.Request) -> web.Response:
     expected = if_match(request)
     body = await read_body(request, TokenPatch)
     token_id = request.match_info["token_id"]
-    token = await _service(request).patch(caller_of(request), token_id, body, expected)
+    token = await _service(request).patch(caller_of(request), token_id, body.changes(), expected)
     return _answer(request, token)
 
 
@@ -98,4 +99,4 @@ async def regenerate_token(request: web.Request) -> web.Response:
 async def verify_token(request: web.Request) -> web.Response:
     body = await read_body(request, VerifyRequest)
     result = await _service(request).verify(caller_of(request), body.guid, body.scopes)
-    return web.json_response(dump(result))
+    return web.json_response(dump(VerifyOut.of(result)))

@@ -55,7 +55,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 async def create_user(request: web.Request) -> web.Response:
     body = await read_body(request, UserCreate)
-    user, key = await _service(request).create_user(caller_of(request), body)
+    user, key = await _service(request).create_user(caller_of(request), body.new_user())
     response = _with_key(user, key, status=201)
     response.headers["Location"] = f"/api/v1/users/{user.name}"
     return response
@@ -63,7 +63,9 @@ async def create_user(request: web.Request) -> web.Response:
 
 async def patch_user(request: web.Request) -> web.Response:
     body = await read_body(request, UserPatch)
-    user = await _service(request).update_user(caller_of(request), request.match_info["name"], body)
+    user = await _service(request).update_user(
+        caller_of(request), request.match_info["name"], body.changes()
+    )
     return web.json_response(dump(_user_out(user)))
 
 
