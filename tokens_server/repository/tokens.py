@@ -12,7 +12,6 @@ from typing import Any
 
 import pymongo
 from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -33,13 +32,6 @@ _SORTS: dict[str, Document] = {
     "is_active": {"is_active": 1, "name_key": 1, "name": 1, "_id": 1},
     "-is_active": {"is_active": -1, "name_key": 1, "name": 1, "_id": 1},
 }
-
-
-def _object_id(token_id: str) -> ObjectId | None:
-    try:
-        return ObjectId(token_id)
-    except (InvalidId, TypeError):
-        return None
 
 
 def _is_active(now: datetime) -> Document:
@@ -63,6 +55,8 @@ class ResealOutcome:
 @store
 class TokenStore:
     """Tokens; each GUID sealed under the keyring's current key and tagged with its id.
+
+    Token ids arrive as the routes admit them, 24 hex digits: always a valid ObjectId.
 
     While a previous key is configured (a rotation), ``guid_hash`` holds the GUID's lookup hash
     under both keys, and lookups ask for either: the unique index on it then refuses the same
@@ -214,8 +208,7 @@ class TokenStore:
         return ResealOutcome(resealed, remaining, duplicates)
 
     async def get(self, token_id: str) -> Token | None:
-        oid = _object_id(token_id)
-        doc = None if oid is None else await self._tokens.find_one({"_id": oid})
+        doc = await self._tokens.find_one({"_id": ObjectId(token_id)})
         return None if doc is None else self._token(doc)
 
     async def by_guid(self, guid: str) -> Token | None:
@@ -234,7 +227,7 @@ class TokenStore:
         """Apply ``changes`` to the token ``basis`` was read as, if it is still at its version
         (``same_version``), or else still has its scopes, revocation and dates: what the rules
         for a change read. None when it is not, or is gone."""
-        query: Document = {"_id": _object_id(basis.id)}
+        query: Document = {"_id": ObjectId(basis.id)}
         if same_version:
             query["version"] = basis.version
         else:
@@ -252,7 +245,7 @@ class TokenStore:
     ) -> Token | None:
         """Revoke if active (and at ``version`` when given); None when not."""
         query: Document = {
-            "_id": _object_id(token_id),
+            "_id": ObjectId(token_id),
             "revoked_at": None,
             "valid_from": {"$lte": now},
             "valid_to": {"$not": {"$lte": now}},
@@ -271,8 +264,6 @@ class TokenStore:
         )
 
     async def _change(self, query: Document, changes: Document) -> Token | None:
-        if query["_id"] is None:
-            return None
         try:
             doc = await self._tokens.find_one_and_update(
                 query,
@@ -284,9 +275,7 @@ class TokenStore:
         return None if doc is None else self._token(doc)
 
     async def delete(self, token_id: str, version: int | None) -> bool:
-        oid = _object_id(token_id)
-        if oid is None:
-            return False
+        oid = ObjectId(token_id)
         query: Document = {"_id": oid} if version is None else {"_id": oid, "version": version}
         deleted = await self._tokens.find_one_and_delete(query, {HOLDER: 1})
         if deleted is not None and deleted.get(HOLDER) is not None:
@@ -296,7 +285,7 @@ class TokenStore:
     async def touch(self, token_id: str, now: datetime, not_since: datetime) -> None:
         """Record a use unless one was recorded after ``not_since``: one write a minute at most."""
         await self._tokens.update_one(
-            {"_id": _object_id(token_id), "last_used_at": {"$not": {"$gt": not_since}}},
+            {"_id": ObjectId(token_id), "last_used_at": {"$not": {"$gt": not_since}}},
             {"$set": {"last_used_at": now}},
         )
 

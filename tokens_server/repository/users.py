@@ -40,10 +40,6 @@ class UserStore:
         doc = await self._users.find_one({"key_hash": key_hash})
         return None if doc is None else _user(doc)
 
-    async def get(self, name: str) -> User | None:
-        doc = await self._users.find_one({"name": name})
-        return None if doc is None else _user(doc)
-
     async def all(self) -> list[User]:
         return [_user(doc) async for doc in self._users.find({}).sort("name", 1)]
 
