@@ -83,16 +83,17 @@ class Caller:
     admin: bool
     scopes: frozenset[str]
 
+    def holds(self, scope: str) -> bool:
+        return self.admin or scope in self.scopes
+
     def holds_all(self, scopes: list[str]) -> bool:
-        return self.admin or self.scopes.issuperset(scopes)
+        """Whether the caller holds every one of a token's scopes: only then may it change the
+        token or receive its GUID. The GUID verifies for all of them, so seeing the token
+        through one shared scope must not hand it over."""
+        return all(self.holds(scope) for scope in scopes)
 
     def sees(self, scopes: list[str]) -> bool:
         return self.admin or not self.scopes.isdisjoint(scopes)
-
-    def may_receive_guid(self, scopes: list[str]) -> bool:
-        """Only a caller who holds every scope of a token may hold its GUID: the GUID verifies
-        for all of them, so seeing the token through one shared scope must not hand it over."""
-        return self.holds_all(scopes)
 
 
 @dataclass(frozen=True)
@@ -124,13 +125,13 @@ class TokenChanges(_Change):
 class TokenSearch:
     """What a caller asks a token list for, before the rules decide which scopes it covers."""
 
-    name: str | None = None
-    guid: str | None = None
-    scopes: tuple[str, ...] = ()
-    status: StatusFilter | None = None
-    sort: TokenSort = "name"
-    limit: int = 50
-    offset: int = 0
+    name: str | None
+    guid: str | None
+    scopes: tuple[str, ...]
+    status: StatusFilter | None
+    sort: TokenSort
+    limit: int
+    offset: int
 
 
 VerificationStatus = Literal[

@@ -19,14 +19,15 @@ from pymongo.errors import DuplicateKeyError
 from ..crypto import GUID_LENGTH, PREFIX_LENGTH, GuidCipher
 from ..errors import Conflict
 from ..keyring import Keyring
-from ..models import Token, TokenPage, TokenQuery
+from ..models import Token, TokenPage, TokenQuery, TokenSort
 from ..names import search_key
 from .failures import store
 from .quota import HOLDER, TokenQuota
 
 Document = dict[str, Any]
 
-_SORTS: dict[str, Document] = {
+# One ordering for each sort a list may ask for (TokenSort); name and _id break ties.
+_SORTS: dict[TokenSort, Document] = {
     "name": {"name_key": 1, "name": 1, "_id": 1},
     "-name": {"name_key": -1, "name": 1, "_id": 1},
     "is_active": {"is_active": 1, "name_key": 1, "name": 1, "_id": 1},
@@ -312,7 +313,7 @@ class TokenStore:
             found = [
                 t
                 for t in [self._token(d) async for d in cursor]
-                if query.caller.may_receive_guid(t.scopes) and t.guid.startswith(guid)
+                if query.caller.holds_all(t.scopes) and t.guid.startswith(guid)
             ]
             return TokenPage(found[query.offset : query.offset + query.limit], len(found))
         page = [{"$skip": query.offset}, {"$limit": query.limit}]

@@ -4,14 +4,14 @@ means. Handlers call these with the caller; the repository stores the outcome.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
-from ..guids import new_guid
+from ..guids import is_guid, new_guid
+from ..limits import CLOCK_SKEW
 from ..models import (
     Caller,
     NewToken,
@@ -27,7 +27,6 @@ from ..names import search_key
 from ..repository import Repository
 from .contention import until_applied
 
-CLOCK_SKEW = timedelta(minutes=5)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
 
@@ -39,7 +38,7 @@ class TokenService:
     max_tokens_per_user: int
 
     async def list_tokens(self, caller: Caller, search: TokenSearch) -> TokenPage:
-        not_held = [s for s in search.scopes if not caller.holds_all([s])]
+        not_held = [s for s in search.scopes if not caller.holds(s)]
         if not_held:
             raise Invalid.field("scope", f"you do not hold {', '.join(not_held)}")
         if search.scopes:
@@ -79,9 +78,7 @@ class TokenService:
         return token
 
     async def _check_scopes(self, caller: Caller, scopes: list[str]) -> None:
-        if len(set(scopes)) != len(scopes):
-            raise Invalid.field("scopes", "must not name a scope twice")
-        not_held = [s for s in scopes if not caller.holds_all([s])]
+        not_held = [s for s in scopes if not caller.holds(s)]
         if not_held:
             raise Forbidden(f"you can only give scopes you hold; you lack {', '.join(not_held)}")
         if not caller.admin:
@@ -196,7 +193,7 @@ class TokenService:
         return await self._applied(caller, token_id, expected, attempt)
 
     async def verify(self, caller: Caller, guid: str, scopes: list[str]) -> Verification:
-        token = await self.repo.tokens.by_guid(guid.lower()) if _is_guid(guid) else None
+        token = await self.repo.tokens.by_guid(guid.lower()) if is_guid(guid) else None
         if token is None or not caller.sees(token.scopes):
             return Verification(valid=False, status="not_found")
         now = utcnow()
@@ -208,13 +205,6 @@ class TokenService:
         if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
             await self.repo.tokens.touch(token.id, now, now - LAST_USED_RESOLUTION)
         return Verification(valid=True, status="active", token=token)
-
-
-def _is_guid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False
 
 
 def _changes(token: Token, change: TokenChanges, now: datetime) -> dict[str, Any]:

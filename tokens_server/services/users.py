@@ -22,8 +22,6 @@ class UserService:
         return await self.repo.users.all()
 
     async def _check_scopes(self, scopes: list[str]) -> None:
-        if len(set(scopes)) != len(scopes):
-            raise Invalid.field("scopes", "must not name a scope twice")
         missing = await self.repo.scopes.missing(scopes)
         if missing:
             raise Invalid.field("scopes", f"unknown scope {', '.join(missing)}")
