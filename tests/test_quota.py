@@ -15,6 +15,7 @@ from pymongo.errors import PyMongoError
 
 from tests.support import ADMIN, AiohttpClient, problem
 from tokens_server.app import create_app
+from tokens_server.errors import Unavailable
 from tokens_server.guids import new_guid
 from tokens_server.keyring import Keyring, key_from_text
 from tokens_server.models import Caller, TokenQuery, utcnow
@@ -40,8 +41,9 @@ async def _user(client: Client, name: str, admin: bool = False) -> dict[str, str
 
 
 def _create(client: Client, headers: dict[str, str], n: int) -> Any:
-    return client.post(TOKENS, json={"name": f"Token {n}", "scopes": ["analytics"]},
-                       headers=headers)
+    return client.post(
+        TOKENS, json={"name": f"Token {n}", "scopes": ["analytics"]}, headers=headers
+    )
 
 
 async def test_a_user_holds_at_most_the_limit_and_deleting_frees_a_place(limited: Client) -> None:
@@ -112,21 +114,35 @@ async def test_a_list_has_its_own_time_limit(
         fields = {"description": "", "scopes": ["analytics"], "valid_from": now, "valid_to": None}
         raw_db["tokens"].insert_many(
             repo.tokens._stored({**fields, "name": f"Token {n}", "guid": new_guid()})
-            | {"created_at": now, "created_by": "admin", "updated_at": now,
-               "updated_by": "admin", "revoked_at": None, "revoked_by": None,
-               "last_used_at": None, "version": 1}
+            | {
+                "created_at": now,
+                "created_by": "admin",
+                "updated_at": now,
+                "updated_by": "admin",
+                "revoked_at": None,
+                "revoked_by": None,
+                "last_used_at": None,
+                "version": 1,
+            }
             for n in range(VISIBLE)
         )
         admin = Caller(name="admin", admin=True, scopes=frozenset())
         query = TokenQuery(
-            keywords=(), guid_prefix=None, scopes=None, caller=admin, status=None,
-            sort="-is_active", limit=50, offset=0,
+            keywords=(),
+            guid_prefix=None,
+            scopes=None,
+            caller=admin,
+            status=None,
+            sort="-is_active",
+            limit=50,
+            offset=0,
         )
         page = await repo.tokens.page(query, utcnow())
         assert page.total == VISIBLE and len(page.items) == 50
         # Held to the short limit instead, the same list does not finish.
         short_lists = timedelta(milliseconds=SHORT_MS)
         impatient = Repository(short, settings.db_name, keyring, list_timeout=short_lists)
-        with pytest.raises(PyMongoError) as error:
+        with pytest.raises(Unavailable) as error:
             await impatient.tokens.page(query, utcnow())
-        assert error.value.timeout
+        cause = error.value.__cause__
+        assert isinstance(cause, PyMongoError) and cause.timeout

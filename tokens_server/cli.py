@@ -17,6 +17,7 @@ from typing import IO, Any, NoReturn
 from pymongo.errors import PyMongoError
 
 from .embedded import DataDirLocked, EmbeddedDatabaseError, lock_data_dir
+from .errors import StorageError
 from .key_rotation import rotate_secret_key
 from .keyring import SecretKeyError
 from .logs import configure_logging
@@ -114,6 +115,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(str(error), 1)
     except PyMongoError as error:
         _fail(f"the database did not answer: {error}", 1)
+    except StorageError as error:  # the repository's form of the driver's errors
+        _fail(f"the database did not answer: {error.__cause__ or error}", 1)
     except OSError as error:  # binding the port is the only other I/O at start
         _fail(f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}", 1)
     finally:

@@ -1,4 +1,5 @@
-"""Domain errors, raised below the handlers; one middleware turns them into problem+json."""
+"""Domain errors, raised below the handlers with the data they need. They know nothing of HTTP:
+``problems.py`` alone says which status, type and title each one is answered with."""
 
 from __future__ import annotations
 
@@ -11,96 +12,82 @@ class FieldError:
     message: str
 
 
-class ApiError(Exception):
-    """An error the client is told about, as RFC 9457 problem details."""
-
-    status = 500
-    title = "Internal error"
-    slug = "internal"
+class DomainError(Exception):
+    """A refusal the client is told about: ``detail`` says why, ``errors`` names fields."""
 
     def __init__(self, detail: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.errors = errors or []
-        self.headers: dict[str, str] = {}
-
-    def to_problem(self) -> dict[str, object]:
-        problem: dict[str, object] = {
-            "type": f"/problems/{self.slug}",
-            "title": self.title,
-            "status": self.status,
-            "detail": self.detail,
-        }
-        if self.errors:
-            problem["errors"] = [{"field": e.field, "message": e.message} for e in self.errors]
-        return problem
 
 
-class BadRequest(ApiError):
-    status, title, slug = 400, "Malformed request", "malformed"
+class BadRequest(DomainError):
+    """The request cannot be read at all (not JSON, not an object)."""
 
 
-class Unauthorized(ApiError):
-    status, title, slug = 401, "Not authenticated", "unauthorized"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.headers["WWW-Authenticate"] = 'Bearer realm="tokens"'
+class Unauthorized(DomainError):
+    """No caller could be made out of the request's credentials."""
 
 
-class Forbidden(ApiError):
-    status, title, slug = 403, "Forbidden", "forbidden"
+class Forbidden(DomainError):
+    """The caller is known but may not do this."""
 
 
-class NotFound(ApiError):
-    status, title, slug = 404, "Not found", "not-found"
+class NotFound(DomainError):
+    """There is nothing the caller can see under this name."""
 
 
-class Conflict(ApiError):
-    status, title, slug = 409, "Conflict", "conflict"
+class Conflict(DomainError):
+    """The change contradicts the state it would apply to."""
 
 
 class TokenLimitReached(Conflict):
     """A user holds as many tokens as a user may (admins have no limit)."""
 
-    title, slug = "Token limit reached", "token-limit"
+
+class PreconditionFailed(DomainError):
+    """The caller's expected version is not the current one."""
 
 
-class PreconditionFailed(ApiError):
-    status, title, slug = 412, "Precondition failed", "stale"
+class PayloadTooLarge(DomainError):
+    """The request body is longer than any request needs."""
 
 
-class PayloadTooLarge(ApiError):
-    status, title, slug = 413, "Request body too large", "too-large"
+class UnsupportedMediaType(DomainError):
+    """The request body is not declared as JSON."""
 
 
-class UnsupportedMediaType(ApiError):
-    status, title, slug = 415, "Unsupported media type", "media-type"
-
-
-class Invalid(ApiError):
-    status, title, slug = 422, "Invalid request", "invalid"
+class Invalid(DomainError):
+    """The request is readable but breaks a rule; ``errors`` names the fields."""
 
     @classmethod
     def field(cls, field: str, message: str) -> Invalid:
         return cls(f"{field}: {message}", [FieldError(field, message)])
 
 
-class TooManyRequests(ApiError):
-    status, title, slug = 429, "Too many failed attempts", "throttled"
+class TooManyRequests(DomainError):
+    """Too many failed attempts from one address; try again after ``retry_after`` seconds."""
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
-        self.headers["Retry-After"] = str(retry_after)
+        self.retry_after = retry_after
 
 
-class Unavailable(ApiError):
-    status, title, slug = 503, "Database unavailable", "unavailable"
-
-
-class Overloaded(ApiError):
-    status, title, slug = 503, "Server saturated", "overloaded"
+class Overloaded(DomainError):
+    """The server serves as many requests as it may; try again after ``retry_after`` seconds."""
 
     def __init__(self, detail: str, retry_after: int) -> None:
         super().__init__(detail)
-        self.headers["Retry-After"] = str(retry_after)
+        self.retry_after = retry_after
+
+
+class StorageError(DomainError):
+    """The database failed; the repository raises these in place of the driver's errors."""
+
+
+class Unavailable(StorageError):
+    """The database did not answer in time, or the connection to it was lost."""
+
+
+class StorageFailed(StorageError):
+    """The database answered with an error no rule expects; a fault to log, not to explain."""

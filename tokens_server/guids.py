@@ -16,14 +16,23 @@ random v4 UUID is refused with a probability below 1.3e-11, about once in 78 bil
 from __future__ import annotations
 
 import itertools
+import re
 import uuid
 
+# A canonical version-4 UUID in lowercase: what the server makes and what a client may choose.
+GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+_GUID = re.compile(GUID_PATTERN)
 MIN_DISTINCT = 6
 _VERSION_DIGIT, _VARIANT_DIGIT = 12, 16
 
 
 def new_guid() -> str:
     return str(uuid.uuid4())  # uuid4 draws from os.urandom, a CSPRNG
+
+
+def is_guid(text: str) -> bool:
+    """Whether ``text`` is a GUID in any letter case: only then can a stored token hold it."""
+    return _GUID.fullmatch(text.lower()) is not None
 
 
 def random_looking(guid: str) -> str:

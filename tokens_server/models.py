@@ -4,9 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from enum import Enum
+from typing import Any, Literal
 
 TokenStatus = Literal["scheduled", "active", "expired", "revoked"]
+TokenSort = Literal["name", "-name", "is_active", "-is_active"]
+StatusFilter = Literal["active", "inactive"]
+
+
+class Unset(Enum):
+    """A field a change leaves as it is; distinct from None, which some fields take as a value."""
+
+    UNSET = "unset"
+
+
+UNSET = Unset.UNSET
+
+
+class _Change:
+    """A change: the fields it sets, by name, are those that are not UNSET."""
+
+    def set_fields(self) -> dict[str, Any]:
+        return {name: value for name, value in vars(self).items() if value is not UNSET}
 
 
 @dataclass(frozen=True)
@@ -64,16 +83,84 @@ class Caller:
     admin: bool
     scopes: frozenset[str]
 
+    def holds(self, scope: str) -> bool:
+        return self.admin or scope in self.scopes
+
     def holds_all(self, scopes: list[str]) -> bool:
-        return self.admin or self.scopes.issuperset(scopes)
+        """Whether the caller holds every one of a token's scopes: only then may it change the
+        token or receive its GUID. The GUID verifies for all of them, so seeing the token
+        through one shared scope must not hand it over."""
+        return all(self.holds(scope) for scope in scopes)
 
     def sees(self, scopes: list[str]) -> bool:
         return self.admin or not self.scopes.isdisjoint(scopes)
 
-    def may_receive_guid(self, scopes: list[str]) -> bool:
-        """Only a caller who holds every scope of a token may hold its GUID: the GUID verifies
-        for all of them, so seeing the token through one shared scope must not hand it over."""
-        return self.holds_all(scopes)
+
+@dataclass(frozen=True)
+class NewToken:
+    """A token to make. ``guid`` None: the server draws one; ``valid_from`` None: from now."""
+
+    name: str
+    scopes: list[str]
+    description: str = ""
+    guid: str | None = None
+    valid_from: datetime | None = None
+    valid_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TokenChanges(_Change):
+    """A change to a token: UNSET fields stay; ``valid_from`` None means from now, ``valid_to``
+    None means never expires."""
+
+    name: str | Unset = UNSET
+    scopes: list[str] | Unset = UNSET
+    description: str | Unset = UNSET
+    guid: str | Unset = UNSET
+    valid_from: datetime | Unset | None = UNSET
+    valid_to: datetime | Unset | None = UNSET
+
+
+@dataclass(frozen=True)
+class TokenSearch:
+    """What a caller asks a token list for, before the rules decide which scopes it covers."""
+
+    name: str | None
+    guid: str | None
+    scopes: tuple[str, ...]
+    status: StatusFilter | None
+    sort: TokenSort
+    limit: int
+    offset: int
+
+
+VerificationStatus = Literal[
+    "active", "not_found", "scheduled", "expired", "revoked", "insufficient_scope"
+]
+
+
+@dataclass(frozen=True)
+class Verification:
+    """The answer to "is this GUID valid for these scopes?"; ``token`` only when it is."""
+
+    valid: bool
+    status: VerificationStatus
+    token: Token | None = None
+
+
+@dataclass(frozen=True)
+class NewUser:
+    name: str
+    scopes: list[str]
+    admin: bool = False
+
+
+@dataclass(frozen=True)
+class UserChanges(_Change):
+    """A change to a user: UNSET fields stay."""
+
+    scopes: list[str] | Unset = UNSET
+    admin: bool | Unset = UNSET
 
 
 @dataclass(frozen=True)
@@ -85,8 +172,8 @@ class TokenQuery:
     scopes: tuple[str, ...] | None
     # Whose GUIDs a ``guid_prefix`` may be matched against beyond the stored prefix.
     caller: Caller
-    status: Literal["active", "inactive"] | None
-    sort: Literal["name", "-name", "is_active", "-is_active"]
+    status: StatusFilter | None
+    sort: TokenSort
     limit: int
     offset: int
 

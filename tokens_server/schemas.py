@@ -20,11 +20,33 @@ from pydantic import (
     StringConstraints,
 )
 
-from .guids import random_looking
+from .guids import GUID_PATTERN, random_looking
+from .limits import (
+    DESCRIPTION_MAX,
+    GUID_FILTER_MAX,
+    GUID_FILTER_MIN,
+    OFFSET_MAX,
+    PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
+    SCOPES_MAX,
+    TOKEN_NAME_MAX,
+    VERIFY_GUID_MAX,
+)
+from .models import (
+    NewToken,
+    NewUser,
+    StatusFilter,
+    TokenChanges,
+    TokenSearch,
+    TokenSort,
+    TokenStatus,
+    UserChanges,
+    Verification,
+    VerificationStatus,
+)
 from .names import name_pattern, normalized_name
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
-GUID_PATTERN = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The same rules for the document, which cannot see the validators below.
@@ -97,14 +119,14 @@ TimestampIn = Annotated[
 Timestamp = Annotated[datetime, PlainSerializer(_format_timestamp, return_type=str)]
 TokenName = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TOKEN_NAME_MAX),
     AfterValidator(normalized_name),
     # Built when the document is: the rule spelled out is 1,500 ranges of code points.
     Field(json_schema_extra=lambda schema: schema.update(pattern=name_pattern())),
 ]
 Description = Annotated[
     str,
-    StringConstraints(max_length=2000),
+    StringConstraints(max_length=DESCRIPTION_MAX),
     AfterValidator(_no_control_but_lines),
     Field(json_schema_extra={"pattern": _DOC_NO_CONTROL_BUT_LINES}),
 ]
@@ -112,9 +134,11 @@ ScopeName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 UserName = Annotated[str, StringConstraints(pattern=NAME_PATTERN)]
 _UNIQUE = Field(json_schema_extra={"uniqueItems": True})
 ScopeList = Annotated[
-    list[ScopeName], Field(min_length=1, max_length=100), AfterValidator(_unique), _UNIQUE
+    list[ScopeName], Field(min_length=1, max_length=SCOPES_MAX), AfterValidator(_unique), _UNIQUE
 ]
-UserScopes = Annotated[list[ScopeName], Field(max_length=100), AfterValidator(_unique), _UNIQUE]
+UserScopes = Annotated[
+    list[ScopeName], Field(max_length=SCOPES_MAX), AfterValidator(_unique), _UNIQUE
+]
 Guid = Annotated[str, StringConstraints(pattern=GUID_PATTERN), AfterValidator(random_looking)]
 
 
@@ -134,6 +158,16 @@ class TokenCreate(Strict):
     valid_from: TimestampIn | None = Field(None, description="Absent: active from creation.")
     valid_to: TimestampIn | None = Field(None, description="Absent: never expires.")
 
+    def new_token(self) -> NewToken:
+        return NewToken(
+            name=self.name,
+            scopes=self.scopes,
+            description=self.description,
+            guid=self.guid,
+            valid_from=self.valid_from,
+            valid_to=self.valid_to,
+        )
+
 
 class TokenPatch(Strict):
     name: TokenName = None  # type: ignore[assignment]
@@ -143,10 +177,14 @@ class TokenPatch(Strict):
     valid_from: TimestampIn | None = Field(None, description="null: active from now.")
     valid_to: TimestampIn | None = Field(None, description="null: never expires.")
 
+    def changes(self) -> TokenChanges:
+        """The fields the request names, null included; those it leaves out stay UNSET."""
+        return TokenChanges(**{field: getattr(self, field) for field in self.model_fields_set})
+
 
 class VerifyRequest(Strict):
-    guid: Annotated[str, StringConstraints(max_length=100)]
-    scopes: Annotated[list[ScopeName], Field(max_length=100)] = []
+    guid: Annotated[str, StringConstraints(max_length=VERIFY_GUID_MAX)]
+    scopes: Annotated[list[ScopeName], Field(max_length=SCOPES_MAX)] = []
 
 
 class ScopeCreate(Strict):
@@ -159,10 +197,16 @@ class UserCreate(Strict):
     scopes: UserScopes = []
     admin: bool = False
 
+    def new_user(self) -> NewUser:
+        return NewUser(name=self.name, scopes=self.scopes, admin=self.admin)
+
 
 class UserPatch(Strict):
     scopes: UserScopes = None  # type: ignore[assignment]
     admin: bool = None  # type: ignore[assignment]
+
+    def changes(self) -> UserChanges:
+        return UserChanges(**{field: getattr(self, field) for field in self.model_fields_set})
 
 
 class TokenListQuery(BaseModel):
@@ -172,19 +216,35 @@ class TokenListQuery(BaseModel):
     name: (
         Annotated[
             str,
-            StringConstraints(max_length=200),
+            StringConstraints(max_length=TOKEN_NAME_MAX),
             AfterValidator(_no_control),
             Field(json_schema_extra={"pattern": _DOC_NO_CONTROL}),
         ]
         | None
     ) = None
-    guid: Annotated[str, StringConstraints(min_length=4, max_length=36)] | None = None
-    scope: Annotated[list[ScopeName], Field(max_length=100)] = []
-    status: Literal["active", "inactive"] | None = None
-    sort: Literal["name", "-name", "is_active", "-is_active"] = "name"
+    guid: (
+        Annotated[str, StringConstraints(min_length=GUID_FILTER_MIN, max_length=GUID_FILTER_MAX)]
+        | None
+    ) = None
+    scope: Annotated[list[ScopeName], Field(max_length=SCOPES_MAX)] = []
+    status: StatusFilter | None = None
+    sort: TokenSort = "name"
     # Bounds before the digits check, so the document shows them as minimum and maximum.
-    limit: Annotated[int, Field(ge=1, le=200), BeforeValidator(_digits)] = 50
-    offset: Annotated[int, Field(ge=0, le=1_000_000_000), BeforeValidator(_digits)] = 0
+    limit: Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX), BeforeValidator(_digits)] = (
+        PAGE_SIZE_DEFAULT
+    )
+    offset: Annotated[int, Field(ge=0, le=OFFSET_MAX), BeforeValidator(_digits)] = 0
+
+    def search(self) -> TokenSearch:
+        return TokenSearch(
+            name=self.name,
+            guid=self.guid,
+            scopes=tuple(self.scope),
+            status=self.status,
+            sort=self.sort,
+            limit=self.limit,
+            offset=self.offset,
+        )
 
 
 # ---- responses -------------------------------------------------------------------------------
@@ -210,7 +270,7 @@ class TokenOut(Out):
     valid_from: Timestamp
     valid_to: Timestamp | None
     is_active: bool
-    status: Literal["scheduled", "active", "expired", "revoked"]
+    status: TokenStatus
     created_at: Timestamp
     created_by: str
     updated_at: Timestamp
@@ -237,8 +297,20 @@ class VerifiedToken(Out):
 
 class VerifyOut(Out):
     valid: bool
-    status: Literal["active", "not_found", "scheduled", "expired", "revoked", "insufficient_scope"]
+    status: VerificationStatus
     token: VerifiedToken | None = None
+
+    @classmethod
+    def of(cls, verification: Verification) -> VerifyOut:
+        token = verification.token
+        summary = (
+            None
+            if token is None
+            else VerifiedToken(
+                id=token.id, name=token.name, scopes=token.scopes, valid_to=token.valid_to
+            )
+        )
+        return cls(valid=verification.valid, status=verification.status, token=summary)
 
 
 class ScopeOut(Out):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from pymongo.errors import PyMongoError
 
+from ..errors import StorageError
 from ..openapi import openapi_document
 from ..operations import Call
 from ..overload import RETRY_AFTER_S
@@ -22,7 +22,7 @@ async def health(call: Call[None]) -> web.Response:
     app = call.request.app
     try:
         await asyncio.wait_for(app[REPOSITORY].ping(), HEALTH_TIMEOUT)
-    except (TimeoutError, PyMongoError):
+    except (TimeoutError, StorageError):
         body = HealthOut(status="unavailable", database="unavailable")
         return web.json_response(dump(body), status=503)
     if app[IN_FLIGHT].saturated:

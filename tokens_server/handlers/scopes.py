@@ -27,7 +27,8 @@ async def list_scopes(call: Call[None]) -> web.Response:
 
 
 async def create_scope(call: Call[ScopeCreate]) -> web.Response:
-    scope = await _service(call).create_scope(call.caller, call.input)
+    body = call.input
+    scope = await _service(call).create_scope(call.caller, body.name, body.description)
     # Scopes have no GET of their own: their address is the one DELETE takes.
     return call.reply(
         _scope_out(scope), {"Location": call.url_for("delete_scope", name=scope.name)}

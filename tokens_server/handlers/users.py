@@ -47,13 +47,13 @@ async def list_users(call: Call[None]) -> web.Response:
 
 
 async def create_user(call: Call[UserCreate]) -> web.Response:
-    user, key = await _service(call).create_user(call.caller, call.input)
+    user, key = await _service(call).create_user(call.caller, call.input.new_user())
     # Users have no GET of their own: their address is the one PATCH and DELETE take.
     return _with_key(call, user, key, {"Location": call.url_for("patch_user", name=user.name)})
 
 
 async def patch_user(call: Call[UserPatch]) -> web.Response:
-    user = await _service(call).update_user(call.caller, call.path["name"], call.input)
+    user = await _service(call).update_user(call.caller, call.path["name"], call.input.changes())
     return call.reply(_user_out(user))
 
 

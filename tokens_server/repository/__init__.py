@@ -12,6 +12,7 @@ from pymongo.write_concern import WriteConcern
 from ..keyring import Keyring
 from .auth_failures import AuthFailures
 from .bootstrap import BootstrapRecord
+from .failures import store
 from .quota import TokenQuota
 from .scopes import ScopeStore
 from .tokens import TokenStore
@@ -46,6 +47,7 @@ def database(client: AsyncMongoClient[Document], db_name: str) -> AsyncDatabase[
     return client.get_database(db_name, write_concern=WriteConcern(j=True))
 
 
+@store
 class Repository:
     """Stores of tokens, users and scopes in one database.
 

@@ -15,6 +15,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 from pymongo.write_concern import WriteConcern
 
+from .failures import store
+
 Document = dict[str, object]
 
 # Concurrent first failures of one address race to insert its window's document: the losers
@@ -22,6 +24,7 @@ Document = dict[str, object]
 _ATTEMPTS = 5
 
 
+@store
 class AuthFailures:
     def __init__(self, failures: AsyncCollection[Document], window: timedelta) -> None:
         self._failures = failures.with_options(write_concern=WriteConcern(w=1, j=False))

@@ -11,11 +11,14 @@ from datetime import datetime
 
 from pymongo.asynchronous.collection import AsyncCollection
 
+from .failures import store
+
 Document = dict[str, object]
 
 BOOTSTRAP_ID = "bootstrap"
 
 
+@store
 class BootstrapRecord:
     def __init__(self, meta: AsyncCollection[Document], users: AsyncCollection[Document]) -> None:
         self._meta = meta

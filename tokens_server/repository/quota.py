@@ -18,12 +18,14 @@ from __future__ import annotations
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..errors import TokenLimitReached
+from .failures import store
 
 Document = dict[str, object]
 
 HOLDER = "quota_of"
 
 
+@store
 class TokenQuota:
     def __init__(self, users: AsyncCollection[Document], tokens: AsyncCollection[Document]) -> None:
         self._users = users

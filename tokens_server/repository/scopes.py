@@ -9,10 +9,12 @@ from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
 from ..models import Scope
+from .failures import store
 
 Document = dict[str, object]
 
 
+@store
 class ScopeStore:
     def __init__(
         self,

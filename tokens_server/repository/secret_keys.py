@@ -11,6 +11,8 @@ from typing import Any
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .failures import store
+
 Document = dict[str, Any]
 
 _ID = "secret_keys"
@@ -24,6 +26,7 @@ class SealedSample:
     key_id: str | None
 
 
+@store
 class SecretKeyRecord:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self._meta: AsyncCollection[Document] = db["meta"]

@@ -12,7 +12,6 @@ from typing import Any
 
 import pymongo
 from bson import ObjectId
-from bson.errors import InvalidId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
@@ -20,25 +19,20 @@ from pymongo.errors import DuplicateKeyError
 from ..crypto import GUID_LENGTH, PREFIX_LENGTH, GuidCipher
 from ..errors import Conflict
 from ..keyring import Keyring
-from ..models import Token, TokenPage, TokenQuery
+from ..models import Token, TokenPage, TokenQuery, TokenSort
 from ..names import search_key
+from .failures import store
 from .quota import HOLDER, TokenQuota
 
 Document = dict[str, Any]
 
-_SORTS: dict[str, Document] = {
+# One ordering for each sort a list may ask for (TokenSort); name and _id break ties.
+_SORTS: dict[TokenSort, Document] = {
     "name": {"name_key": 1, "name": 1, "_id": 1},
     "-name": {"name_key": -1, "name": 1, "_id": 1},
     "is_active": {"is_active": 1, "name_key": 1, "name": 1, "_id": 1},
     "-is_active": {"is_active": -1, "name_key": 1, "name": 1, "_id": 1},
 }
-
-
-def _object_id(token_id: str) -> ObjectId | None:
-    try:
-        return ObjectId(token_id)
-    except (InvalidId, TypeError):
-        return None
 
 
 def _is_active(now: datetime) -> Document:
@@ -59,8 +53,11 @@ class ResealOutcome:
     duplicates: list[str]
 
 
+@store
 class TokenStore:
     """Tokens; each GUID sealed under the keyring's current key and tagged with its id.
+
+    Token ids arrive as the routes admit them, 24 hex digits: always a valid ObjectId.
 
     While a previous key is configured (a rotation), ``guid_hash`` holds the GUID's lookup hash
     under both keys, and lookups ask for either: the unique index on it then refuses the same
@@ -212,8 +209,7 @@ class TokenStore:
         return ResealOutcome(resealed, remaining, duplicates)
 
     async def get(self, token_id: str) -> Token | None:
-        oid = _object_id(token_id)
-        doc = None if oid is None else await self._tokens.find_one({"_id": oid})
+        doc = await self._tokens.find_one({"_id": ObjectId(token_id)})
         return None if doc is None else self._token(doc)
 
     async def by_guid(self, guid: str) -> Token | None:
@@ -232,7 +228,7 @@ class TokenStore:
         """Apply ``changes`` to the token ``basis`` was read as, if it is still at its version
         (``same_version``), or else still has its scopes, revocation and dates: what the rules
         for a change read. None when it is not, or is gone."""
-        query: Document = {"_id": _object_id(basis.id)}
+        query: Document = {"_id": ObjectId(basis.id)}
         if same_version:
             query["version"] = basis.version
         else:
@@ -250,7 +246,7 @@ class TokenStore:
     ) -> Token | None:
         """Revoke if active (and at ``version`` when given); None when not."""
         query: Document = {
-            "_id": _object_id(token_id),
+            "_id": ObjectId(token_id),
             "revoked_at": None,
             "valid_from": {"$lte": now},
             "valid_to": {"$not": {"$lte": now}},
@@ -269,8 +265,6 @@ class TokenStore:
         )
 
     async def _change(self, query: Document, changes: Document) -> Token | None:
-        if query["_id"] is None:
-            return None
         try:
             doc = await self._tokens.find_one_and_update(
                 query,
@@ -282,9 +276,7 @@ class TokenStore:
         return None if doc is None else self._token(doc)
 
     async def delete(self, token_id: str, version: int | None) -> bool:
-        oid = _object_id(token_id)
-        if oid is None:
-            return False
+        oid = ObjectId(token_id)
         query: Document = {"_id": oid} if version is None else {"_id": oid, "version": version}
         deleted = await self._tokens.find_one_and_delete(query, {HOLDER: 1})
         if deleted is not None and deleted.get(HOLDER) is not None:
@@ -294,7 +286,7 @@ class TokenStore:
     async def touch(self, token_id: str, now: datetime, not_since: datetime) -> None:
         """Record a use unless one was recorded after ``not_since``: one write a minute at most."""
         await self._tokens.update_one(
-            {"_id": _object_id(token_id), "last_used_at": {"$not": {"$gt": not_since}}},
+            {"_id": ObjectId(token_id), "last_used_at": {"$not": {"$gt": not_since}}},
             {"$set": {"last_used_at": now}},
         )
 
@@ -321,7 +313,7 @@ class TokenStore:
             found = [
                 t
                 for t in [self._token(d) async for d in cursor]
-                if query.caller.may_receive_guid(t.scopes) and t.guid.startswith(guid)
+                if query.caller.holds_all(t.scopes) and t.guid.startswith(guid)
             ]
             return TokenPage(found[query.offset : query.offset + query.limit], len(found))
         page = [{"$skip": query.offset}, {"$limit": query.limit}]

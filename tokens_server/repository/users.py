@@ -14,6 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
 from ..models import User
+from .failures import store
 
 Document = dict[str, object]
 T = TypeVar("T")
@@ -23,6 +24,7 @@ Session = AsyncClientSession | None
 _ADMINS_GUARD = {"_id": "admins"}
 
 
+@store
 class UserStore:
     def __init__(self, users: AsyncCollection[Document], guards: AsyncCollection[Document]) -> None:
         self._users = users
@@ -36,10 +38,6 @@ class UserStore:
 
     async def by_key_hash(self, key_hash: str) -> User | None:
         doc = await self._users.find_one({"key_hash": key_hash})
-        return None if doc is None else _user(doc)
-
-    async def get(self, name: str) -> User | None:
-        doc = await self._users.find_one({"name": name})
         return None if doc is None else _user(doc)
 
     async def all(self) -> list[User]:

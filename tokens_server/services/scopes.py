@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from ..errors import NotFound
 from ..models import Caller, Scope, utcnow
 from ..repository import Repository
-from ..schemas import ScopeCreate
 from . import require_admin
 
 
@@ -18,9 +17,9 @@ class ScopeService:
     async def visible_scopes(self, caller: Caller) -> list[Scope]:
         return await self.repo.scopes.all(None if caller.admin else caller.scopes)
 
-    async def create_scope(self, caller: Caller, body: ScopeCreate) -> Scope:
+    async def create_scope(self, caller: Caller, name: str, description: str) -> Scope:
         require_admin(caller)
-        return await self.repo.scopes.create(body.name, body.description, utcnow())
+        return await self.repo.scopes.create(name, description, utcnow())
 
     async def delete_scope(self, caller: Caller, name: str) -> None:
         require_admin(caller)

@@ -4,21 +4,29 @@ means. Handlers call these with the caller; the repository stores the outcome.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
-from ..guids import new_guid
-from ..models import Caller, Token, TokenPage, TokenQuery, utcnow
+from ..guids import is_guid, new_guid
+from ..limits import CLOCK_SKEW
+from ..models import (
+    Caller,
+    NewToken,
+    Token,
+    TokenChanges,
+    TokenPage,
+    TokenQuery,
+    TokenSearch,
+    Verification,
+    utcnow,
+)
 from ..names import search_key
 from ..repository import Repository
-from ..schemas import TokenCreate, TokenListQuery, TokenPatch, VerifiedToken, VerifyOut
 from .contention import until_applied
 
-CLOCK_SKEW = timedelta(minutes=5)
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
 
@@ -29,24 +37,24 @@ class TokenService:
     # How many tokens a user may hold; admins have no limit.
     max_tokens_per_user: int
 
-    async def list_tokens(self, caller: Caller, params: TokenListQuery) -> TokenPage:
-        not_held = [s for s in params.scope if not caller.holds_all([s])]
+    async def list_tokens(self, caller: Caller, search: TokenSearch) -> TokenPage:
+        not_held = [s for s in search.scopes if not caller.holds(s)]
         if not_held:
             raise Invalid.field("scope", f"you do not hold {', '.join(not_held)}")
-        if params.scope:
-            scopes: tuple[str, ...] | None = tuple(dict.fromkeys(params.scope))
+        if search.scopes:
+            scopes: tuple[str, ...] | None = tuple(dict.fromkeys(search.scopes))
         else:
             scopes = None if caller.admin else tuple(sorted(caller.scopes))
-        keywords = tuple(dict.fromkeys(search_key(params.name or "").split()))
+        keywords = tuple(dict.fromkeys(search_key(search.name or "").split()))
         query = TokenQuery(
             keywords=keywords,
-            guid_prefix=None if params.guid is None else params.guid.lower(),
+            guid_prefix=None if search.guid is None else search.guid.lower(),
             scopes=scopes,
             caller=caller,
-            status=params.status,
-            sort=params.sort,
-            limit=params.limit,
-            offset=params.offset,
+            status=search.status,
+            sort=search.sort,
+            limit=search.limit,
+            offset=search.offset,
         )
         return await self.repo.tokens.page(query, utcnow())
 
@@ -70,9 +78,7 @@ class TokenService:
         return token
 
     async def _check_scopes(self, caller: Caller, scopes: list[str]) -> None:
-        if len(set(scopes)) != len(scopes):
-            raise Invalid.field("scopes", "must not name a scope twice")
-        not_held = [s for s in scopes if not caller.holds_all([s])]
+        not_held = [s for s in scopes if not caller.holds(s)]
         if not_held:
             raise Forbidden(f"you can only give scopes you hold; you lack {', '.join(not_held)}")
         if not caller.admin:
@@ -81,29 +87,29 @@ class TokenService:
         if missing:
             raise Invalid.field("scopes", f"unknown scope {', '.join(missing)}")
 
-    async def create(self, caller: Caller, body: TokenCreate) -> Token:
-        await self._check_scopes(caller, body.scopes)
+    async def create(self, caller: Caller, new: NewToken) -> Token:
+        await self._check_scopes(caller, new.scopes)
         now = utcnow()
-        valid_from = body.valid_from or now
-        _check_dates(now, valid_from, body.valid_to, "valid_from" in body.model_fields_set, True)
+        valid_from = new.valid_from or now
+        _check_dates(now, valid_from, new.valid_to, new.valid_from is not None, True)
         fields = {
-            "name": body.name,
-            "description": body.description,
-            "scopes": body.scopes,
-            "guid": body.guid or new_guid(),
+            "name": new.name,
+            "description": new.description,
+            "scopes": new.scopes,
+            "guid": new.guid or new_guid(),
             "valid_from": valid_from,
-            "valid_to": body.valid_to,
+            "valid_to": new.valid_to,
         }
         limit = None if caller.admin else self.max_tokens_per_user
         return await self.repo.tokens.insert(fields, caller.name, now, limit)
 
     async def patch(
-        self, caller: Caller, token_id: str, body: TokenPatch, expected: int | None
+        self, caller: Caller, token_id: str, change: TokenChanges, expected: int | None
     ) -> Token:
         async def attempt() -> Token | None:
             token = await self._changeable(caller, token_id, expected)
             now = utcnow()
-            changes = _changes(token, body, now)
+            changes = _changes(token, change, now)
             if not changes:
                 return token
             if token.revoked_at is not None and not changes.keys() <= _MUTABLE_WHEN_REVOKED:
@@ -186,36 +192,25 @@ class TokenService:
 
         return await self._applied(caller, token_id, expected, attempt)
 
-    async def verify(self, caller: Caller, guid: str, scopes: list[str]) -> VerifyOut:
-        token = await self.repo.tokens.by_guid(guid.lower()) if _is_guid(guid) else None
+    async def verify(self, caller: Caller, guid: str, scopes: list[str]) -> Verification:
+        token = await self.repo.tokens.by_guid(guid.lower()) if is_guid(guid) else None
         if token is None or not caller.sees(token.scopes):
-            return VerifyOut(valid=False, status="not_found")
+            return Verification(valid=False, status="not_found")
         now = utcnow()
         status = token.status(now)
         if status != "active":
-            return VerifyOut(valid=False, status=status)
+            return Verification(valid=False, status=status)
         if not set(scopes) <= set(token.scopes):
-            return VerifyOut(valid=False, status="insufficient_scope")
+            return Verification(valid=False, status="insufficient_scope")
         if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
             await self.repo.tokens.touch(token.id, now, now - LAST_USED_RESOLUTION)
-        summary = VerifiedToken(
-            id=token.id, name=token.name, scopes=token.scopes, valid_to=token.valid_to
-        )
-        return VerifyOut(valid=True, status="active", token=summary)
+        return Verification(valid=True, status="active", token=token)
 
 
-def _is_guid(text: str) -> bool:
-    try:
-        return str(uuid.UUID(text)) == text.lower()
-    except ValueError:
-        return False
-
-
-def _changes(token: Token, body: TokenPatch, now: datetime) -> dict[str, Any]:
-    """The fields the PATCH sets to a value other than the current one."""
+def _changes(token: Token, change: TokenChanges, now: datetime) -> dict[str, Any]:
+    """The fields the change sets to a value other than the current one."""
     changes: dict[str, Any] = {}
-    for field in body.model_fields_set:
-        value = getattr(body, field)
+    for field, value in change.set_fields().items():
         if field == "valid_from" and value is None:
             value = now
         if value != getattr(token, field):

@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 from ..crypto import hash_api_key, new_api_key
 from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import Caller, User, utcnow
+from ..models import Caller, NewUser, User, UserChanges, utcnow
 from ..repository import Repository
-from ..schemas import UserCreate, UserPatch
 from . import require_admin
 
 
@@ -21,24 +20,22 @@ class UserService:
         return await self.repo.users.all()
 
     async def _check_scopes(self, scopes: list[str]) -> None:
-        if len(set(scopes)) != len(scopes):
-            raise Invalid.field("scopes", "must not name a scope twice")
         missing = await self.repo.scopes.missing(scopes)
         if missing:
             raise Invalid.field("scopes", f"unknown scope {', '.join(missing)}")
 
-    async def create_user(self, caller: Caller, body: UserCreate) -> tuple[User, str]:
+    async def create_user(self, caller: Caller, new: NewUser) -> tuple[User, str]:
         require_admin(caller)
-        await self._check_scopes(body.scopes)
+        await self._check_scopes(new.scopes)
         key = new_api_key()
         user = await self.repo.users.create(
-            body.name, body.scopes, body.admin, hash_api_key(key), utcnow()
+            new.name, new.scopes, new.admin, hash_api_key(key), utcnow()
         )
         return user, key
 
-    async def update_user(self, caller: Caller, name: str, body: UserPatch) -> User:
+    async def update_user(self, caller: Caller, name: str, change: UserChanges) -> User:
         require_admin(caller)
-        changes = {field: getattr(body, field) for field in body.model_fields_set}
+        changes = change.set_fields()
         if "scopes" in changes:
             await self._check_scopes(changes["scopes"])
         if changes.get("admin") is False and name == caller.name:

@@ -1,0 +1,25 @@
+"""The limits a request is held to, each stated once. The request models (and through them the
+OpenAPI document, as maxLength, maxItems, minimum and maximum) and the rules read them here; a
+client can read them back from the served document."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Final
+
+from .crypto import GUID_LENGTH
+
+TOKEN_NAME_MAX: Final = 200
+DESCRIPTION_MAX: Final = 2000
+# Scopes named in one request: on a token, a user, a verification or a list filter.
+SCOPES_MAX: Final = 100
+# The longest text a verification takes as its GUID (a longer one is refused, not looked up).
+VERIFY_GUID_MAX: Final = 100
+# A token list filters by the first characters of a GUID, at least this many of them.
+GUID_FILTER_MIN: Final = 4
+GUID_FILTER_MAX: Final = GUID_LENGTH
+PAGE_SIZE_DEFAULT: Final = 50
+PAGE_SIZE_MAX: Final = 200
+OFFSET_MAX: Final = 1_000_000_000
+# How far in the past a new valid_from may lie: the caller's clock may run behind the server's.
+CLOCK_SKEW: Final = timedelta(minutes=5)
