@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 from unittest.mock import ANY
 
@@ -25,7 +26,7 @@ WRONG = {"Authorization": "Bearer tk_this-key-was-never-issued-to-anyone"}
 async def _instances(
     aiohttp_client: AiohttpClient, settings: Settings, count: int
 ) -> list[TestClient[Any, Any]]:
-    throttled = settings.with_(auth_failure_limit=3, auth_failure_window_s=3600)
+    throttled = replace(settings, auth_failure_limit=3, auth_failure_window_s=3600)
     return [await aiohttp_client(create_app(throttled)) for _ in range(count)]
 
 
