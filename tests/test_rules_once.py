@@ -9,11 +9,11 @@ from tokens_server.guids import is_guid, new_guid
 from tokens_server.limits import GUID_FILTER_MIN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from tokens_server.models import TokenSort
 from tokens_server.openapi import openapi_document
-from tokens_server.repository.tokens import _SORTS
+from tokens_server.repository.token_listing import SORTS
 
 
 def test_every_sort_a_list_may_ask_for_has_an_ordering() -> None:
-    assert set(_SORTS) == set(get_args(TokenSort))
+    assert set(SORTS) == set(get_args(TokenSort))
 
 
 def test_is_guid_takes_a_canonical_v4_uuid_in_any_case_and_nothing_else() -> None:

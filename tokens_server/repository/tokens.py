@@ -1,7 +1,5 @@
-"""Tokens. List queries are one aggregation: an indexed match, literal keyword checks, a facet
-with the total and the page. Every condition sits inside its field, never in a top-level
-``$or``: MongoDB-compatible planners that are simpler than MongoDB's scan the collection then.
-"""
+"""Tokens: made, read, changed, deleted and listed, their GUIDs resealed under a new key.
+How a token is stored is ``token_documents``; how a list is asked for is ``token_listing``."""
 
 from __future__ import annotations
 
@@ -16,32 +14,13 @@ from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
-from ..crypto import GUID_LENGTH, PREFIX_LENGTH, GuidCipher
 from ..errors import Conflict
 from ..keyring import Keyring
-from ..models import Token, TokenPage, TokenQuery, TokenSort
-from ..names import search_key
+from ..models import Token, TokenPage, TokenQuery
 from .failures import store
 from .quota import HOLDER, TokenQuota
-
-Document = dict[str, Any]
-
-# One ordering for each sort a list may ask for (TokenSort); name and _id break ties.
-_SORTS: dict[TokenSort, Document] = {
-    "name": {"name_key": 1, "name": 1, "_id": 1},
-    "-name": {"name_key": -1, "name": 1, "_id": 1},
-    "is_active": {"is_active": 1, "name_key": 1, "name": 1, "_id": 1},
-    "-is_active": {"is_active": -1, "name_key": 1, "name": 1, "_id": 1},
-}
-
-
-def _is_active(now: datetime) -> Document:
-    return {
-        "$and": [
-            {"$lte": ["$valid_from", now]},
-            {"$or": [{"$eq": ["$valid_to", None]}, {"$gt": ["$valid_to", now]}]},
-        ]
-    }
+from .token_documents import Document, TokenDocuments
+from .token_listing import checks_guid_after_match, filtering, ordering, paged
 
 
 @dataclass(frozen=True)
@@ -72,7 +51,7 @@ class TokenStore:
         list_timeout: timedelta,
     ) -> None:
         self._tokens = tokens
-        self._keyring = keyring
+        self._docs = TokenDocuments(keyring)
         self._quota = quota
         self._list_timeout_s = list_timeout.total_seconds()
 
@@ -98,52 +77,13 @@ class TokenStore:
             guid = str(doc["guid"]).lower()
             await self._tokens.update_one(
                 {"_id": doc["_id"], "guid": doc["guid"]},
-                {"$set": self._guid_fields(guid), "$unset": {"guid": ""}},
+                {"$set": self._docs.guid_fields(guid), "$unset": {"guid": ""}},
             )
             migrated += 1
         return migrated
 
-    def _guid_fields(self, guid: str) -> Document:
-        current = self._keyring.current
-        hashes = self._keyring.lookup_hashes(guid)
-        return {
-            "guid_enc": current.cipher.encrypt(guid),
-            "guid_key": current.id,
-            "guid_hash": hashes[0] if len(hashes) == 1 else hashes,
-            "guid_prefix": GuidCipher.prefix(guid),
-        }
-
-    def _lookup(self, guid: str) -> str | Document:
-        hashes = self._keyring.lookup_hashes(guid)
-        return hashes[0] if len(hashes) == 1 else {"$in": hashes}
-
     def _stored(self, changes: Mapping[str, Any]) -> Document:
-        """Domain field values as stored: with the name's sort key and the GUID sealed."""
-        stored = {k: v for k, v in changes.items() if k != "guid"}
-        if "name" in changes:
-            stored["name_key"] = search_key(changes["name"])
-        if "guid" in changes:
-            stored.update(self._guid_fields(changes["guid"]))
-        return stored
-
-    def _token(self, doc: Document) -> Token:
-        return Token(
-            id=str(doc["_id"]),
-            name=doc["name"],
-            guid=self._keyring.open(doc["guid_enc"], doc.get("guid_key")),
-            description=doc.get("description", ""),
-            scopes=list(doc["scopes"]),
-            valid_from=doc["valid_from"],
-            valid_to=doc.get("valid_to"),
-            created_at=doc["created_at"],
-            created_by=doc["created_by"],
-            updated_at=doc["updated_at"],
-            updated_by=doc["updated_by"],
-            revoked_at=doc.get("revoked_at"),
-            revoked_by=doc.get("revoked_by"),
-            last_used_at=doc.get("last_used_at"),
-            version=doc["version"],
-        )
+        return self._docs.stored(changes)
 
     async def insert(
         self, fields: Mapping[str, Any], by: str, now: datetime, limit: int | None = None
@@ -168,7 +108,7 @@ class TokenStore:
             if limit is not None:
                 await self._quota.give_back(by)
             raise Conflict("a token with this GUID exists already") from None
-        return self._token(doc)
+        return self._docs.token(doc)
 
     async def reseal(self, limit: int | None = None) -> ResealOutcome:
         """Seal every GUID not sealed by the current key (or with a lookup hash under another)
@@ -178,7 +118,7 @@ class TokenStore:
         regenerate wins; the version and dates stay, since the token itself does not change.
         One cursor over the collection: an offline pass, never on a request's path.
         """
-        current = self._keyring.current.id
+        current = self._docs.keyring.current.id
         stale: Document = {
             "guid_enc": {"$exists": True},
             "$or": [{"guid_key": {"$ne": current}}, {"guid_hash.1": {"$exists": True}}],
@@ -188,11 +128,11 @@ class TokenStore:
         async for doc in cursor:
             if limit is not None and resealed >= limit:
                 break
-            guid = self._keyring.open(doc["guid_enc"], doc.get("guid_key"))
+            guid = self._docs.keyring.open(doc["guid_enc"], doc.get("guid_key"))
             # The current key's hash alone: by now every instance seals under the current key
             # (README's order), and a hash under the previous key would outlive that key.
-            fields = self._guid_fields(guid) | {
-                "guid_hash": self._keyring.current.cipher.lookup_hash(guid)
+            fields = self._docs.guid_fields(guid) | {
+                "guid_hash": self._docs.keyring.current.cipher.lookup_hash(guid)
             }
             try:
                 result = await self._tokens.update_one(
@@ -210,11 +150,11 @@ class TokenStore:
 
     async def get(self, token_id: str) -> Token | None:
         doc = await self._tokens.find_one({"_id": ObjectId(token_id)})
-        return None if doc is None else self._token(doc)
+        return None if doc is None else self._docs.token(doc)
 
     async def by_guid(self, guid: str) -> Token | None:
-        doc = await self._tokens.find_one({"guid_hash": self._lookup(guid)})
-        return None if doc is None else self._token(doc)
+        doc = await self._tokens.find_one({"guid_hash": self._docs.lookup(guid)})
+        return None if doc is None else self._docs.token(doc)
 
     async def update(
         self,
@@ -273,7 +213,7 @@ class TokenStore:
             )
         except DuplicateKeyError:
             raise Conflict("a token with this GUID exists already") from None
-        return None if doc is None else self._token(doc)
+        return None if doc is None else self._docs.token(doc)
 
     async def delete(self, token_id: str, version: int | None) -> bool:
         oid = ObjectId(token_id)
@@ -297,57 +237,20 @@ class TokenStore:
             return await self._page(query, now)
 
     async def _page(self, query: TokenQuery, now: datetime) -> TokenPage:
-        match, checks = self._conditions(query, now)
-        stages: list[Document] = [{"$match": match}]
-        if checks:
-            stages.append({"$match": {"$expr": {"$and": checks}}})
-        ordering: list[Document] = [{"$sort": _SORTS[query.sort]}]
-        if "is_active" in query.sort:
-            ordering.insert(0, {"$addFields": {"is_active": _is_active(now)}})
+        stages = filtering(query, now, self._docs)
         guid = query.guid_prefix
-        if guid is not None and PREFIX_LENGTH < len(guid) < GUID_LENGTH:
+        if guid is not None and checks_guid_after_match(query):
             # The stored prefix narrows the search to a handful; the rest is checked decrypted,
             # and only on GUIDs the caller may receive: on any other, a match would tell the
             # next character (16 tries each) of a GUID the caller must not learn.
-            cursor = await self._tokens.aggregate([*stages, *ordering])
+            cursor = await self._tokens.aggregate([*stages, *ordering(query, now)])
             found = [
                 t
-                for t in [self._token(d) async for d in cursor]
+                for t in [self._docs.token(d) async for d in cursor]
                 if query.caller.holds_all(t.scopes) and t.guid.startswith(guid)
             ]
             return TokenPage(found[query.offset : query.offset + query.limit], len(found))
-        page = [{"$skip": query.offset}, {"$limit": query.limit}]
-        cursor = await self._tokens.aggregate(
-            [
-                *stages,
-                {"$facet": {"total": [{"$count": "n"}], "items": [*ordering, *page]}},
-            ]
-        )
+        cursor = await self._tokens.aggregate(paged(query, now, stages))
         result = await cursor.next()
         total = result["total"][0]["n"] if result["total"] else 0
-        return TokenPage([self._token(d) for d in result["items"]], total)
-
-    def _conditions(self, query: TokenQuery, now: datetime) -> tuple[Document, list[Document]]:
-        """An index-friendly match and the expression checks that follow it."""
-        match: Document = {}
-        if query.scopes is not None:
-            match["scopes"] = {"$in": list(query.scopes)}
-        guid = query.guid_prefix
-        if guid is not None:
-            if len(guid) == GUID_LENGTH:  # found by its keyed hash
-                match["guid_hash"] = self._lookup(guid)
-            elif len(guid) >= PREFIX_LENGTH:
-                match["guid_prefix"] = guid[:PREFIX_LENGTH]
-            else:  # a range, not a pattern: GUID characters all sort below "~"
-                match["guid_prefix"] = {"$gte": guid, "$lt": guid + "~"}
-        if query.status == "active":
-            match["valid_from"] = {"$lte": now}
-            match["valid_to"] = {"$not": {"$lte": now}}
-        checks: list[Document] = [
-            # $literal: a keyword is text, even when it starts with "$".
-            {"$gte": [{"$indexOfCP": ["$name_key", {"$literal": word}]}, 0]}
-            for word in query.keywords
-        ]
-        if query.status == "inactive":
-            checks.append({"$not": [_is_active(now)]})
-        return match, checks
+        return TokenPage([self._docs.token(d) for d in result["items"]], total)

@@ -1,0 +1,67 @@
+"""Tokens as stored: the document a Token is kept as, with its GUID sealed, and back."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..crypto import GuidCipher
+from ..keyring import Keyring
+from ..models import Token
+from ..names import search_key
+
+Document = dict[str, Any]
+
+
+class TokenDocuments:
+    """Converts between Tokens and documents; each GUID sealed under the keyring's current key.
+
+    While a previous key is configured (a rotation), ``guid_hash`` holds the GUID's lookup hash
+    under both keys, and lookups ask for either.
+    """
+
+    def __init__(self, keyring: Keyring) -> None:
+        self.keyring = keyring
+
+    def guid_fields(self, guid: str) -> Document:
+        current = self.keyring.current
+        hashes = self.keyring.lookup_hashes(guid)
+        return {
+            "guid_enc": current.cipher.encrypt(guid),
+            "guid_key": current.id,
+            "guid_hash": hashes[0] if len(hashes) == 1 else hashes,
+            "guid_prefix": GuidCipher.prefix(guid),
+        }
+
+    def lookup(self, guid: str) -> str | Document:
+        """The condition on ``guid_hash`` that finds ``guid`` under any configured key."""
+        hashes = self.keyring.lookup_hashes(guid)
+        return hashes[0] if len(hashes) == 1 else {"$in": hashes}
+
+    def stored(self, changes: Mapping[str, Any]) -> Document:
+        """Domain field values as stored: with the name's sort key and the GUID sealed."""
+        stored = {k: v for k, v in changes.items() if k != "guid"}
+        if "name" in changes:
+            stored["name_key"] = search_key(changes["name"])
+        if "guid" in changes:
+            stored.update(self.guid_fields(changes["guid"]))
+        return stored
+
+    def token(self, doc: Document) -> Token:
+        return Token(
+            id=str(doc["_id"]),
+            name=doc["name"],
+            guid=self.keyring.open(doc["guid_enc"], doc.get("guid_key")),
+            description=doc.get("description", ""),
+            scopes=list(doc["scopes"]),
+            valid_from=doc["valid_from"],
+            valid_to=doc.get("valid_to"),
+            created_at=doc["created_at"],
+            created_by=doc["created_by"],
+            updated_at=doc["updated_at"],
+            updated_by=doc["updated_by"],
+            revoked_at=doc.get("revoked_at"),
+            revoked_by=doc.get("revoked_by"),
+            last_used_at=doc.get("last_used_at"),
+            version=doc["version"],
+        )

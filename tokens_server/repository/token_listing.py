@@ -1,0 +1,82 @@
+"""How a token list is asked of MongoDB: one aggregation of an indexed match, literal keyword
+checks, and a facet with the total and the page. Every condition sits inside its field, never
+in a top-level ``$or``: MongoDB-compatible planners that are simpler than MongoDB's scan the
+collection then.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..crypto import GUID_LENGTH, PREFIX_LENGTH
+from ..models import TokenQuery, TokenSort
+from .token_documents import TokenDocuments
+
+Document = dict[str, Any]
+
+# One ordering for each sort a list may ask for (TokenSort); name and _id break ties.
+SORTS: dict[TokenSort, Document] = {
+    "name": {"name_key": 1, "name": 1, "_id": 1},
+    "-name": {"name_key": -1, "name": 1, "_id": 1},
+    "is_active": {"is_active": 1, "name_key": 1, "name": 1, "_id": 1},
+    "-is_active": {"is_active": -1, "name_key": 1, "name": 1, "_id": 1},
+}
+
+
+def is_active(now: datetime) -> Document:
+    return {
+        "$and": [
+            {"$lte": ["$valid_from", now]},
+            {"$or": [{"$eq": ["$valid_to", None]}, {"$gt": ["$valid_to", now]}]},
+        ]
+    }
+
+
+def checks_guid_after_match(query: TokenQuery) -> bool:
+    """A GUID filter longer than the stored prefix but not whole: the match narrows by the
+    prefix, and the rest is checked on the decrypted GUIDs."""
+    guid = query.guid_prefix
+    return guid is not None and PREFIX_LENGTH < len(guid) < GUID_LENGTH
+
+
+def filtering(query: TokenQuery, now: datetime, docs: TokenDocuments) -> list[Document]:
+    """The stages that select the tokens: an index-friendly match, then expression checks."""
+    match: Document = {}
+    if query.scopes is not None:
+        match["scopes"] = {"$in": list(query.scopes)}
+    guid = query.guid_prefix
+    if guid is not None:
+        if len(guid) == GUID_LENGTH:  # found by its keyed hash
+            match["guid_hash"] = docs.lookup(guid)
+        elif len(guid) >= PREFIX_LENGTH:
+            match["guid_prefix"] = guid[:PREFIX_LENGTH]
+        else:  # a range, not a pattern: GUID characters all sort below "~"
+            match["guid_prefix"] = {"$gte": guid, "$lt": guid + "~"}
+    if query.status == "active":
+        match["valid_from"] = {"$lte": now}
+        match["valid_to"] = {"$not": {"$lte": now}}
+    checks: list[Document] = [
+        # $literal: a keyword is text, even when it starts with "$".
+        {"$gte": [{"$indexOfCP": ["$name_key", {"$literal": word}]}, 0]}
+        for word in query.keywords
+    ]
+    if query.status == "inactive":
+        checks.append({"$not": [is_active(now)]})
+    stages: list[Document] = [{"$match": match}]
+    if checks:
+        stages.append({"$match": {"$expr": {"$and": checks}}})
+    return stages
+
+
+def ordering(query: TokenQuery, now: datetime) -> list[Document]:
+    stages: list[Document] = [{"$sort": SORTS[query.sort]}]
+    if "is_active" in query.sort:
+        stages.insert(0, {"$addFields": {"is_active": is_active(now)}})
+    return stages
+
+
+def paged(query: TokenQuery, now: datetime, stages: list[Document]) -> list[Document]:
+    """``stages`` followed by one facet: the total they match and the page asked for."""
+    page = [*ordering(query, now), {"$skip": query.offset}, {"$limit": query.limit}]
+    return [*stages, {"$facet": {"total": [{"$count": "n"}], "items": page}}]
