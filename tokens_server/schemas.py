@@ -175,6 +175,10 @@ class TokenOut(Out):
     revoked_by: str | None
     last_used_at: Timestamp | None
     version: int
+    can_change: bool = Field(
+        description="True when the caller holds every scope of the token, so may change, "
+        "revoke or delete it; clients read this rather than restate the rule."
+    )
 
 
 class TokenPageOut(Out):

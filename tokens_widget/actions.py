@@ -11,6 +11,10 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+# The server's own GUID maker (standard library only, shipped in the same distribution), so a
+# fresh GUID is made one way wherever it is made.
+from tokens_server.guids import new_guid
+
 from . import form
 from .errors import ApiError, plain_words
 from .models import Token
@@ -87,7 +91,7 @@ class ActionHandler:
         return {}
 
     async def new_guid(self, request: Mapping[str, Any]) -> Result:
-        return {"guid": form.new_guid()}
+        return {"guid": new_guid()}
 
     async def validate(self, request: Mapping[str, Any]) -> Result:
         verdict = self._check(request)
@@ -152,7 +156,7 @@ class ActionHandler:
         return self.widget.client
 
     def _original(self, request: Mapping[str, Any]) -> Token:
-        token = self.widget.tokens.get(str(request.get("token_id")))
+        token = self.widget.page_tokens.get(str(request.get("token_id")))
         if token is None:
             raise ActionError("That token is no longer in the list; refresh and try again.")
         return token
@@ -166,6 +170,6 @@ class ActionHandler:
     def _check(self, request: Mapping[str, Any]) -> form.Verdict:
         original = None
         if request.get("token_id"):
-            original = self.widget.tokens.get(str(request.get("token_id")))
+            original = self.widget.page_tokens.get(str(request.get("token_id")))
         held = [s["name"] for s in self.widget._scopes]
         return form.check(form.Draft.from_message(request.get("draft")), held, original)

@@ -2,20 +2,23 @@
 
     async with TokensClient("http://127.0.0.1:8080", api_key) as tokens:
         token = await tokens.create_token("Nightly ETL", ["analytics"])
+
+Longer than most modules: one method per operation of the API, each short, in one class.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import quote
 
 import aiohttp
 
-from .errors import ApiError
+from .connection import API_KEY_VARIABLE, URL_VARIABLE, Connection, from_environment
+from .limits import DEFAULT_PAGE_SIZE, SortKey, StatusFilter
 from .models import (
     Health,
     Scope,
@@ -27,10 +30,6 @@ from .models import (
     format_time,
 )
 
-API_PREFIX: Final = "/api/v1"
-SortKey = Literal["name", "-name", "is_active", "-is_active"]
-StatusFilter = Literal["active", "inactive"]
-
 
 class _Unset(enum.Enum):
     UNSET = "UNSET"
@@ -38,11 +37,6 @@ class _Unset(enum.Enum):
 
 #: Marks a PATCH field as "leave unchanged" (``None`` clears ``valid_to``).
 UNSET: Final = _Unset.UNSET
-
-
-def _api_root(url: str) -> str:
-    root = url.rstrip("/")
-    return root if root.endswith(API_PREFIX) else root + API_PREFIX
 
 
 def _seg(value: str) -> str:
@@ -70,11 +64,21 @@ class TokensClient:
         timeout: float = 30.0,
         session: aiohttp.ClientSession | None = None,
     ) -> None:
-        self.url = _api_root(url)
-        self._api_key = api_key
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
-        self._session = session
-        self._owns_session = session is None
+        self._connection = Connection(url, api_key, timeout=timeout, session=session)
+        self._call = self._connection.call
+
+    @classmethod
+    def from_env(cls, *, timeout: float = 30.0) -> TokensClient:
+        """A client for ``TOKENS_URL`` with the key in ``TOKENS_API_KEY``, as the widget uses."""
+        url, api_key = from_environment()
+        if not url or not api_key:
+            raise ValueError(f"set {URL_VARIABLE} and {API_KEY_VARIABLE} to reach the server")
+        return cls(url, api_key, timeout=timeout)
+
+    @property
+    def url(self) -> str:
+        """The API's root, ``…/api/v1``."""
+        return self._connection.url
 
     def __repr__(self) -> str:
         return f"TokensClient({self.url!r})"
@@ -91,60 +95,17 @@ class TokensClient:
         await self.close()
 
     async def close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None and self._owns_session:
-            await session.close()
-
-    def _get_session(self) -> aiohttp.ClientSession:
-        # Made on first use so the session belongs to the loop that actually calls it.
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
-            self._owns_session = True
-        return self._session
-
-    async def _call(
-        self,
-        method: str,
-        path: str,
-        *,
-        json: Mapping[str, Any] | None = None,
-        params: list[tuple[str, str]] | None = None,
-        if_match: int | None = None,
-        auth: bool = True,
-    ) -> Any:
-        headers = {"Accept": "application/json"}
-        if auth and self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
-        if if_match is not None:
-            headers["If-Match"] = f'"{if_match}"'
-        try:
-            async with self._get_session().request(
-                method, self.url + path, json=json, params=params, headers=headers
-            ) as response:
-                if response.status == 204:
-                    return None
-                body: Any
-                if "json" in (response.content_type or ""):
-                    body = await response.json(content_type=None)
-                else:
-                    body = await response.text()
-                if response.status >= 400:
-                    raise ApiError.from_problem(response.status, body, response.reason or "")
-                return body
-        except aiohttp.ClientError as exc:
-            raise ApiError(0, "Connection failed", f"{self.url}: {exc}") from exc
-        except TimeoutError as exc:
-            raise ApiError(0, "Connection failed", f"{self.url}: no answer in time") from exc
+        await self._connection.close()
 
     # --- service -------------------------------------------------------------------------
 
     async def health(self) -> Health:
         """``GET /health`` (no key needed); a 503 raises ApiError."""
-        return Health.from_json(await self._call("GET", "/health", auth=False))
+        return Health.model_validate(await self._call("GET", "/health", auth=False))
 
     async def me(self) -> User:
         """Who the API key belongs to: name, admin flag, scopes."""
-        return User.from_json(await self._call("GET", "/me"))
+        return User.model_validate(await self._call("GET", "/me"))
 
     async def openapi(self) -> dict[str, Any]:
         """The server's OpenAPI document."""
@@ -161,7 +122,7 @@ class TokensClient:
         scopes: Iterable[str] = (),
         status: StatusFilter | None = None,
         sort: SortKey = "name",
-        limit: int = 50,
+        limit: int = DEFAULT_PAGE_SIZE,
         offset: int = 0,
     ) -> TokenPage:
         """One page of the tokens visible to the caller, filtered and sorted by the server."""
@@ -174,7 +135,7 @@ class TokensClient:
         if status:
             params.append(("status", status))
         params += [("sort", sort), ("limit", str(limit)), ("offset", str(offset))]
-        return TokenPage.from_json(await self._call("GET", "/tokens", params=params))
+        return TokenPage.model_validate(await self._call("GET", "/tokens", params=params))
 
     async def iter_tokens(
         self,
@@ -191,8 +152,13 @@ class TokensClient:
         offset = 0
         while True:
             page = await self.list_tokens(
-                name=name, guid=guid, scopes=scopes, status=status, sort=sort,
-                limit=page_size, offset=offset,
+                name=name,
+                guid=guid,
+                scopes=scopes,
+                status=status,
+                sort=sort,
+                limit=page_size,
+                offset=offset,
             )
             for token in page.items:
                 yield token
@@ -220,10 +186,10 @@ class TokensClient:
             body["valid_from"] = format_time(valid_from)
         if valid_to is not None:
             body["valid_to"] = format_time(valid_to)
-        return Token.from_json(await self._call("POST", "/tokens", json=body))
+        return Token.model_validate(await self._call("POST", "/tokens", json=body))
 
     async def get_token(self, token_id: str) -> Token:
-        return Token.from_json(await self._call("GET", f"/tokens/{_seg(token_id)}"))
+        return Token.model_validate(await self._call("GET", f"/tokens/{_seg(token_id)}"))
 
     async def update_token(
         self,
@@ -255,7 +221,7 @@ class TokensClient:
             body["valid_from"] = format_time(valid_from)
         if not isinstance(valid_to, _Unset):
             body["valid_to"] = _time(valid_to)
-        return Token.from_json(
+        return Token.model_validate(
             await self._call("PATCH", f"/tokens/{_seg(token_id)}", json=body, if_match=if_match)
         )
 
@@ -264,13 +230,13 @@ class TokensClient:
 
     async def revoke_token(self, token_id: str, *, if_match: int | None = None) -> Token:
         """End an active token now; revoking an inactive token is a 409."""
-        return Token.from_json(
+        return Token.model_validate(
             await self._call("POST", f"/tokens/{_seg(token_id)}/revoke", if_match=if_match)
         )
 
     async def regenerate_token(self, token_id: str, *, if_match: int | None = None) -> Token:
         """Give the token a new server-made GUID; the old one stops working at once."""
-        return Token.from_json(
+        return Token.model_validate(
             await self._call("POST", f"/tokens/{_seg(token_id)}/regenerate", if_match=if_match)
         )
 
@@ -279,18 +245,18 @@ class TokensClient:
         body: dict[str, Any] = {"guid": guid}
         if scopes is not None:
             body["scopes"] = list(scopes)
-        return Verification.from_json(await self._call("POST", "/tokens/verify", json=body))
+        return Verification.model_validate(await self._call("POST", "/tokens/verify", json=body))
 
     # --- scopes --------------------------------------------------------------------------
 
     async def list_scopes(self) -> list[Scope]:
         """The caller's scopes (an admin's: all of them)."""
         body = await self._call("GET", "/scopes")
-        return [Scope.from_json(item) for item in body["items"]]
+        return [Scope.model_validate(item) for item in body["items"]]
 
     async def create_scope(self, name: str, description: str = "") -> Scope:
         body = {"name": name, "description": description}
-        return Scope.from_json(await self._call("POST", "/scopes", json=body))
+        return Scope.model_validate(await self._call("POST", "/scopes", json=body))
 
     async def delete_scope(self, name: str) -> None:
         await self._call("DELETE", f"/scopes/{_seg(name)}")
@@ -299,14 +265,14 @@ class TokensClient:
 
     async def list_users(self) -> list[User]:
         body = await self._call("GET", "/users")
-        return [User.from_json(item) for item in body["items"]]
+        return [User.model_validate(item) for item in body["items"]]
 
     async def create_user(
         self, name: str, scopes: Iterable[str] = (), *, admin: bool = False
     ) -> UserWithKey:
         """Create a user; its API key is in the answer and never shown again."""
         body = {"name": name, "scopes": list(scopes), "admin": admin}
-        return UserWithKey.from_json(await self._call("POST", "/users", json=body))
+        return UserWithKey.model_validate(await self._call("POST", "/users", json=body))
 
     async def update_user(
         self,
@@ -320,11 +286,11 @@ class TokensClient:
             body["scopes"] = list(scopes)
         if not isinstance(admin, _Unset):
             body["admin"] = admin
-        return User.from_json(await self._call("PATCH", f"/users/{_seg(name)}", json=body))
+        return User.model_validate(await self._call("PATCH", f"/users/{_seg(name)}", json=body))
 
     async def delete_user(self, name: str) -> None:
         await self._call("DELETE", f"/users/{_seg(name)}")
 
     async def rotate_user_key(self, name: str) -> UserWithKey:
         """Give the user a new API key; the old one stops working at once."""
-        return UserWithKey.from_json(await self._call("POST", f"/users/{_seg(name)}/key"))
+        return UserWithKey.model_validate(await self._call("POST", f"/users/{_seg(name)}/key"))

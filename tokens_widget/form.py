@@ -6,24 +6,15 @@ They mirror the server's rules, so Save is enabled only for what the server will
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
+from .limits import DESCRIPTION_MAX, GUID_PATTERN, NAME_MAX, VALID_FROM_SKEW
 from .models import Token
 
-NAME_MAX = 200
-DESCRIPTION_MAX = 2000
-# The server accepts a valid_from up to five minutes old, for clock skew.
-VALID_FROM_SKEW = timedelta(minutes=5)
-_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
-
-
-def new_guid() -> str:
-    """A canonical lowercase UUID version 4 from the operating system's CSPRNG."""
-    return str(uuid.uuid4())
+_GUID = re.compile(GUID_PATTERN)
 
 
 @dataclass(frozen=True)

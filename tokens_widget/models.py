@@ -1,21 +1,15 @@
-"""Typed results of the Tokens API, parsed from its JSON answers."""
+"""Typed results of the Tokens API, parsed from its JSON answers by pydantic.
+
+Unknown fields are ignored, so a newer server's additions do not break an older client;
+timestamps without an offset are refused rather than guessed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-
-def parse_time(value: Any) -> datetime | None:
-    """An RFC 3339 timestamp from the API as a timezone-aware datetime (None stays None)."""
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(str(value))
-    if parsed.tzinfo is None:
-        raise ValueError(f"timestamp without an offset: {value!r}")
-    return parsed
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 
 def format_time(value: datetime) -> str:
@@ -25,15 +19,11 @@ def format_time(value: datetime) -> str:
     return value.isoformat()
 
 
-def _required_time(value: Any) -> datetime:
-    parsed = parse_time(value)
-    if parsed is None:
-        raise ValueError("missing timestamp")
-    return parsed
+class ApiModel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(ApiModel):
     """An API token as the server shows it."""
 
     id: str
@@ -42,51 +32,29 @@ class Token:
     # from those who only share some of its scopes, and sends its first characters instead.
     guid: str | None
     guid_prefix: str
-    description: str
+    description: str = ""
     scopes: tuple[str, ...]
-    valid_from: datetime
-    valid_to: datetime | None
+    valid_from: AwareDatetime
+    valid_to: AwareDatetime | None = None
     is_active: bool
     status: str
-    created_at: datetime
-    created_by: str
-    updated_at: datetime
-    updated_by: str
-    revoked_at: datetime | None
-    revoked_by: str | None
-    last_used_at: datetime | None
+    created_at: AwareDatetime
+    created_by: str = ""
+    updated_at: AwareDatetime
+    updated_by: str = ""
+    revoked_at: AwareDatetime | None = None
+    revoked_by: str | None = None
+    last_used_at: AwareDatetime | None = None
     version: int
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Token:
-        return cls(
-            id=str(data["id"]),
-            name=str(data["name"]),
-            guid=None if data["guid"] is None else str(data["guid"]),
-            guid_prefix=str(data["guid_prefix"]),
-            description=str(data.get("description") or ""),
-            scopes=tuple(str(s) for s in data["scopes"]),
-            valid_from=_required_time(data["valid_from"]),
-            valid_to=parse_time(data.get("valid_to")),
-            is_active=bool(data["is_active"]),
-            status=str(data["status"]),
-            created_at=_required_time(data["created_at"]),
-            created_by=str(data.get("created_by") or ""),
-            updated_at=_required_time(data["updated_at"]),
-            updated_by=str(data.get("updated_by") or ""),
-            revoked_at=parse_time(data.get("revoked_at")),
-            revoked_by=data.get("revoked_by"),
-            last_used_at=parse_time(data.get("last_used_at")),
-            version=int(data["version"]),
-        )
+    # Whether the caller may change, revoke or delete it; the server decides.
+    can_change: bool
 
     @property
     def revoked(self) -> bool:
         return self.status == "revoked"
 
 
-@dataclass(frozen=True)
-class TokenPage:
+class TokenPage(ApiModel):
     """One page of ``GET /tokens``: the tokens and where they sit in the whole result."""
 
     items: tuple[Token, ...]
@@ -94,96 +62,56 @@ class TokenPage:
     limit: int
     offset: int
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TokenPage:
-        return cls(
-            items=tuple(Token.from_json(item) for item in data["items"]),
-            total=int(data["total"]),
-            limit=int(data["limit"]),
-            offset=int(data["offset"]),
-        )
 
-
-@dataclass(frozen=True)
-class Scope:
+class Scope(ApiModel):
     name: str
-    description: str
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Scope:
-        return cls(name=str(data["name"]), description=str(data.get("description") or ""))
+    description: str = ""
 
 
-@dataclass(frozen=True)
-class User:
+class User(ApiModel):
     """A caller of the API: ``GET /me`` and the admin's user calls answer this."""
 
     name: str
-    scopes: tuple[str, ...]
-    admin: bool
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> User:
-        return cls(
-            name=str(data["name"]),
-            scopes=tuple(str(s) for s in data.get("scopes") or ()),
-            admin=bool(data.get("admin", False)),
-        )
+    scopes: tuple[str, ...] = ()
+    admin: bool = False
 
 
-@dataclass(frozen=True)
-class UserWithKey:
+class UserWithKey(ApiModel):
     """A user together with its API key, which the server shows only this once."""
 
     user: User
-    api_key: str
+    api_key: str = Field(repr=False)
 
+    @model_validator(mode="before")
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> UserWithKey:
-        return cls(user=User.from_json(data), api_key=str(data["api_key"]))
+    def _nest_the_user(cls, data: Any) -> Any:
+        # The server answers the user's fields and its key side by side.
+        if isinstance(data, dict) and "user" not in data:
+            return {"user": data, "api_key": data.get("api_key")}
+        return data
 
     def __repr__(self) -> str:  # keep keys out of logs and notebook outputs
         return f"UserWithKey(user={self.user!r}, api_key='***')"
 
 
-@dataclass(frozen=True)
-class VerifiedToken:
+class VerifiedToken(ApiModel):
     id: str
     name: str
-    scopes: tuple[str, ...]
-    valid_to: datetime | None
+    scopes: tuple[str, ...] = ()
+    valid_to: AwareDatetime | None = None
 
 
-@dataclass(frozen=True)
-class Verification:
+class Verification(ApiModel):
     """The answer of ``POST /tokens/verify``."""
 
     valid: bool
     status: str
-    token: VerifiedToken | None
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Verification:
-        raw = data.get("token")
-        token = None
-        if raw:
-            token = VerifiedToken(
-                id=str(raw["id"]),
-                name=str(raw["name"]),
-                scopes=tuple(str(s) for s in raw.get("scopes") or ()),
-                valid_to=parse_time(raw.get("valid_to")),
-            )
-        return cls(valid=bool(data["valid"]), status=str(data["status"]), token=token)
+    token: VerifiedToken | None = None
 
 
-@dataclass(frozen=True)
-class Health:
-    status: str
-    database: str
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Health:
-        return cls(status=str(data.get("status", "")), database=str(data.get("database", "")))
+class Health(ApiModel):
+    status: str = ""
+    database: str = ""
 
     @property
     def ok(self) -> bool:

@@ -9,70 +9,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
-import os
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Coroutine, Mapping
 from pathlib import Path
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any
 
 import anywidget
 import traitlets as t
 
+from . import limits
 from .actions import ActionHandler
-from .client import SortKey, StatusFilter, TokensClient
+from .client import TokensClient
+from .connection import API_KEY_VARIABLE, URL_VARIABLE, from_environment
 from .errors import ApiError, plain_words
+from .home_loop import HomeLoop, on_home_loop
+from .limits import GUID_FILTER_MIN, PAGE_SIZES
 from .models import Token, User
 
 log = logging.getLogger(__name__)
+# The status filter's choices besides "all", typed as the client takes them.
+_STATUS: dict[str, limits.StatusFilter] = {status: status for status in limits.STATUS_FILTERS}
 STATIC = Path(__file__).parent / "static"
-_SORT: dict[str, SortKey] = {"name": "name", "-name": "-name", "is_active": "is_active",
-                             "-is_active": "-is_active"}
-_STATUS: dict[str, StatusFilter] = {"active": "active", "inactive": "inactive"}
-SORTS = tuple(_SORT)
-PAGE_SIZES = (10, 25, 50, 100, 200)
-GUID_FILTER_MIN = 4
-# Filters typed into a text box wait this long for the next key before asking the server.
-TYPING_DELAY = 0.15
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _on_home_loop(
-    method: Callable[Concatenate[TokensWidget, P], R],
-) -> Callable[Concatenate[TokensWidget, P], R | None]:
-    """Run ``method`` on the widget's own loop: called from another thread's loop, it is handed
-    over there (and answers None), as the work it starts belongs to the widget's loop."""
-
-    @functools.wraps(method)
-    def run_at_home(widget: TokensWidget, /, *args: P.args, **kwargs: P.kwargs) -> R | None:
-        home = widget._away_from_home()
-        if home is None:
-            return method(widget, *args, **kwargs)
-        home.call_soon_threadsafe(functools.partial(method, widget, *args, **kwargs))
-        return None
-
-    return run_at_home
+# What the grid needs of a token; dates cross to the browser as ISO 8601 strings.
+ROW_FIELDS: set[str] = {
+    "id",
+    "name",
+    "guid",
+    "guid_prefix",
+    "description",
+    "scopes",
+    "valid_from",
+    "valid_to",
+    "is_active",
+    "status",
+    "version",
+    "can_change",
+}
 
 
-def token_row(token: Token, user: User | None) -> dict[str, Any]:
-    """What the grid needs of a token; dates cross to the browser as ISO 8601 strings."""
-    can_change = user is not None and (user.admin or set(token.scopes) <= set(user.scopes))
-    return {
-        "id": token.id,
-        "name": token.name,
-        "guid": token.guid,
-        "guid_prefix": token.guid_prefix,
-        "description": token.description,
-        "scopes": list(token.scopes),
-        "valid_from": token.valid_from.isoformat(),
-        "valid_to": None if token.valid_to is None else token.valid_to.isoformat(),
-        "is_active": token.is_active,
-        "status": token.status,
-        "version": token.version,
-        "can_change": can_change,
-    }
+def token_row(token: Token) -> dict[str, Any]:
+    """One row of the grid, as JSON."""
+    return token.model_dump(mode="json", include=ROW_FIELDS)
 
 
 class TokensWidget(anywidget.AnyWidget):
@@ -89,10 +66,12 @@ class TokensWidget(anywidget.AnyWidget):
     scope_filter = t.List(t.Unicode(), help="Show tokens having any of these scopes.").tag(
         sync=True
     )
-    status_filter = t.Enum(("all", "active", "inactive"), "all").tag(sync=True)
-    sort = t.Enum(SORTS, "name", help="Column to sort by; '-' descends.").tag(sync=True)
+    status_filter = t.Enum(("all", *limits.STATUS_FILTERS), "all").tag(sync=True)
+    sort = t.Enum(limits.SORT_KEYS, "name", help="Column to sort by; '-' descends.").tag(sync=True)
     page = t.Int(0, help="Zero-based page number.").tag(sync=True)
-    page_size = t.Int(50, help=f"Rows per page, one of {PAGE_SIZES}.").tag(sync=True)
+    page_size = t.Int(limits.DEFAULT_PAGE_SIZE, help=f"Rows per page, one of {PAGE_SIZES}.").tag(
+        sync=True
+    )
 
     total = t.Int(0, help="How many tokens match the filters.").tag(sync=True)
     busy = t.Bool(False, help="True while a call to the server runs.").tag(sync=True)
@@ -103,6 +82,7 @@ class TokensWidget(anywidget.AnyWidget):
     _scopes = t.List(t.Dict()).tag(sync=True)
     _user = t.Dict().tag(sync=True)
     _loaded = t.Bool(False).tag(sync=True)
+    _limits = t.Dict(limits.for_browser()).tag(sync=True)
 
     def __init__(
         self,
@@ -113,26 +93,21 @@ class TokensWidget(anywidget.AnyWidget):
         **kwargs: Any,
     ) -> None:
         # Plain attributes first: trait observers may run while the base class initialises.
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.home = HomeLoop()
         self._reload_task: asyncio.Task[None] | None = None
         self._busy_count = 0
-        # The loop the widget was made on (a notebook cell runs on the kernel's main loop): its
-        # client session and tasks belong to it. None outside a running loop.
-        self._home: asyncio.AbstractEventLoop | None = None
-        with contextlib.suppress(RuntimeError):
-            self._home = asyncio.get_running_loop()
         self.user: User | None = None
-        self.tokens: dict[str, Token] = {}
-        url = url or os.environ.get("TOKENS_URL")
-        api_key = api_key or os.environ.get("TOKENS_API_KEY")
+        #: The tokens of the page shown, by id.
+        self.page_tokens: dict[str, Token] = {}
+        url, api_key = from_environment(url, api_key)
         self.client: TokensClient | None = client
         if client is None and url and api_key:
             self.client = TokensClient(url, api_key)
         super().__init__(**kwargs)
         if self.client is None:
             self.error = (
-                "No server configured. Pass url= and api_key=, or set TOKENS_URL and "
-                "TOKENS_API_KEY, then run this cell again."
+                f"No server configured. Pass url= and api_key=, or set {URL_VARIABLE} and "
+                f"{API_KEY_VARIABLE}, then run this cell again."
             )
         self._actions = ActionHandler(self)
         self.on_msg(self._on_message)
@@ -162,69 +137,36 @@ class TokensWidget(anywidget.AnyWidget):
 
     # --- reacting to the front end -----------------------------------------------------------
 
-    @t.observe("name_filter", "guid_filter")
-    def _on_typed_filter(self, change: Mapping[str, Any]) -> None:
-        self._first_page_then_reload(delay=TYPING_DELAY)
-
-    @t.observe("scope_filter", "status_filter", "sort", "page_size")
-    def _on_chosen_filter(self, change: Mapping[str, Any]) -> None:
-        self._first_page_then_reload(delay=0)
+    @t.observe("name_filter", "guid_filter", "scope_filter", "status_filter", "sort", "page_size")
+    def _on_filter(self, change: Mapping[str, Any]) -> None:
+        # A new filter starts again at the first page. The browser already waited for the
+        # typing to pause, so each change is one reload.
+        if self.page != 0:
+            self.page = 0  # the page observer reloads
+        else:
+            self._schedule_reload()
 
     @t.observe("page")
     def _on_page(self, change: Mapping[str, Any]) -> None:
-        self._schedule_reload(delay=0)
+        self._schedule_reload()
 
-    def _first_page_then_reload(self, delay: float) -> None:
-        with self.hold_trait_notifications():
-            self.page = 0
-        self._schedule_reload(delay)
-
-    @_on_home_loop
+    @on_home_loop
     def _on_message(self, widget: Any, content: Any, buffers: list[bytes]) -> None:
         if isinstance(content, Mapping):
             self.spawn(self._actions.handle(content))
-
-    def _away_from_home(self) -> asyncio.AbstractEventLoop | None:
-        """The widget's own loop when this call runs elsewhere, else None.
-
-        JupyterLab sends widget messages on a kernel subshell: another thread with its own event
-        loop. Work started there would use the client's connection from a loop it does not
-        belong to (aiohttp refuses), so it is handed back to the widget's loop instead.
-        """
-        home = self._home
-        if home is None or home.is_closed() or not home.is_running():
-            return None
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        return None if running is home else home
 
     # --- running work on the kernel's event loop --------------------------------------------
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
         """Run ``coro`` on the kernel's event loop without blocking the kernel."""
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:
-            loop = asyncio.get_event_loop_policy().get_event_loop()
-        task = loop.create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("tokens widget task failed", exc_info=task.exception())
+        return self.home.spawn(coro)
 
     async def settled(self) -> None:
         """Wait until every call the widget started has finished (for tests and scripts)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self.home.settled()
 
     @contextlib.asynccontextmanager
-    async def working(self) -> Any:
+    async def working(self) -> AsyncIterator[None]:
         """Show the busy indicator while the block runs."""
         self._busy_count += 1
         self.busy = True
@@ -238,25 +180,21 @@ class TokensWidget(anywidget.AnyWidget):
 
     def refresh(self) -> None:
         """Reload the caller, its scopes and the current page (in the background)."""
-        self._schedule_reload(delay=0, with_user=True)
+        self._schedule_reload(with_user=True)
 
-    @_on_home_loop  # a filter or page changed in the browser arrives on a subshell too
-    def _schedule_reload(
-        self, delay: float, with_user: bool = False
-    ) -> asyncio.Task[None] | None:
+    @on_home_loop  # a filter or page changed in the browser arrives on a subshell too
+    def _schedule_reload(self, with_user: bool = False) -> asyncio.Task[None] | None:
         if self.client is None:
             return None
         with_user = with_user or not self._loaded
         if self._reload_task is not None and not self._reload_task.done():
             # The newest request wins; an older one still waiting or running is dropped.
             self._reload_task.cancel()
-        task = self.spawn(self._reload(delay, with_user))
+        task = self.spawn(self._reload(with_user))
         self._reload_task = task
         return task
 
-    async def _reload(self, delay: float, with_user: bool) -> None:
-        if delay:
-            await asyncio.sleep(delay)
+    async def _reload(self, with_user: bool) -> None:
         async with self.working():
             try:
                 if with_user:
@@ -289,7 +227,7 @@ class TokensWidget(anywidget.AnyWidget):
             guid=guid,
             scopes=self.scope_filter,
             status=_STATUS.get(self.status_filter),
-            sort=_SORT[self.sort],
+            sort=self.sort,
             limit=self.page_size,
             offset=self.page * self.page_size,
         )
@@ -298,9 +236,9 @@ class TokensWidget(anywidget.AnyWidget):
             last = (page.total - 1) // self.page_size
             self.page = last  # the observer loads it
             return
-        self.tokens = {token.id: token for token in page.items}
+        self.page_tokens = {token.id: token for token in page.items}
         # A new list object every time: a list trait syncs only when its value is replaced.
-        self._rows = [token_row(token, self.user) for token in page.items]
+        self._rows = [token_row(token) for token in page.items]
         self.total = page.total
         self._loaded = True
         self.error = ""

@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.support import ADMIN_KEY
+from tests.widget.front_end import open_widget
 from tokens_widget import TokensClient, TokensWidget
 
 SCOPES = ("analytics", "finance", "ml")
@@ -31,7 +32,7 @@ async def admin(server_url: str) -> AsyncIterator[TokensClient]:
 @pytest.fixture
 async def widget(server_url: str, admin: TokensClient) -> AsyncIterator[TokensWidget]:
     """A widget that has finished its first load."""
-    w = TokensWidget(url=server_url, api_key=ADMIN_KEY)
+    w = open_widget(url=server_url, api_key=ADMIN_KEY)
     await w.settled()
     yield w
     await w.aclose()

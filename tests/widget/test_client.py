@@ -129,3 +129,15 @@ async def test_a_token_seen_through_some_of_its_scopes_comes_without_its_guid(
     assert shared.guid is not None
     for token in (seen, listed):
         assert (token.guid, token.guid_prefix) == (None, shared.guid[:8])
+
+
+async def test_from_env_reads_the_widgets_variables(
+    admin: TokensClient, server_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TOKENS_URL", server_url)
+    monkeypatch.setenv("TOKENS_API_KEY", ADMIN_KEY)
+    async with TokensClient.from_env() as tokens:
+        assert (await tokens.me()).name == "admin"
+    monkeypatch.delenv("TOKENS_API_KEY")
+    with pytest.raises(ValueError, match="TOKENS_API_KEY"):
+        TokensClient.from_env()

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tokens_widget.form import Draft, check, new_guid
+from tokens_server.guids import new_guid
+from tokens_widget.form import Draft, check
 from tokens_widget.models import Token
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
@@ -44,8 +45,9 @@ def token(**changes: object) -> Token:
         revoked_by=None,
         last_used_at=None,
         version=3,
+        can_change=True,
     )
-    return replace(base, **changes)  # type: ignore[arg-type]
+    return base.model_copy(update=changes)
 
 
 def test_a_complete_new_token_is_valid_and_sends_only_what_was_given() -> None:

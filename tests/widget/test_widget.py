@@ -14,8 +14,8 @@ import pytest
 from traitlets import TraitError
 
 from tests.support import ADMIN_KEY
+from tests.widget.front_end import act, front_end_of, open_widget
 from tokens_widget import TokensClient, TokensWidget
-from tokens_widget import widget as widget_module
 
 Calls = list[dict[str, Any]]
 
@@ -32,31 +32,6 @@ def count_list_calls(widget: TokensWidget, monkeypatch: pytest.MonkeyPatch) -> C
 
     monkeypatch.setattr(widget.client, "list_tokens", recording)
     return calls
-
-
-def capture_sync(widget: TokensWidget, monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """Every message the widget sends to the front end (state updates and answers)."""
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(widget.comm, "send", lambda data=None, buffers=None, **_: sent.append(data))
-    return sent
-
-
-async def act(widget: TokensWidget, action: str, **payload: Any) -> dict[str, Any]:
-    """Deliver a front-end request the way the comm does, and wait for everything it started."""
-    answers: list[dict[str, Any]] = []
-    original_send = widget.send
-    widget.send = lambda content, buffers=None: answers.append(content)
-    try:
-        message = {"id": f"t:{action}", "action": action, **payload}
-        widget._handle_msg(
-            {"content": {"data": {"method": "custom", "content": message}}, "buffers": []}
-        )
-        await widget.settled()
-    finally:
-        widget.send = original_send
-    assert len(answers) == 1, answers
-    assert answers[0]["id"] == f"t:{action}"
-    return answers[0]
 
 
 def names(widget: TokensWidget) -> list[str]:
@@ -79,7 +54,7 @@ async def test_first_load_shows_the_user_scopes_and_tokens(
     admin: TokensClient, make_tokens: MakeTokens, server_url: str
 ) -> None:
     await make_tokens(("Nightly ETL", ["analytics"]), ("Model training", ["ml"]))
-    widget = TokensWidget(url=server_url, api_key=ADMIN_KEY)
+    widget = open_widget(url=server_url, api_key=ADMIN_KEY)
     await widget.settled()
     assert widget._user == {"name": "admin", "admin": True}
     assert [s["name"] for s in widget._scopes] == ["analytics", "finance", "ml"]
@@ -97,13 +72,13 @@ async def test_configuration_falls_back_to_the_environment(
 ) -> None:
     monkeypatch.setenv("TOKENS_URL", server_url)
     monkeypatch.setenv("TOKENS_API_KEY", ADMIN_KEY)
-    widget = TokensWidget()
+    widget = open_widget()
     await widget.settled()
     assert widget._user["name"] == "admin"
     await widget.aclose()
 
     monkeypatch.delenv("TOKENS_URL")
-    unconfigured = TokensWidget()
+    unconfigured = open_widget()
     assert unconfigured.client is None
     assert "TOKENS_URL" in unconfigured.error
     answer = await act(unconfigured, "save", draft={})
@@ -111,7 +86,7 @@ async def test_configuration_falls_back_to_the_environment(
 
 
 async def test_a_wrong_key_is_explained(server_url: str, admin: TokensClient) -> None:
-    widget = TokensWidget(url=server_url, api_key="not-a-key-0123456789")
+    widget = open_widget(url=server_url, api_key="not-a-key-0123456789")
     await widget.settled()
     assert widget.error.startswith("The server did not accept your API key")
     assert widget._rows == [] and not widget._loaded
@@ -121,6 +96,8 @@ async def test_a_wrong_key_is_explained(server_url: str, admin: TokensClient) ->
 async def test_typing_a_name_sends_one_request_for_the_final_text(
     widget: TokensWidget, make_tokens: MakeTokens, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The browser waits for the typing to pause; what reaches Python is one request a change,
+    and a newer change drops an older one still waiting."""
     await make_tokens(
         ("Nightly ETL", ["analytics"]), ("Nightly export", ["ml"]), ("Hourly", ["ml"])
     )
@@ -128,10 +105,17 @@ async def test_typing_a_name_sends_one_request_for_the_final_text(
     widget.page = 0
     for typed in ["n", "ni", "nig", "nigh", "night", "nightly etl"]:
         widget.name_filter = typed
-        await asyncio.sleep(widget_module.TYPING_DELAY / 5)  # keys faster than the pause
     await widget.settled()
     assert [c["name"] for c in calls] == ["nightly etl"]
     assert names(widget) == ["Nightly ETL"] and widget.total == 1
+
+    widget.page_size = 10
+    widget.page = 1
+    await widget.settled()
+    calls.clear()
+    widget.name_filter = "nightly"  # back to the first page: one reload, not two
+    await widget.settled()
+    assert [(c["name"], c["offset"]) for c in calls] == [("nightly", 0)]
 
 
 async def test_guid_filter_needs_four_characters(
@@ -211,11 +195,13 @@ async def test_a_page_change_costs_one_request_and_one_rows_update(
     widget.refresh()
     await widget.settled()
     calls = count_list_calls(widget, monkeypatch)
-    sent = capture_sync(widget, monkeypatch)
+    front = front_end_of(widget)
+    front.sent.clear()
     widget.page = 1
     await widget.settled()
+    sent = front.sent
     assert len(calls) == 1
-    updates = [m["state"] for m in sent if m and m.get("method") == "update"]
+    updates = front.state_updates()
     rows_updates = [u for u in updates if "_rows" in u]
     assert len(rows_updates) == 1 and len(rows_updates[0]["_rows"]) == 50
     size = sum(len(json.dumps(m)) for m in sent)
@@ -340,7 +326,7 @@ async def test_a_user_sees_only_tokens_sharing_a_scope(
     await admin.create_token("Shared", ["analytics", "ml"])
     await admin.create_token("Hidden", ["ml"])
     await admin.create_token("Mine", ["analytics"])
-    widget = TokensWidget(url=server_url, api_key=user.api_key)
+    widget = open_widget(url=server_url, api_key=user.api_key)
     await widget.settled()
     assert [s["name"] for s in widget._scopes] == ["analytics"]
     assert {r["name"]: r["can_change"] for r in widget._rows} == {"Mine": True, "Shared": False}
@@ -381,29 +367,33 @@ async def test_messages_from_a_kernel_subshell_run_on_the_widgets_own_loop(
     context manager should be used inside a task"); the widget hands such work back to its loop.
     """
     home = asyncio.get_running_loop()
-    answers: list[dict[str, Any]] = []
-    monkeypatch.setattr(widget, "send", lambda content, buffers=None: answers.append(content))
+    assert widget.client is not None
     loops: list[asyncio.AbstractEventLoop] = []
-    handle = widget._actions.handle
+    create = widget.client.create_token
 
-    async def recording(request: Any) -> Any:
+    async def recording(*args: Any, **kwargs: Any) -> Any:
         loops.append(asyncio.get_running_loop())
-        return await handle(request)
+        return await create(*args, **kwargs)
 
-    monkeypatch.setattr(widget._actions, "handle", recording)
-    draft = {"name": "From a subshell", "scopes": ["ml"], "guid": str(uuid.uuid4()),
-             "description": "", "valid_from": "", "valid_to": ""}
+    monkeypatch.setattr(widget.client, "create_token", recording)
+    draft = {
+        "name": "From a subshell",
+        "scopes": ["ml"],
+        "guid": str(uuid.uuid4()),
+        "description": "",
+        "valid_from": "",
+        "valid_to": "",
+    }
     message = {"id": "s:save", "action": "save", "draft": draft}
 
     async def subshell() -> None:
-        widget._handle_msg(
-            {"content": {"data": {"method": "custom", "content": message}}, "buffers": []}
-        )
+        front_end_of(widget).deliver(message)
         widget.name_filter = "subshell"  # a filter typed in the page arrives the same way
 
     await asyncio.to_thread(asyncio.run, subshell())
     await asyncio.sleep(0)  # the hand-over callbacks run on this loop's next turn
     await widget.settled()
     assert loops == [home]
+    answers = front_end_of(widget).answers()
     assert answers and answers[0]["ok"], answers
     assert names(widget) == ["From a subshell"]

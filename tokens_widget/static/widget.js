@@ -1,9 +1,11 @@
 // The API Tokens page. Python owns state, rules and server calls; this module only renders
 // the synced state and sends the person's intentions back (trait changes, or requests with ids).
+// One file, as anywidget imports the module from its text, where sibling modules cannot resolve.
+// Each part below is a factory returning {node, draw, dispose}: it draws itself from the model
+// and removes every listener it added when disposed. The limits come from Python (_limits).
 
 const TYPING_DEBOUNCE_MS = 300;
 const VALIDATE_DEBOUNCE_MS = 120;
-const PAGE_SIZES = [10, 25, 50, 100, 200];
 const ICON = {
   copy: '<svg viewBox="0 0 24 24" aria-hidden="true"><rect x="9" y="9" width="11" height="11" rx="2"/><path d="M5 15V5a2 2 0 0 1 2-2h8"/></svg>',
   check: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M5 12l5 5L20 7"/></svg>',
@@ -147,237 +149,145 @@ function guidCell(row) {
     iconButton("copy", GUID_HIDDEN, { class: "tkn-icon tkn-copy", disabled: true, "aria-label": `Copy GUID of ${row.name}: ${GUID_HIDDEN}` }));
 }
 
-function render({ model, el }) {
+
+/** Listen on a model or DOM target; answers the function that stops listening. */
+function on(target, event, fn, options) {
+  if (typeof target.on === "function" && typeof target.off === "function") {
+    target.on(event, fn);
+    return () => target.off(event, fn);
+  }
+  target.addEventListener(event, fn, options);
+  return () => target.removeEventListener(event, fn, options);
+}
+
+/** Listen to several of the model's traits; answers one function that stops them all. */
+function onTraits(model, names, fn) {
+  const offs = names.map((name) => on(model, `change:${name}`, fn));
+  return () => offs.forEach((off) => off());
+}
+
+function setTrait(model, name, value) {
+  model.set(name, value);
+  model.save_changes();
+}
+
+/** The request a view still waited for when it went away. */
+class ViewClosed extends Error {}
+
+/** A request's answer, or null when the view closed first (nothing is left to update). */
+function unlessClosed(error) {
+  if (error instanceof ViewClosed) return null;
+  throw error;
+}
+
+/**
+ * Requests to Python with ids: request(action, payload) resolves with its answer {ok, result |
+ * error, fields}; dispose() rejects every request still waiting.
+ */
+function rpc(model) {
   const viewId = Math.random().toString(36).slice(2, 10);
   let nextRequest = 1;
   const pending = new Map();
-  const cleanups = [];
-
-  function listen(event, fn) {
-    model.on(event, fn);
-    cleanups.push(() => model.off(event, fn));
-  }
-
-  /** Ask Python to do something; resolves with its answer {ok, result | error, fields}. */
-  function request(action, payload = {}) {
-    const id = `${viewId}:${nextRequest++}`;
-    return new Promise((resolve) => {
-      pending.set(id, resolve);
-      model.send({ id, action, ...payload });
-    });
-  }
-
-  listen("msg:custom", (msg) => {
+  const off = on(model, "msg:custom", (msg) => {
     if (msg && pending.has(msg.id)) {
-      const resolve = pending.get(msg.id);
+      const { resolve } = pending.get(msg.id);
       pending.delete(msg.id);
       resolve(msg);
     }
   });
+  return {
+    viewId,
+    request(action, payload = {}) {
+      const id = `${viewId}:${nextRequest++}`;
+      return new Promise((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        model.send({ id, action, ...payload });
+      });
+    },
+    dispose() {
+      off();
+      for (const { reject } of pending.values()) reject(new ViewClosed("the view was closed"));
+      pending.clear();
+    },
+  };
+}
 
-  function setTrait(name, value) {
-    model.set(name, value);
-    model.save_changes();
-  }
-
-  // --- header ---------------------------------------------------------------------------------
+/** The title, who is signed in, the busy indicator, Refresh and Create. */
+function header(model, { onRefresh, onCreate }) {
   const who = h("span", { class: "tkn-who" });
   const busy = h("span", { class: "tkn-busy", role: "status", "aria-live": "polite" },
     h("span", { class: "tkn-spinner", "aria-hidden": "true" }), "Working…");
-  const refreshButton = h("button", { type: "button", class: "tkn-button", "data-testid": "refresh", onclick: () => request("refresh") },
-    h("span", { class: "tkn-button-icon", html: ICON.refresh }), "Refresh");
-  const createButton = h("button", { type: "button", class: "tkn-button tkn-primary", "data-testid": "create", onclick: () => openForm(null) },
+  const createButton = h("button", { type: "button", class: "tkn-button tkn-primary", "data-testid": "create", onclick: onCreate },
     h("span", { class: "tkn-button-icon", html: ICON.plus }), "Create token");
-  const header = h("header", { class: "tkn-header" },
+  const node = h("header", { class: "tkn-header" },
     h("div", { class: "tkn-heading" }, h("h2", {}, "API Tokens"), who),
-    h("div", { class: "tkn-toolbar" }, busy, refreshButton, createButton));
+    h("div", { class: "tkn-toolbar" }, busy,
+      h("button", { type: "button", class: "tkn-button", "data-testid": "refresh", onclick: onRefresh },
+        h("span", { class: "tkn-button-icon", html: ICON.refresh }), "Refresh"),
+      createButton));
+  function draw() {
+    const user = model.get("_user") || {};
+    who.textContent = user.name ? `Signed in as ${user.name}${user.admin ? " (admin)" : ""}` : "";
+    busy.hidden = !model.get("busy");
+  }
+  const dispose = onTraits(model, ["_user", "busy"], draw);
+  return { node, draw, dispose, createButton };
+}
 
+/** The last problem and the last thing done, in plain words. */
+function banners(model) {
   const errorBanner = h("div", { class: "tkn-banner tkn-error", role: "alert", "data-testid": "error" });
   const noticeBanner = h("div", { class: "tkn-banner tkn-notice", role: "status", "data-testid": "notice" });
+  const node = h("div", { class: "tkn-banners" }, errorBanner, noticeBanner);
+  function draw() {
+    const error = model.get("error");
+    errorBanner.replaceChildren(error);
+    errorBanner.hidden = !error;
+    const notice = model.get("notice");
+    noticeBanner.replaceChildren(notice);
+    noticeBanner.hidden = !notice;
+  }
+  return { node, draw, dispose: onTraits(model, ["error", "notice"], draw) };
+}
 
-  // --- filters ----------------------------------------------------------------------------------
+/** Search by name and GUID (sent once the typing pauses), scopes, status, and the hint. */
+function filterBar(model, limits) {
   const nameInput = h("input", { type: "search", placeholder: "Keywords…", "aria-label": "Search by name", "data-testid": "name-filter" });
-  const guidInput = h("input", { type: "search", placeholder: "First 4+ characters", "aria-label": "Search by GUID", "data-testid": "guid-filter", spellcheck: "false" });
-  const sendName = debounce((value) => setTrait("name_filter", value), TYPING_DEBOUNCE_MS);
-  const sendGuid = debounce((value) => setTrait("guid_filter", value), TYPING_DEBOUNCE_MS);
+  const guidInput = h("input", { type: "search", placeholder: `First ${limits.guid_filter_min}+ characters`, "aria-label": "Search by GUID", "data-testid": "guid-filter", spellcheck: "false" });
+  const sendName = debounce((value) => setTrait(model, "name_filter", value), TYPING_DEBOUNCE_MS);
+  const sendGuid = debounce((value) => setTrait(model, "guid_filter", value), TYPING_DEBOUNCE_MS);
   nameInput.addEventListener("input", () => sendName(nameInput.value));
   guidInput.addEventListener("input", () => sendGuid(guidInput.value));
-  cleanups.push(sendName.cancel, sendGuid.cancel);
 
   const scopeLabel = h("span", { class: "tkn-scope-label" });
   const scopeToggle = h("button", { type: "button", class: "tkn-select", "aria-haspopup": "listbox", "aria-expanded": "false", "data-testid": "scope-filter" },
     scopeLabel, h("span", { class: "tkn-chevron", html: ICON.chevron }));
   const scopeMenu = h("div", { class: "tkn-menu", role: "listbox", "aria-multiselectable": "true", hidden: true, "data-testid": "scope-menu" });
   const scopeFilter = h("div", { class: "tkn-dropdown" }, scopeToggle, scopeMenu);
-  scopeToggle.addEventListener("click", () => {
-    scopeMenu.hidden = !scopeMenu.hidden;
-    scopeToggle.setAttribute("aria-expanded", String(!scopeMenu.hidden));
-  });
+  const showMenu = (shown) => {
+    scopeMenu.hidden = !shown;
+    scopeToggle.setAttribute("aria-expanded", String(shown));
+  };
+  scopeToggle.addEventListener("click", () => showMenu(scopeMenu.hidden));
   scopeFilter.addEventListener("keydown", (event) => {
     if (event.key === "Escape" && !scopeMenu.hidden) {
-      scopeMenu.hidden = true;
-      scopeToggle.setAttribute("aria-expanded", "false");
+      showMenu(false);
       scopeToggle.focus();
     }
   });
-  const closeMenu = (event) => {
-    if (!scopeFilter.contains(event.target)) {
-      scopeMenu.hidden = true;
-      scopeToggle.setAttribute("aria-expanded", "false");
-    }
-  };
-  document.addEventListener("click", closeMenu);
-  cleanups.push(() => document.removeEventListener("click", closeMenu));
 
   const statusSelect = h("select", { "aria-label": "Token status", "data-testid": "status-filter" },
     h("option", { value: "all" }, "All"), h("option", { value: "active" }, "Active"), h("option", { value: "inactive" }, "Inactive"));
-  statusSelect.addEventListener("change", () => setTrait("status_filter", statusSelect.value));
+  statusSelect.addEventListener("change", () => setTrait(model, "status_filter", statusSelect.value));
 
   const hint = h("div", { class: "tkn-hint", "data-testid": "filter-hint" });
   const field = (label, control) => h("label", { class: "tkn-filter" }, h("span", {}, label), control);
-  const filters = h("div", { class: "tkn-filters" },
-    field("Search by name", nameInput), field("Search by GUID", guidInput),
-    h("div", { class: "tkn-filter" }, h("span", {}, "Scopes"), scopeFilter),
-    field("Token status", statusSelect));
-
-  // --- grid -------------------------------------------------------------------------------------
-  const sortHeader = (label, key, testid) => {
-    const indicator = h("span", { class: "tkn-sort-indicator", "aria-hidden": "true" });
-    const button = h("button", { type: "button", class: "tkn-sort", "data-testid": testid }, label, indicator);
-    const th = h("th", { scope: "col" }, button);
-    button.addEventListener("click", () => {
-      const sort = model.get("sort");
-      // Name starts A→Z; "Is active" starts with the active tokens first.
-      const next = key === "name" ? (sort === "name" ? "-name" : "name") : (sort === "-is_active" ? "is_active" : "-is_active");
-      setTrait("sort", next);
-    });
-    return { th, key, indicator };
-  };
-  const sortName = sortHeader("Name", "name", "sort-name");
-  const sortActive = sortHeader("Is active", "is_active", "sort-active");
-  const tbody = h("tbody", { "data-testid": "rows" });
-  const table = h("table", { class: "tkn-grid" },
-    h("thead", {}, h("tr", {}, sortName.th, h("th", { scope: "col" }, "GUID"), h("th", { scope: "col" }, "Active from"),
-      h("th", { scope: "col" }, "Expiration"), sortActive.th, h("th", { scope: "col", class: "tkn-actions-col" }, h("span", { class: "tkn-offscreen" }, "Actions")))),
-    tbody);
-
-  // --- pager ------------------------------------------------------------------------------------
-  const sizeSelect = h("select", { "aria-label": "Rows per page", "data-testid": "page-size" },
-    PAGE_SIZES.map((n) => h("option", { value: String(n) }, String(n))));
-  sizeSelect.addEventListener("change", () => setTrait("page_size", Number(sizeSelect.value)));
-  const range = h("span", { class: "tkn-range", "data-testid": "range" });
-  const prev = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "prev", "aria-label": "Previous page", onclick: () => setTrait("page", model.get("page") - 1) }, "‹ Previous");
-  const next = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "next", "aria-label": "Next page", onclick: () => setTrait("page", model.get("page") + 1) }, "Next ›");
-  const pager = h("footer", { class: "tkn-pager" },
-    h("span", { class: "tkn-zone" }, `Times shown in ${timeZone}`),
-    h("label", { class: "tkn-size" }, "Rows per page", sizeSelect), range, h("span", { class: "tkn-pages" }, prev, next));
-
-  // Dialogs live on <body>: a notebook's output area may clip or transform fixed overlays.
-  const layer = keepKeys(h("div", { class: "tkn-portal" }));
-  document.body.append(layer);
-  cleanups.push(() => layer.remove());
-  const root = keepKeys(h("div", { class: "tkn" }, header, errorBanner, noticeBanner, filters, hint,
-    h("div", { class: "tkn-table-wrap" }, table), pager));
-  el.append(root);
-
-  // In a narrow notebook the grid scrolls sideways under its sticky actions column; a shadow on
-  // that column's edge shows there is more to see.
-  const tableWrap = root.querySelector(".tkn-table-wrap");
-  const overflow = () => root.classList.toggle("tkn-scrolls", tableWrap.scrollWidth > tableWrap.clientWidth + 1);
-  if (typeof ResizeObserver !== "undefined") {
-    const watcher = new ResizeObserver(overflow);
-    watcher.observe(tableWrap);
-    watcher.observe(table);
-    cleanups.push(() => watcher.disconnect());
-  }
-
-  // --- drawing the synced state -----------------------------------------------------------------
-  function drawnRows() {
-    return [...tbody.querySelectorAll("tr[data-id]")];
-  }
-
-  function rowById(id, rows = drawnRows()) {
-    return rows.find((tr) => tr.getAttribute("data-id") === id);
-  }
-
-  /** The control with this test id in that row, or the row's first usable button. */
-  function controlIn(tr, testid) {
-    if (!tr) return null;
-    return tr.querySelector(`[data-testid="${testid}"]:not(:disabled)`) || tr.querySelector("button:not(:disabled)");
-  }
-
-  function drawRows() {
-    const rows = model.get("_rows") || [];
-    // A redraw must not drop the keyboard's place: note it, and put it back on the new row.
-    const focused = tbody.contains(document.activeElement) ? document.activeElement : null;
-    const focusedRow = focused && focused.closest("tr[data-id]");
-    const place = focusedRow && {
-      id: focusedRow.getAttribute("data-id"),
-      index: [...tbody.children].indexOf(focusedRow),
-      testid: focused.getAttribute("data-testid"),
-    };
-    tbody.replaceChildren();
-    drawRowsInto(rows);
-    if (place) {
-      const all = drawnRows();
-      const target = controlIn(rowById(place.id, all), place.testid) ||
-        controlIn(all[Math.min(place.index, all.length - 1)], place.testid) || createButton;
-      target.focus();
-    }
-  }
-
-  function drawRowsInto(rows) {
-    if (!model.get("_loaded")) {
-      tbody.append(h("tr", { class: "tkn-empty" }, h("td", { colspan: "6" }, model.get("error") ? "Tokens could not be loaded." : "Loading tokens…")));
-      return;
-    }
-    if (rows.length === 0) {
-      const filtered = model.get("name_filter") || model.get("guid_filter") || (model.get("scope_filter") || []).length || model.get("status_filter") !== "all";
-      tbody.append(h("tr", { class: "tkn-empty" }, h("td", { colspan: "6" }, filtered ? "No tokens match these filters." : "No tokens yet. Create the first one.")));
-      return;
-    }
-    for (const row of rows) {
-      const locked = !row.can_change;
-      const whyLocked = "You do not hold every scope of this token";
-      const status = row.is_active ? "Active" : { scheduled: "Scheduled", expired: "Expired", revoked: "Revoked" }[row.status] || "Inactive";
-      tbody.append(h("tr", { "data-id": row.id, "data-testid": "row", "data-active": String(row.is_active) },
-        h("td", { class: "tkn-name" }, h("span", { class: "tkn-name-text", "data-testid": "name" }, row.name),
-          row.description ? h("span", { class: "tkn-desc" }, row.description) : null,
-          h("span", { class: "tkn-scopes" }, row.scopes.map((s) => h("span", { class: "tkn-chip" }, s)))),
-        h("td", { class: "tkn-guid" }, guidCell(row)),
-        h("td", { title: fullDateFormat.format(new Date(row.valid_from)), "data-testid": "valid-from" }, localDate(row.valid_from)),
-        h("td", { title: row.valid_to ? fullDateFormat.format(new Date(row.valid_to)) : "Never expires", "data-testid": "valid-to" },
-          row.valid_to ? localDate(row.valid_to) : h("span", { class: "tkn-muted" }, "Never")),
-        h("td", {}, h("span", { class: `tkn-status tkn-${row.is_active ? "active" : "inactive"}`, "data-testid": "status" }, status)),
-        h("td", { class: "tkn-row-actions" },
-          iconButton("edit", "Edit", { "aria-label": `Edit ${row.name}`, "data-testid": "edit", disabled: locked, title: locked ? whyLocked : "Edit", onclick: () => openForm(row) }),
-          iconButton("revoke", "Revoke", { "aria-label": `Revoke ${row.name}`, "data-testid": "revoke", disabled: locked || !row.is_active, title: !row.is_active ? "Already inactive" : locked ? whyLocked : "Revoke", onclick: () => confirmAction("revoke", row) }),
-          iconButton("trash", "Delete", { "aria-label": `Delete ${row.name}`, class: "tkn-icon tkn-danger-icon", "data-testid": "delete", disabled: locked, title: locked ? whyLocked : "Delete", onclick: () => confirmAction("delete", row) }))));
-    }
-  }
-
-  function drawSort() {
-    const sort = model.get("sort");
-    for (const header of [sortName, sortActive]) {
-      const active = sort.replace("-", "") === header.key;
-      const descending = sort.startsWith("-");
-      header.th.setAttribute("aria-sort", active ? (descending ? "descending" : "ascending") : "none");
-      header.indicator.textContent = active ? (descending ? "▼" : "▲") : "↕";
-      header.indicator.classList.toggle("tkn-sort-on", active);
-    }
-  }
-
-  function drawPager() {
-    const total = model.get("total");
-    const size = model.get("page_size");
-    const page = model.get("page");
-    const first = total === 0 ? 0 : page * size + 1;
-    const last = Math.min(total, (page + 1) * size);
-    range.textContent = `${number.format(first)}–${number.format(last)} of ${number.format(total)}`;
-    prev.disabled = page <= 0;
-    next.disabled = last >= total;
-    sizeSelect.value = String(size);
-  }
+  const node = h("div", { class: "tkn-filter-bar" },
+    h("div", { class: "tkn-filters" },
+      field("Search by name", nameInput), field("Search by GUID", guidInput),
+      h("div", { class: "tkn-filter" }, h("span", {}, "Scopes"), scopeFilter),
+      field("Token status", statusSelect)),
+    hint);
 
   function drawScopes() {
     const scopes = model.get("_scopes") || [];
@@ -386,7 +296,7 @@ function render({ model, el }) {
       const box = h("input", { type: "checkbox", value: scope.name, checked: chosen.has(scope.name) });
       box.addEventListener("change", () => {
         const picked = [...scopeMenu.querySelectorAll("input:checked")].map((b) => b.value);
-        setTrait("scope_filter", picked);
+        setTrait(model, "scope_filter", picked);
       });
       return h("label", { class: "tkn-option", title: scope.description || scope.name, role: "option", "aria-selected": String(chosen.has(scope.name)) }, box, h("span", {}, scope.name));
     }));
@@ -405,296 +315,495 @@ function render({ model, el }) {
     hint.hidden = !model.get("filter_hint");
   }
 
-  function drawBanners() {
-    const error = model.get("error");
-    errorBanner.replaceChildren(error);
-    errorBanner.hidden = !error;
-    const notice = model.get("notice");
-    noticeBanner.replaceChildren(notice);
-    noticeBanner.hidden = !notice;
-  }
+  const offs = [
+    on(document, "click", (event) => { if (!scopeFilter.contains(event.target)) showMenu(false); }),
+    onTraits(model, ["_scopes", "scope_filter"], drawScopes),
+    onTraits(model, ["name_filter", "guid_filter", "status_filter", "filter_hint"], drawFilters),
+  ];
+  return {
+    node,
+    draw() { drawScopes(); drawFilters(); },
+    dispose() {
+      sendName.cancel();
+      sendGuid.cancel();
+      offs.forEach((off) => off());
+    },
+  };
+}
 
-  function drawBusy() {
-    root.classList.toggle("tkn-is-busy", Boolean(model.get("busy")));
-    busy.hidden = !model.get("busy");
-  }
+const WHY_LOCKED = "You do not hold every scope of this token";
+const STATUS_WORDS = { scheduled: "Scheduled", expired: "Expired", revoked: "Revoked" };
 
-  function drawUser() {
-    const user = model.get("_user") || {};
-    who.textContent = user.name ? `Signed in as ${user.name}${user.admin ? " (admin)" : ""}` : "";
-  }
+/**
+ * One row of the grid. Built once per token id and updated in place when the token changes, so
+ * a focused button stays where it is. The buttons act on the row's latest state (row.current).
+ */
+function gridRow({ onEdit, onConfirm }) {
+  const row = { current: null };
+  const name = h("span", { class: "tkn-name-text", "data-testid": "name" });
+  const description = h("span", { class: "tkn-desc" });
+  const scopes = h("span", { class: "tkn-scopes" });
+  const guid = h("td", { class: "tkn-guid" });
+  const validFrom = h("td", { "data-testid": "valid-from" });
+  const validTo = h("td", { "data-testid": "valid-to" });
+  const status = h("span", { "data-testid": "status" });
+  const edit = iconButton("edit", "Edit", { "data-testid": "edit", onclick: () => onEdit(row.current) });
+  const revoke = iconButton("revoke", "Revoke", { "data-testid": "revoke", onclick: () => onConfirm("revoke", row.current) });
+  const remove = iconButton("trash", "Delete", { class: "tkn-icon tkn-danger-icon", "data-testid": "delete", onclick: () => onConfirm("delete", row.current) });
+  const nameCell = h("td", { class: "tkn-name" }, name, scopes);
+  row.node = h("tr", { "data-testid": "row" }, nameCell, guid, validFrom, validTo,
+    h("td", {}, status), h("td", { class: "tkn-row-actions" }, edit, revoke, remove));
+  let drawn = "";
 
-  listen("change:_rows", drawRows);
-  listen("change:_loaded", drawRows);
-  listen("change:sort", drawSort);
-  listen("change:total", drawPager);
-  listen("change:page", drawPager);
-  listen("change:page_size", drawPager);
-  listen("change:_scopes", drawScopes);
-  listen("change:scope_filter", drawScopes);
-  for (const name of ["name_filter", "guid_filter", "status_filter", "filter_hint"]) listen(`change:${name}`, drawFilters);
-  listen("change:error", () => { drawBanners(); drawRows(); });
-  listen("change:notice", drawBanners);
-  listen("change:busy", drawBusy);
-  listen("change:_user", drawUser);
-
-  // --- dialogs ----------------------------------------------------------------------------------
-  let dialogCount = 0;
-
-  /**
-   * Focus goes back to the control that opened a dialog, or to the same control of its row once
-   * the grid was redrawn (drawRows keeps it there when the new rows arrive later), or to Create.
-   */
-  function returnFocus(opener) {
-    if (!opener) return;
-    let target = opener.isConnected && !opener.disabled ? opener : null;
-    const rowId = opener.closest("tr[data-id]")?.getAttribute("data-id");
-    if (!target && rowId) {
-      target = controlIn(rowById(rowId), opener.getAttribute("data-testid"));
-    }
-    (target || createButton).focus();
-  }
-
-  /**
-   * A modal dialog on the page body: focus moves into it, Tab and Shift+Tab cycle inside it,
-   * Escape or close() removes it and focus goes back to the control that opened it.
-   */
-  function openDialog(title, body, footer, testid, describedBy) {
-    const headingId = `tkn-${viewId}-dialog-${++dialogCount}`;
-    const dialog = h("div", { class: "tkn-dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": headingId,
-      "aria-describedby": describedBy, "data-testid": testid },
-      h("div", { class: "tkn-dialog-head" }, h("h3", { id: headingId }, title)), body, footer);
-    const overlay = h("div", { class: "tkn-overlay" }, dialog);
-    const opener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
-    const focusables = () => [...dialog.querySelectorAll(FOCUSABLE)].filter((node) => node.getClientRects().length > 0);
-    let open = true;
-    const close = () => {
-      if (!open) return;
-      open = false;
-      overlay.remove();
-      document.removeEventListener("focusin", keepFocus, true);
-      returnFocus(opener);
+  row.draw = (data) => {
+    row.current = data;
+    const key = JSON.stringify(data);
+    if (key === drawn) return;
+    drawn = key;
+    const locked = !data.can_change;
+    const focused = row.node.contains(document.activeElement) ? document.activeElement : null;
+    row.node.setAttribute("data-id", data.id);
+    row.node.setAttribute("data-active", String(data.is_active));
+    name.textContent = data.name;
+    description.textContent = data.description;
+    if (data.description) nameCell.insertBefore(description, scopes);
+    else description.remove();
+    scopes.replaceChildren(...data.scopes.map((s) => h("span", { class: "tkn-chip" }, s)));
+    guid.replaceChildren(guidCell(data));
+    validFrom.title = fullDateFormat.format(new Date(data.valid_from));
+    validFrom.replaceChildren(...localDate(data.valid_from));
+    validTo.title = data.valid_to ? fullDateFormat.format(new Date(data.valid_to)) : "Never expires";
+    validTo.replaceChildren(...(data.valid_to ? localDate(data.valid_to) : [h("span", { class: "tkn-muted" }, "Never")]));
+    status.className = `tkn-status tkn-${data.is_active ? "active" : "inactive"}`;
+    status.textContent = data.is_active ? "Active" : STATUS_WORDS[data.status] || "Inactive";
+    const label = (button, verb, disabled, title) => {
+      button.setAttribute("aria-label", `${verb} ${data.name}`);
+      button.disabled = disabled;
+      button.title = title;
     };
-    overlay.addEventListener("keydown", (event) => {
-      if (event.key === "Escape") {
-        event.preventDefault();
-        close();
-      } else if (event.key === "Tab") {
-        const nodes = focusables();
-        if (nodes.length === 0) return;
-        const first = nodes[0];
-        const last = nodes[nodes.length - 1];
-        const inside = dialog.contains(document.activeElement);
-        if (event.shiftKey && (document.activeElement === first || !inside)) {
-          event.preventDefault();
-          last.focus();
-        } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
-          event.preventDefault();
-          first.focus();
-        }
-      }
+    label(edit, "Edit", locked, locked ? WHY_LOCKED : "Edit");
+    label(revoke, "Revoke", locked || !data.is_active, !data.is_active ? "Already inactive" : locked ? WHY_LOCKED : "Revoke");
+    label(remove, "Delete", locked, locked ? WHY_LOCKED : "Delete");
+    // A button disabled under the keyboard (Revoke, once revoked) hands it to its row's next.
+    if (focused?.disabled) firstEnabled(row.node)?.focus();
+  };
+  return row;
+}
+
+function firstEnabled(node) {
+  return node?.querySelector("button:not(:disabled)") ?? null;
+}
+
+/** The sortable table of one page of tokens; rows are kept by id between draws. */
+function grid(model, actions, fallbackFocus) {
+  const sortHeader = (label, key, testid) => {
+    const indicator = h("span", { class: "tkn-sort-indicator", "aria-hidden": "true" });
+    const button = h("button", { type: "button", class: "tkn-sort", "data-testid": testid }, label, indicator);
+    const th = h("th", { scope: "col" }, button);
+    button.addEventListener("click", () => {
+      const sort = model.get("sort");
+      // Name starts A→Z; "Is active" starts with the active tokens first.
+      const next = key === "name" ? (sort === "name" ? "-name" : "name") : (sort === "-is_active" ? "is_active" : "-is_active");
+      setTrait(model, "sort", next);
     });
-    // Focus that lands outside (a click on the backdrop, the notebook taking it back) returns.
-    const keepFocus = (event) => {
-      if (open && !overlay.contains(event.target)) (focusables()[0] || dialog).focus();
-    };
-    overlay.addEventListener("mousedown", (event) => {
-      if (event.target === overlay) event.preventDefault();
-    });
-    dialog.tabIndex = -1;
-    document.addEventListener("focusin", keepFocus, true);
-    cleanups.push(close);
-    layer.replaceChildren(overlay);
-    return close;
+    return { th, key, indicator };
+  };
+  const sortName = sortHeader("Name", "name", "sort-name");
+  const sortActive = sortHeader("Is active", "is_active", "sort-active");
+  const tbody = h("tbody", { "data-testid": "rows" });
+  const table = h("table", { class: "tkn-grid" },
+    h("thead", {}, h("tr", {}, sortName.th, h("th", { scope: "col" }, "GUID"), h("th", { scope: "col" }, "Active from"),
+      h("th", { scope: "col" }, "Expiration"), sortActive.th, h("th", { scope: "col", class: "tkn-actions-col" }, h("span", { class: "tkn-offscreen" }, "Actions")))),
+    tbody);
+  const node = h("div", { class: "tkn-table-wrap" }, table);
+  const rows = new Map(); // token id -> gridRow
+
+  function message(text) {
+    return h("tr", { class: "tkn-empty" }, h("td", { colspan: "6" }, text));
   }
 
-  function confirmAction(kind, row) {
-    const texts = {
-      revoke: ["Revoke token", `Revoke “${row.name}”? It stops working now and its Valid to becomes the current time. A revoked token cannot be activated again.`, "Revoke"],
-      delete: ["Delete token", `Delete “${row.name}”? Anything still using it stops working. This cannot be undone.`, "Delete"],
-    }[kind];
-    const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true });
-    const cancel = h("button", { type: "button", class: "tkn-button", "data-testid": "cancel" }, "Cancel");
-    const confirm = h("button", { type: "button", class: "tkn-button tkn-danger", "data-testid": "confirm" }, texts[2]);
-    const textId = `tkn-${viewId}-confirm-text`;
-    const close = openDialog(texts[0], h("div", { class: "tkn-dialog-body" }, h("p", { id: textId }, texts[1]), problem),
-      h("div", { class: "tkn-dialog-foot" }, cancel, confirm), `confirm-${kind}`, textId);
-    cancel.addEventListener("click", close);
-    confirm.addEventListener("click", async () => {
-      confirm.disabled = true;
-      confirm.textContent = kind === "revoke" ? "Revoking…" : "Deleting…";
-      const answer = await request(kind, { token_id: row.id, version: row.version });
-      if (answer.ok) {
-        close();
-        return;
-      }
-      problem.textContent = answer.error;
-      problem.hidden = false;
-      confirm.textContent = texts[2];
-    });
-    cancel.focus(); // the least destructive choice
-  }
-
-  function openForm(row) {
-    const editing = row !== null;
-    const locked = editing && row.status === "revoked";
-    const draft = {
-      name: editing ? row.name : "",
-      scopes: editing ? [...row.scopes] : [],
-      guid: editing ? row.guid : "",
-      description: editing ? row.description : "",
-      valid_from: editing ? toLocalInput(row.valid_from) : "",
-      valid_to: editing ? toLocalInput(row.valid_to) : "",
-    };
-    const touched = new Set();
-    let verdict = { valid: false, errors: {} };
-    const messages = {};
-    const message = (key) => (messages[key] = h("div", { class: "tkn-field-error", "data-testid": `error-${key}` }));
-
-    const nameInput = h("input", { type: "text", maxlength: "200", value: draft.name, "data-testid": "form-name", required: true, autocomplete: "off" });
-    const scopeChips = h("div", { class: "tkn-chips", role: "group", "aria-label": "Scopes", "data-testid": "form-scopes" },
-      (model.get("_scopes") || []).map((scope) => {
-        const chip = h("button", { type: "button", class: "tkn-toggle", "aria-pressed": String(draft.scopes.includes(scope.name)), title: scope.description || scope.name, "data-scope": scope.name, disabled: locked }, scope.name);
-        chip.addEventListener("click", () => {
-          const on = chip.getAttribute("aria-pressed") !== "true";
-          chip.setAttribute("aria-pressed", String(on));
-          draft.scopes = on ? [...draft.scopes, scope.name] : draft.scopes.filter((s) => s !== scope.name);
-          changed("scopes");
-        });
-        return chip;
-      }));
-    const guidInput = h("input", { type: "text", readonly: true, value: draft.guid, class: "tkn-mono", "data-testid": "form-guid", "aria-label": "GUID", tabindex: "-1" });
-    const regenerate = iconButton("refresh", "Regenerate GUID", { "data-testid": "form-regenerate", disabled: locked });
-    regenerate.addEventListener("click", async () => {
-      const answer = await request("new_guid");
-      if (answer.ok) {
-        draft.guid = answer.result.guid;
-        guidInput.value = draft.guid;
-        changed("guid");
-      }
-    });
-    const description = h("textarea", { rows: "3", maxlength: "2000", "data-testid": "form-description" });
-    description.value = draft.description;
-    const minimum = nowLocalInput();
-    // "min" greys out past days and times in the browser's calendar.
-    const validFrom = h("input", { type: "datetime-local", min: minimum, value: draft.valid_from, "data-testid": "form-valid-from", disabled: locked });
-    const validTo = h("input", { type: "datetime-local", min: minimum, value: draft.valid_to, "data-testid": "form-valid-to", disabled: locked });
-    const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true, "data-testid": "form-error" });
-
-    const labelled = (label, required, control, key, help) => {
-      const id = `tkn-${viewId}-${key}`;
-      const input = control.matches("input, textarea, select") ? control : null;
-      const helpNode = help ? h("div", { class: "tkn-help", id: `${id}-help` }, help) : null;
-      if (input) {
-        input.id = id;
-        if (required) input.setAttribute("aria-required", "true");
-        input.setAttribute("aria-describedby", [helpNode ? `${id}-help` : "", `${id}-error`].filter(Boolean).join(" "));
-      }
-      const errorNode = message(key);
-      errorNode.id = `${id}-error`;
-      return h("div", { class: "tkn-field" },
-        h("label", { for: input ? id : undefined }, label, required ? h("span", { class: "tkn-required", "aria-hidden": "true" }, " *") : null),
-        control, helpNode, errorNode);
-    };
-    const body = h("div", { class: "tkn-dialog-body tkn-form" },
-      labelled("Name", true, nameInput, "name"),
-      labelled("Scopes", true, scopeChips, "scopes", locked ? "A revoked token keeps its scopes." : null),
-      labelled("GUID", false, h("div", { class: "tkn-guid-field" }, guidInput, copyButton(() => draft.guid, "Copy GUID"), regenerate), "guid"),
-      labelled("Description", false, description, "description"),
-      h("div", { class: "tkn-two" },
-        labelled("Valid from", false, validFrom, "valid_from", "Empty: from the moment it is saved."),
-        labelled("Valid to", false, validTo, "valid_to", "Empty: never expires.")),
-      problem);
-    const cancel = h("button", { type: "button", class: "tkn-button", "data-testid": "form-cancel" }, "Cancel");
-    const save = h("button", { type: "button", class: "tkn-button tkn-primary", disabled: true, "data-testid": "form-save" }, "Save");
-    const close = openDialog(editing ? "Edit token" : "Create token", body, h("div", { class: "tkn-dialog-foot" }, cancel, save), "token-form");
-    cancel.addEventListener("click", close);
-
-    function payload() {
-      return {
-        token_id: editing ? row.id : null,
-        version: editing ? row.version : null,
-        draft: { ...draft, valid_from: fromLocalInput(draft.valid_from), valid_to: fromLocalInput(draft.valid_to) },
-      };
-    }
-
-    function showErrors(errors) {
-      for (const [key, node] of Object.entries(messages)) {
-        // A field is marked once it was touched, or after an attempt to save.
-        const text = errors[key] && (touched.has(key) || touched.has("*")) ? errors[key] : "";
-        node.textContent = text;
-        node.closest(".tkn-field").classList.toggle("tkn-invalid", Boolean(text));
-      }
-    }
-
-    let generation = 0;
-    const validate = debounce(async () => {
-      const mine = ++generation;
-      const answer = await request("validate", payload());
-      if (mine !== generation || !answer.ok) return;
-      verdict = answer.result;
-      save.disabled = !verdict.valid;
-      showErrors(verdict.errors);
-    }, VALIDATE_DEBOUNCE_MS);
-    cleanups.push(validate.cancel);
-
-    function changed(key) {
-      touched.add(key);
-      save.disabled = true;
-      validate();
-    }
-
-    nameInput.addEventListener("input", () => { draft.name = nameInput.value; changed("name"); });
-    description.addEventListener("input", () => { draft.description = description.value; changed("description"); });
-    for (const [input, key] of [[validFrom, "valid_from"], [validTo, "valid_to"]]) {
-      input.addEventListener("input", () => { draft[key] = input.value; changed(key); });
-      input.addEventListener("focus", () => { input.min = nowLocalInput(); });
-    }
-
-    save.addEventListener("click", async () => {
-      save.disabled = true;
-      save.textContent = "Saving…";
-      problem.hidden = true;
-      const answer = await request("save", payload());
-      save.textContent = "Save";
-      if (answer.ok) {
-        close();
-        return;
-      }
-      touched.add("*");
-      showErrors(answer.fields || {});
-      problem.textContent = answer.error;
-      problem.hidden = false;
-      save.disabled = false;
-    });
-
-    if (!editing) {
-      request("new_guid").then((answer) => {
-        if (answer.ok) {
-          draft.guid = answer.result.guid;
-          guidInput.value = draft.guid;
-          validate();
-        }
-      });
+  function drawRows() {
+    const data = model.get("_rows") || [];
+    let wanted;
+    if (!model.get("_loaded")) {
+      wanted = [message(model.get("error") ? "Tokens could not be loaded." : "Loading tokens…")];
+    } else if (data.length === 0) {
+      const filtered = model.get("name_filter") || model.get("guid_filter") || (model.get("scope_filter") || []).length || model.get("status_filter") !== "all";
+      wanted = [message(filtered ? "No tokens match these filters." : "No tokens yet. Create the first one.")];
     } else {
-      validate();
+      wanted = data.map((item) => {
+        let row = rows.get(item.id);
+        if (!row) {
+          row = gridRow(actions);
+          rows.set(item.id, row);
+        }
+        row.draw(item);
+        return row.node;
+      });
     }
-    nameInput.focus();
+    const keep = new Set(wanted);
+    for (const [id, row] of rows) {
+      if (!keep.has(row.node)) rows.delete(id);
+    }
+    // A row that goes away with the keyboard in it (deleted) hands it to the row taking its place.
+    const lost = [...tbody.children].findIndex((tr) => !keep.has(tr) && tr.contains(document.activeElement));
+    for (const child of [...tbody.children]) {
+      if (!keep.has(child)) child.remove();
+    }
+    // Move only the rows out of place, so a row holding the focus is not taken out and back.
+    wanted.forEach((tr, index) => {
+      if (tbody.children[index] !== tr) tbody.insertBefore(tr, tbody.children[index] || null);
+    });
+    if (lost >= 0) (firstEnabled(tbody.children[Math.min(lost, tbody.children.length - 1)]) ?? fallbackFocus)?.focus();
   }
 
-  drawRows();
-  drawSort();
-  drawPager();
-  drawScopes();
-  drawFilters();
-  drawBanners();
-  drawBusy();
-  drawUser();
-  request("hello");
+  function drawSort() {
+    const sort = model.get("sort");
+    for (const column of [sortName, sortActive]) {
+      const active = sort.replace("-", "") === column.key;
+      const descending = sort.startsWith("-");
+      column.th.setAttribute("aria-sort", active ? (descending ? "descending" : "ascending") : "none");
+      column.indicator.textContent = active ? (descending ? "▼" : "▲") : "↕";
+      column.indicator.classList.toggle("tkn-sort-on", active);
+    }
+  }
+
+  // In a narrow notebook the grid scrolls sideways under its sticky actions column; a shadow on
+  // that column's edge shows there is more to see.
+  let watcher = null;
+  if (typeof ResizeObserver !== "undefined") {
+    watcher = new ResizeObserver(() => node.classList.toggle("tkn-scrolls", node.scrollWidth > node.clientWidth + 1));
+    watcher.observe(node);
+    watcher.observe(table);
+  }
+  const offs = [onTraits(model, ["_rows", "_loaded", "error"], drawRows), onTraits(model, ["sort"], drawSort)];
+  return {
+    node,
+    draw() { drawRows(); drawSort(); },
+    dispose() {
+      watcher?.disconnect();
+      offs.forEach((off) => off());
+    },
+  };
+}
+
+/** Rows per page, the range shown, and previous/next. */
+function pager(model, limits) {
+  const sizeSelect = h("select", { "aria-label": "Rows per page", "data-testid": "page-size" },
+    limits.page_sizes.map((n) => h("option", { value: String(n) }, String(n))));
+  sizeSelect.addEventListener("change", () => setTrait(model, "page_size", Number(sizeSelect.value)));
+  const range = h("span", { class: "tkn-range", "data-testid": "range" });
+  const prev = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "prev", "aria-label": "Previous page", onclick: () => setTrait(model, "page", model.get("page") - 1) }, "‹ Previous");
+  const next = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "next", "aria-label": "Next page", onclick: () => setTrait(model, "page", model.get("page") + 1) }, "Next ›");
+  const node = h("footer", { class: "tkn-pager" },
+    h("span", { class: "tkn-zone" }, `Times shown in ${timeZone}`),
+    h("label", { class: "tkn-size" }, "Rows per page", sizeSelect), range, h("span", { class: "tkn-pages" }, prev, next));
+  function draw() {
+    const total = model.get("total");
+    const size = model.get("page_size");
+    const page = model.get("page");
+    const first = total === 0 ? 0 : page * size + 1;
+    const last = Math.min(total, (page + 1) * size);
+    range.textContent = `${number.format(first)}–${number.format(last)} of ${number.format(total)}`;
+    prev.disabled = page <= 0;
+    next.disabled = last >= total;
+    sizeSelect.value = String(size);
+  }
+  return { node, draw, dispose: onTraits(model, ["total", "page", "page_size"], draw) };
+}
+
+/**
+ * Where dialogs open: on <body>, as a notebook's output area may clip or transform fixed
+ * overlays. One dialog at a time; dispose() closes it.
+ */
+function dialogLayer(fallbackFocus) {
+  const node = keepKeys(h("div", { class: "tkn-portal" }));
+  document.body.append(node);
+  let closeOpen = null;
+  let count = 0;
+  return {
+    nextId: () => ++count,
+    open(options) {
+      closeOpen?.();
+      const close = openDialog(node, { ...options, fallbackFocus, onClosed: () => { if (closeOpen === close) closeOpen = null; options.onClosed?.(); } });
+      closeOpen = close;
+      return close;
+    },
+    dispose() {
+      closeOpen?.();
+      node.remove();
+    },
+  };
+}
+
+/**
+ * A modal dialog in ``layer``: focus moves into it, Tab and Shift+Tab cycle inside it, Escape or
+ * close() removes it and its listeners, and focus goes back to the control that opened it (or
+ * to fallbackFocus when that control is gone).
+ */
+function openDialog(layer, { id, title, body, footer, testid, describedBy, fallbackFocus, onClosed }) {
+  const headingId = `${id}-heading`;
+  const dialog = h("div", { class: "tkn-dialog", role: "dialog", "aria-modal": "true", "aria-labelledby": headingId,
+    "aria-describedby": describedBy, "data-testid": testid, tabindex: "-1" },
+    h("div", { class: "tkn-dialog-head" }, h("h3", { id: headingId }, title)), body, footer);
+  const overlay = h("div", { class: "tkn-overlay" }, dialog);
+  const opener = document.activeElement instanceof HTMLElement && document.activeElement !== document.body ? document.activeElement : null;
+  const focusables = () => [...dialog.querySelectorAll(FOCUSABLE)].filter((node) => node.getClientRects().length > 0);
+  overlay.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      close();
+    } else if (event.key === "Tab") {
+      const nodes = focusables();
+      if (nodes.length === 0) return;
+      const first = nodes[0];
+      const last = nodes[nodes.length - 1];
+      const inside = dialog.contains(document.activeElement);
+      if (event.shiftKey && (document.activeElement === first || !inside)) {
+        event.preventDefault();
+        last.focus();
+      } else if (!event.shiftKey && (document.activeElement === last || !inside)) {
+        event.preventDefault();
+        first.focus();
+      }
+    }
+  });
+  overlay.addEventListener("mousedown", (event) => {
+    if (event.target === overlay) event.preventDefault();
+  });
+  // Focus that lands outside (a click on the backdrop, the notebook taking it back) returns.
+  const stopKeepingFocus = on(document, "focusin", (event) => {
+    if (!overlay.contains(event.target)) (focusables()[0] || dialog).focus();
+  }, true);
+  let open = true;
+  function close() {
+    if (!open) return;
+    open = false;
+    stopKeepingFocus();
+    overlay.remove();
+    const back = opener && opener.isConnected && !opener.disabled ? opener : fallbackFocus;
+    back?.focus();
+    onClosed?.();
+  }
+  layer.replaceChildren(overlay);
+  return close;
+}
+
+/** Ask before revoking or deleting; the answer's problem stays in the dialog. */
+function confirmAction(layer, request, kind, row) {
+  const texts = {
+    revoke: ["Revoke token", `Revoke “${row.name}”? It stops working now and its Valid to becomes the current time. A revoked token cannot be activated again.`, "Revoke"],
+    delete: ["Delete token", `Delete “${row.name}”? Anything still using it stops working. This cannot be undone.`, "Delete"],
+  }[kind];
+  const id = `tkn-dialog-${layer.nextId()}`;
+  const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true });
+  const cancel = h("button", { type: "button", class: "tkn-button", "data-testid": "cancel" }, "Cancel");
+  const confirm = h("button", { type: "button", class: "tkn-button tkn-danger", "data-testid": "confirm" }, texts[2]);
+  const close = layer.open({ id, title: texts[0], testid: `confirm-${kind}`, describedBy: `${id}-text`,
+    body: h("div", { class: "tkn-dialog-body" }, h("p", { id: `${id}-text` }, texts[1]), problem),
+    footer: h("div", { class: "tkn-dialog-foot" }, cancel, confirm) });
+  cancel.addEventListener("click", close);
+  confirm.addEventListener("click", async () => {
+    confirm.disabled = true;
+    confirm.textContent = kind === "revoke" ? "Revoking…" : "Deleting…";
+    const answer = await request(kind, { token_id: row.id, version: row.version }).catch(unlessClosed);
+    if (!answer) return;
+    if (answer.ok) {
+      close();
+      return;
+    }
+    problem.textContent = answer.error;
+    problem.hidden = false;
+    confirm.textContent = texts[2];
+  });
+  cancel.focus(); // the least destructive choice
+}
+
+/**
+ * The create/edit form: its fields, a draft Python checks as it changes (Save is enabled only
+ * when Python says the draft is valid), and Save. Answers {body, footer, start, dispose}.
+ */
+function tokenForm({ model, request, row, id, limits, onDone }) {
+  const editing = row !== null;
+  const locked = editing && row.status === "revoked";
+  const draft = {
+    name: editing ? row.name : "",
+    scopes: editing ? [...row.scopes] : [],
+    guid: editing ? row.guid : "",
+    description: editing ? row.description : "",
+    valid_from: editing ? toLocalInput(row.valid_from) : "",
+    valid_to: editing ? toLocalInput(row.valid_to) : "",
+  };
+  const touched = new Set();
+  const messages = {};
+
+  const nameInput = h("input", { type: "text", maxlength: String(limits.name_max), value: draft.name, "data-testid": "form-name", required: true, autocomplete: "off" });
+  const scopeChips = h("div", { class: "tkn-chips", role: "group", "aria-label": "Scopes", "data-testid": "form-scopes" },
+    (model.get("_scopes") || []).map((scope) => {
+      const chip = h("button", { type: "button", class: "tkn-toggle", "aria-pressed": String(draft.scopes.includes(scope.name)), title: scope.description || scope.name, "data-scope": scope.name, disabled: locked }, scope.name);
+      chip.addEventListener("click", () => {
+        const pressed = chip.getAttribute("aria-pressed") !== "true";
+        chip.setAttribute("aria-pressed", String(pressed));
+        draft.scopes = pressed ? [...draft.scopes, scope.name] : draft.scopes.filter((s) => s !== scope.name);
+        changed("scopes");
+      });
+      return chip;
+    }));
+  const guidInput = h("input", { type: "text", readonly: true, value: draft.guid, class: "tkn-mono", "data-testid": "form-guid", "aria-label": "GUID", tabindex: "-1" });
+  const regenerate = iconButton("refresh", "Regenerate GUID", { "data-testid": "form-regenerate", disabled: locked });
+  regenerate.addEventListener("click", () => newGuid().then(() => changed("guid")));
+  const description = h("textarea", { rows: "3", maxlength: String(limits.description_max), "data-testid": "form-description" });
+  description.value = draft.description;
+  const minimum = nowLocalInput();
+  // "min" greys out past days and times in the browser's calendar.
+  const validFrom = h("input", { type: "datetime-local", min: minimum, value: draft.valid_from, "data-testid": "form-valid-from", disabled: locked });
+  const validTo = h("input", { type: "datetime-local", min: minimum, value: draft.valid_to, "data-testid": "form-valid-to", disabled: locked });
+  const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true, "data-testid": "form-error" });
+
+  const labelled = (label, required, control, key, help) => {
+    const fieldId = `${id}-${key}`;
+    const input = control.matches("input, textarea, select") ? control : null;
+    const helpNode = help ? h("div", { class: "tkn-help", id: `${fieldId}-help` }, help) : null;
+    if (input) {
+      input.id = fieldId;
+      if (required) input.setAttribute("aria-required", "true");
+      input.setAttribute("aria-describedby", [helpNode ? `${fieldId}-help` : "", `${fieldId}-error`].filter(Boolean).join(" "));
+    }
+    const errorNode = h("div", { class: "tkn-field-error", "data-testid": `error-${key}`, id: `${fieldId}-error` });
+    messages[key] = errorNode;
+    return h("div", { class: "tkn-field" },
+      h("label", { for: input ? fieldId : undefined }, label, required ? h("span", { class: "tkn-required", "aria-hidden": "true" }, " *") : null),
+      control, helpNode, errorNode);
+  };
+  const body = h("div", { class: "tkn-dialog-body tkn-form" },
+    labelled("Name", true, nameInput, "name"),
+    labelled("Scopes", true, scopeChips, "scopes", locked ? "A revoked token keeps its scopes." : null),
+    labelled("GUID", false, h("div", { class: "tkn-guid-field" }, guidInput, copyButton(() => draft.guid, "Copy GUID"), regenerate), "guid"),
+    labelled("Description", false, description, "description"),
+    h("div", { class: "tkn-two" },
+      labelled("Valid from", false, validFrom, "valid_from", "Empty: from the moment it is saved."),
+      labelled("Valid to", false, validTo, "valid_to", "Empty: never expires.")),
+    problem);
+  const cancel = h("button", { type: "button", class: "tkn-button", "data-testid": "form-cancel", onclick: () => onDone() }, "Cancel");
+  const save = h("button", { type: "button", class: "tkn-button tkn-primary", disabled: true, "data-testid": "form-save" }, "Save");
+  const footer = h("div", { class: "tkn-dialog-foot" }, cancel, save);
+
+  function payload() {
+    return {
+      token_id: editing ? row.id : null,
+      version: editing ? row.version : null,
+      draft: { ...draft, valid_from: fromLocalInput(draft.valid_from), valid_to: fromLocalInput(draft.valid_to) },
+    };
+  }
+
+  function showErrors(errors) {
+    for (const [key, node] of Object.entries(messages)) {
+      // A field is marked once it was touched, or after an attempt to save.
+      const text = errors[key] && (touched.has(key) || touched.has("*")) ? errors[key] : "";
+      node.textContent = text;
+      node.closest(".tkn-field").classList.toggle("tkn-invalid", Boolean(text));
+    }
+  }
+
+  let generation = 0;
+  const validate = debounce(async () => {
+    const mine = ++generation;
+    const answer = await request("validate", payload()).catch(unlessClosed);
+    if (!answer || mine !== generation || !answer.ok) return;
+    save.disabled = !answer.result.valid;
+    showErrors(answer.result.errors);
+  }, VALIDATE_DEBOUNCE_MS);
+
+  function changed(key) {
+    touched.add(key);
+    save.disabled = true;
+    validate();
+  }
+
+  async function newGuid() {
+    const answer = await request("new_guid").catch(unlessClosed);
+    if (!answer?.ok) throw new ViewClosed("no GUID");
+    draft.guid = answer.result.guid;
+    guidInput.value = draft.guid;
+  }
+
+  nameInput.addEventListener("input", () => { draft.name = nameInput.value; changed("name"); });
+  description.addEventListener("input", () => { draft.description = description.value; changed("description"); });
+  for (const [input, key] of [[validFrom, "valid_from"], [validTo, "valid_to"]]) {
+    input.addEventListener("input", () => { draft[key] = input.value; changed(key); });
+    input.addEventListener("focus", () => { input.min = nowLocalInput(); });
+  }
+
+  save.addEventListener("click", async () => {
+    save.disabled = true;
+    save.textContent = "Saving…";
+    problem.hidden = true;
+    const answer = await request("save", payload()).catch(unlessClosed);
+    if (!answer) return;
+    save.textContent = "Save";
+    if (answer.ok) {
+      onDone();
+      return;
+    }
+    touched.add("*");
+    showErrors(answer.fields || {});
+    problem.textContent = answer.error;
+    problem.hidden = false;
+    save.disabled = false;
+  });
+
+  return {
+    body,
+    footer,
+    start() {
+      if (editing) validate();
+      else newGuid().then(validate, () => {});
+      nameInput.focus();
+    },
+    dispose: validate.cancel,
+  };
+}
+
+function openForm(layer, context, row) {
+  const id = `tkn-dialog-${layer.nextId()}`;
+  let close = () => {};
+  const form = tokenForm({ ...context, row, id, onDone: () => close() });
+  close = layer.open({ id, title: row ? "Edit token" : "Create token", body: form.body, footer: form.footer,
+    testid: "token-form", onClosed: form.dispose });
+  form.start();
+}
+
+function render({ model, el }) {
+  const limits = model.get("_limits");
+  const calls = rpc(model);
+  const request = calls.request;
+  const ask = (action) => request(action).catch(unlessClosed);
+  let layer = null;
+  const context = { model, request, limits };
+  const top = header(model, { onRefresh: () => ask("refresh"), onCreate: () => openForm(layer, context, null) });
+  layer = dialogLayer(top.createButton);
+  const parts = [
+    top,
+    banners(model),
+    filterBar(model, limits),
+    grid(model, {
+      onEdit: (row) => openForm(layer, context, row),
+      onConfirm: (kind, row) => confirmAction(layer, request, kind, row),
+    }, top.createButton),
+    pager(model, limits),
+  ];
+  const root = keepKeys(h("div", { class: "tkn" }, parts.map((part) => part.node)));
+  const offBusy = onTraits(model, ["busy"], () => root.classList.toggle("tkn-is-busy", Boolean(model.get("busy"))));
+  el.append(root);
+  for (const part of parts) part.draw();
+  root.classList.toggle("tkn-is-busy", Boolean(model.get("busy")));
+  ask("hello");
 
   return () => {
-    for (const fn of cleanups) fn();
-    pending.clear();
+    offBusy();
+    for (const part of parts) part.dispose();
+    layer.dispose();
+    calls.dispose();
   };
 }
 

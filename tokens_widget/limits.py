@@ -1,0 +1,56 @@
+"""The server's rules the widget obeys, for its Python side and its browser side.
+
+Each value is the server's own (``tokens_server.limits``, ``guids``, ``models``: both packages
+ship together), so the widget cannot drift from what the server enforces; only the page sizes
+offered in the pager are the widget's choice. The browser reads them from the widget's
+``_limits`` trait (``for_browser``), never from a copy of its own. ``tests/widget/test_limits.py``
+checks them against a running server's OpenAPI document.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, get_args
+
+from tokens_server.guids import GUID_PATTERN
+from tokens_server.limits import (
+    CLOCK_SKEW,
+    DESCRIPTION_MAX,
+    GUID_FILTER_MIN,
+    PAGE_SIZE_DEFAULT,
+    TOKEN_NAME_MAX,
+)
+from tokens_server.models import StatusFilter, TokenSort
+
+__all__ = [
+    "DEFAULT_PAGE_SIZE",
+    "DESCRIPTION_MAX",
+    "GUID_FILTER_MIN",
+    "GUID_PATTERN",
+    "NAME_MAX",
+    "PAGE_SIZES",
+    "SORT_KEYS",
+    "STATUS_FILTERS",
+    "VALID_FROM_SKEW",
+    "SortKey",
+    "StatusFilter",
+    "for_browser",
+]
+
+SortKey = TokenSort
+SORT_KEYS: Final[tuple[SortKey, ...]] = get_args(TokenSort)
+STATUS_FILTERS: Final[tuple[StatusFilter, ...]] = get_args(StatusFilter)
+# The page sizes the pager offers, all within the server's page size limit.
+PAGE_SIZES: Final = (10, 25, 50, 100, 200)
+DEFAULT_PAGE_SIZE: Final = PAGE_SIZE_DEFAULT
+NAME_MAX: Final = TOKEN_NAME_MAX
+VALID_FROM_SKEW: Final = CLOCK_SKEW
+
+
+def for_browser() -> dict[str, Any]:
+    """The limits the browser needs to draw its controls, as JSON."""
+    return {
+        "page_sizes": list(PAGE_SIZES),
+        "guid_filter_min": GUID_FILTER_MIN,
+        "name_max": NAME_MAX,
+        "description_max": DESCRIPTION_MAX,
+    }
