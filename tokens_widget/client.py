@@ -18,7 +18,7 @@ from urllib.parse import quote
 import aiohttp
 
 from .connection import API_KEY_VARIABLE, URL_VARIABLE, Connection, from_environment
-from .limits import DEFAULT_PAGE_SIZE, SortKey, StatusFilter
+from .limits import DEFAULT_PAGE_SIZE, PAGE_SIZE_MAX, SortKey, StatusFilter
 from .models import (
     Health,
     Scope,
@@ -145,7 +145,7 @@ class TokensClient:
         scopes: Iterable[str] = (),
         status: StatusFilter | None = None,
         sort: SortKey = "name",
-        page_size: int = 200,
+        page_size: int = PAGE_SIZE_MAX,
     ) -> AsyncIterator[Token]:
         """Every matching token, fetched page by page."""
         scopes = tuple(scopes)

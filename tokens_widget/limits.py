@@ -17,6 +17,7 @@ from tokens_server.limits import (
     DESCRIPTION_MAX,
     GUID_FILTER_MIN,
     PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
     TOKEN_NAME_MAX,
 )
 from tokens_server.models import StatusFilter, TokenSort
@@ -28,6 +29,7 @@ __all__ = [
     "GUID_PATTERN",
     "NAME_MAX",
     "PAGE_SIZES",
+    "PAGE_SIZE_MAX",
     "SORT_KEYS",
     "STATUS_FILTERS",
     "VALID_FROM_SKEW",
