@@ -75,7 +75,7 @@ def expire(raw_db: Database[dict[str, Any]], token_id: str) -> None:
 def declared_statuses(operation_id: str) -> frozenset[int]:
     """The statuses the served OpenAPI document declares for an operation."""
     (op,) = (op for op in OPERATIONS if op.operation_id == operation_id)
-    responses = openapi_document()["paths"][op.template][op.method.lower()]["responses"]
+    responses = openapi_document(OPERATIONS)["paths"][op.template][op.method.lower()]["responses"]
     return frozenset(int(status) for status in responses)
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import __version__
+from .operations import Operation
 from .parsing import repeatable
 from .schemas import ProblemOut
 from .settings import MAX_BODY_BYTES
@@ -44,21 +45,20 @@ def _query_parameters(model: type[BaseModel], schemas: dict[str, Any]) -> list[d
 
 
 @functools.cache
-def openapi_document() -> dict[str, Any]:
-    from .routes import OPERATIONS  # routes import the handlers, which serve this document
-
-    models = {m for op in OPERATIONS for m in (op.body, op.response) if m is not None}
+def openapi_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
+    """The document of ``operations`` (``routes.OPERATIONS``; the app serves it from state)."""
+    models = {m for op in operations for m in (op.body, op.response) if m is not None}
     models.add(ProblemOut)
     _, top = models_json_schema(
         [
-            (m, "validation" if m in {op.body for op in OPERATIONS} else "serialization")
+            (m, "validation" if m in {op.body for op in operations} else "serialization")
             for m in sorted(models, key=lambda m: m.__name__)
         ],
         ref_template=_REF,
     )
     schemas: dict[str, Any] = dict(top.get("$defs", {}))
     paths: dict[str, dict[str, Any]] = {}
-    for op in OPERATIONS:
+    for op in operations:
         operation: dict[str, Any] = {
             "operationId": op.operation_id,
             "summary": op.summary,

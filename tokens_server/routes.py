@@ -8,7 +8,9 @@ from aiohttp import web
 
 from . import schemas as s
 from .handlers import meta, scopes, tokens, users
+from .openapi import openapi_document
 from .operations import Operation, endpoint
+from .state import OPENAPI
 
 BASE = "/api/v1"
 
@@ -191,5 +193,6 @@ OPERATIONS: tuple[Operation, ...] = (
 
 
 def add_routes(app: web.Application) -> None:
+    app[OPENAPI] = openapi_document(OPERATIONS)
     for op in OPERATIONS:
         app.router.add_route(op.method, op.path, endpoint(op), name=op.operation_id)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -20,3 +20,5 @@ REPOSITORY: web.AppKey[Repository] = web.AppKey("repository")
 KEYRING: web.AppKey[Keyring] = web.AppKey("keyring")
 THROTTLED: web.AppKey[ThrottledAddresses] = web.AppKey("throttled")
 IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
+# The OpenAPI document of the routes the app serves, built once from the operation table.
+OPENAPI: web.AppKey[dict[str, Any]] = web.AppKey("openapi")

@@ -7,11 +7,10 @@ import asyncio
 from aiohttp import web
 
 from ..errors import StorageError
-from ..openapi import openapi_document
 from ..operations import Call
 from ..overload import RETRY_AFTER_S
 from ..schemas import HealthOut, dump
-from ..state import IN_FLIGHT, REPOSITORY
+from ..state import IN_FLIGHT, OPENAPI, REPOSITORY
 
 HEALTH_TIMEOUT = 1.0
 
@@ -33,4 +32,4 @@ async def health(call: Call[None]) -> web.Response:
 
 
 async def openapi(call: Call[None]) -> web.Response:
-    return web.json_response(openapi_document())
+    return web.json_response(call.request.app[OPENAPI])
