@@ -2,7 +2,8 @@
 
 One server, one Voila, one JupyterLab and one browser per session; a fresh browser context
 (clipboard allowed, fixed locale and time zone) and page per test. Needs
-``apt-get install -y chromium``.
+``apt-get install -y chromium``. Long because each of those processes is started, waited for
+and stopped here, in one place.
 """
 
 from __future__ import annotations

@@ -1,4 +1,7 @@
-"""The API Tokens page in Chromium: every interaction the seed page describes."""
+"""The API Tokens page in Chromium: every interaction the seed page describes.
+
+Long because it walks the seed page from top to bottom, one test per behaviour it names.
+"""
 
 from __future__ import annotations
 

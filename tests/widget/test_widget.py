@@ -1,4 +1,7 @@
-"""The widget's Python side against the real server: synced state, rules and message handling."""
+"""The widget's Python side against the real server: synced state, rules and message handling.
+
+Long because it covers every trait and every message the front end may send.
+"""
 
 from __future__ import annotations
 
