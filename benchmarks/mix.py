@@ -9,7 +9,7 @@ until the time is up: list with filters 50 %, get 15 %, verify 20 %, create 5 %,
 revoke or delete 5 %. Without ``--concurrency`` it first tries increasing concurrencies for
 ``--probe-seconds`` each and holds the highest whose p99 stays under the target. Reports
 requests, errors, req/s and p50/p95/p99 per call and overall; exits 1 on any error or when p99
-misses the target. Long because the probe, the closed loop and the report are one flow.
+misses the target.
 
 Longer than most modules: the six calls of the mix and the report read best side by side.
 """
