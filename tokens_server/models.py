@@ -188,3 +188,21 @@ def utcnow() -> datetime:
     """Now in UTC, at the millisecond precision that MongoDB stores."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change in the history. Never holds a GUID or a key; ``scopes`` are the token's at
+    that moment, which decide who may see the event."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    token_id: str | None
+    token_name: str | None
+    scopes: list[str]
+    version: int | None
+    changes: dict[str, Any]
+    # The user or scope a user.* or scope.* event is about.
+    subject: str | None = None

@@ -43,9 +43,20 @@ def speaks_domain_errors(method: Callable[P, Awaitable[R]]) -> Callable[P, Await
     return translating
 
 
+def inside_transactions(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Mark a method that runs inside a transaction: its driver errors must reach the
+    transaction, which runs again on a write conflict; whoever runs the transaction translates
+    what is left."""
+    method.__inside_transactions__ = True  # type: ignore[attr-defined]
+    return method
+
+
 def store(cls: C) -> C:
-    """A store class whose every public coroutine method speaks domain errors."""
+    """A store class whose every public coroutine method speaks domain errors (but those that
+    run inside a transaction)."""
     for name, member in list(vars(cls).items()):
+        if getattr(member, "__inside_transactions__", False):
+            continue
         if not name.startswith("_") and inspect.iscoroutinefunction(member):
             setattr(cls, name, speaks_domain_errors(member))
     return cls

@@ -18,7 +18,8 @@ from __future__ import annotations
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..errors import TokenLimitReached
-from .failures import store
+from .failures import inside_transactions, store
+from .transactions import Session
 
 Document = dict[str, object]
 
@@ -34,35 +35,42 @@ class TokenQuota:
     async def create_indexes(self) -> None:
         await self._tokens.create_index(HOLDER, sparse=True)
 
-    async def take(self, user: str, limit: int) -> None:
-        """Take one of ``user``'s ``limit`` slots; TokenLimitReached when none is left."""
-        if await self._take(user, limit):
+    @inside_transactions
+    async def take(self, user: str, limit: int, session: Session) -> None:
+        """Take one of ``user``'s ``limit`` slots, in the create's transaction; TokenLimitReached
+        when none is left."""
+        if await self._take(user, limit, session):
             return
-        await self._start_count(user)  # the first create since this version, or since made anew
-        if not await self._take(user, limit):
+        # The first create since this version, or since the user was made anew.
+        await self._start_count(user, session)
+        if not await self._take(user, limit, session):
             raise TokenLimitReached(
                 f"you hold {limit} tokens, the most a user may; "
                 "delete some you no longer need first"
             )
 
-    async def _take(self, user: str, limit: int) -> bool:
+    async def _take(self, user: str, limit: int, session: Session) -> bool:
         taken = await self._users.update_one(
-            {"name": user, "token_slots": {"$lt": limit}}, {"$inc": {"token_slots": 1}}
+            {"name": user, "token_slots": {"$lt": limit}},
+            {"$inc": {"token_slots": 1}},
+            session=session,
         )
         return taken.modified_count == 1
 
-    async def _start_count(self, user: str) -> None:
+    async def _start_count(self, user: str, session: Session) -> None:
         """Give a user without a count one, from the tokens holding its slots: a user deleted
         and made again under the same name finds its old tokens. Nothing takes a slot before
         the count exists, so the count cannot miss a create under way."""
-        if await self._users.find_one({"name": user, "token_slots": {"$exists": False}}) is None:
+        counted = {"name": user, "token_slots": {"$exists": False}}
+        if await self._users.find_one(counted, session=session) is None:
             return
-        held = await self._tokens.count_documents({HOLDER: user})
-        await self._users.update_one(
-            {"name": user, "token_slots": {"$exists": False}}, {"$set": {"token_slots": held}}
-        )
+        held = await self._tokens.count_documents({HOLDER: user}, session=session)
+        await self._users.update_one(counted, {"$set": {"token_slots": held}}, session=session)
 
-    async def give_back(self, user: str) -> None:
+    @inside_transactions
+    async def give_back(self, user: str, session: Session) -> None:
         await self._users.update_one(
-            {"name": user, "token_slots": {"$gt": 0}}, {"$inc": {"token_slots": -1}}
+            {"name": user, "token_slots": {"$gt": 0}},
+            {"$inc": {"token_slots": -1}},
+            session=session,
         )

@@ -136,12 +136,13 @@ class TokenService:
         changes: dict[str, Any],
         expected: int | None,
         now: datetime,
+        action: str = "token.updated",
     ) -> Token | None:
         """Write ``changes`` checked against ``token``, if it is still as checked: at its
         version under If-Match; without it, with the scopes, revocation and dates the checks
         read, so that writers changing other fields meanwhile do not hold this change up."""
         return await self.repo.tokens.update(
-            token, changes, caller.name, now, same_version=expected is not None
+            token, changes, caller.name, now, same_version=expected is not None, action=action
         )
 
     async def _applied(
@@ -165,7 +166,7 @@ class TokenService:
 
     async def delete(self, caller: Caller, token_id: str, expected: int | None) -> None:
         await self._changeable(caller, token_id, expected)
-        if not await self.repo.tokens.delete(token_id, expected):
+        if not await self.repo.tokens.delete(token_id, expected, caller.name, utcnow()):
             raise await self._lost_race(caller, token_id)
 
     async def revoke(self, caller: Caller, token_id: str, expected: int | None) -> Token:
@@ -188,7 +189,10 @@ class TokenService:
             token = await self._changeable(caller, token_id, expected)
             if token.revoked_at is not None:
                 raise Conflict("a revoked token stays revoked: its GUID cannot be regenerated")
-            return await self._write(caller, token, {"guid": new_guid()}, expected, utcnow())
+            changes = {"guid": new_guid()}
+            return await self._write(
+                caller, token, changes, expected, utcnow(), action="token.regenerated"
+            )
 
         return await self._applied(caller, token_id, expected, attempt)
 
