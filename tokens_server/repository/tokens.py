@@ -17,12 +17,12 @@ from pymongo.errors import DuplicateKeyError
 from ..errors import Conflict
 from ..keyring import Keyring
 from ..models import Token, TokenPage, TokenQuery
-from .events import EventStore, token_changes
+from .events import Draft, EventStore, token_changes
 from .failures import store
 from .quota import HOLDER, TokenQuota
 from .token_documents import Document, TokenDocuments
 from .token_listing import checks_guid_after_match, filtering, ordering, paged
-from .transactions import Session, in_transaction
+from .transactions import Session
 
 
 @dataclass(frozen=True)
@@ -106,17 +106,15 @@ class TokenStore:
         if limit is not None:
             doc[HOLDER] = by
 
-        async def create(session: Session) -> None:
+        async def create(session: Session) -> tuple[None, Draft]:
             if limit is not None:
                 await self._quota.take(by, limit, session)
             await self._tokens.insert_one(doc, session=session)
             changes = token_changes({}, doc)
-            await self._events.append(
-                session, at=now, actor=by, action="token.created", token=doc, changes=changes
-            )
+            return None, Draft(now, by, "token.created", token=doc, changes=changes)
 
         try:
-            await in_transaction(self._tokens, create)
+            await self._events.commit(create)
         except DuplicateKeyError as error:
             raise _guid_taken(error) from None
         return self._docs.token(doc)
@@ -219,7 +217,7 @@ class TokenStore:
     ) -> Token | None:
         """Apply ``changes`` to the token ``query`` finds, with its event; None if none."""
 
-        async def change(session: Session) -> Document | None:
+        async def change(session: Session) -> tuple[Document | None, Draft | None]:
             before = await self._tokens.find_one_and_update(
                 query,
                 {"$set": changes, "$inc": {"version": 1}},
@@ -227,20 +225,12 @@ class TokenStore:
                 session=session,
             )
             if before is None:
-                return None
+                return None, None
             after = before | changes | {"version": before["version"] + 1}
-            await self._events.append(
-                session,
-                at=now,
-                actor=by,
-                action=action,
-                token=after,
-                changes=token_changes(before, after),
-            )
-            return after
+            return after, Draft(now, by, action, token=after, changes=token_changes(before, after))
 
         try:
-            doc = await in_transaction(self._tokens, change)
+            doc = await self._events.commit(change)
         except DuplicateKeyError as error:
             raise _guid_taken(error) from None
         return None if doc is None else self._docs.token(doc)
@@ -249,18 +239,15 @@ class TokenStore:
         oid = ObjectId(token_id)
         query: Document = {"_id": oid} if version is None else {"_id": oid, "version": version}
 
-        async def delete(session: Session) -> bool:
+        async def delete(session: Session) -> tuple[bool, Draft | None]:
             deleted = await self._tokens.find_one_and_delete(query, session=session)
             if deleted is None:
-                return False
+                return False, None
             if deleted.get(HOLDER) is not None:
                 await self._quota.give_back(deleted[HOLDER], session)
-            await self._events.append(
-                session, at=now, actor=by, action="token.deleted", token=deleted
-            )
-            return True
+            return True, Draft(now, by, "token.deleted", token=deleted)
 
-        return await in_transaction(self._tokens, delete)
+        return await self._events.commit(delete)
 
     async def touch(self, token_id: str, now: datetime, not_since: datetime) -> None:
         """Record a use unless one was recorded after ``not_since``: one write a minute at most."""
