@@ -24,8 +24,10 @@ MakeToken = Callable[..., Awaitable[dict[str, Any]]]
 MakeScope = Callable[..., Awaitable[str]]
 
 
-def _events(raw_db: Db) -> list[dict[str, Any]]:
-    return list(raw_db["events"].find({}).sort("_id", 1))
+def _events(raw_db: Db, kind: str = "") -> list[dict[str, Any]]:
+    """The stored events, oldest first; only those whose action starts with ``kind``."""
+    events = raw_db["events"].find({}).sort("_id", 1)
+    return [e for e in events if e["action"].startswith(kind)]
 
 
 async def test_each_change_of_a_token_writes_one_event_in_order(
@@ -41,7 +43,7 @@ async def test_each_change_of_a_token_writes_one_event_in_order(
     assert (await client.post(f"{url}/revoke", headers=ADMIN)).status == 200
     assert (await client.delete(url, headers=ADMIN)).status == 204
 
-    events = _events(raw_db)
+    events = _events(raw_db, "token.")
     assert [e["action"] for e in events] == [
         "token.created",
         "token.updated",
@@ -49,7 +51,8 @@ async def test_each_change_of_a_token_writes_one_event_in_order(
         "token.revoked",
         "token.deleted",
     ]
-    assert [e["_id"] for e in events] == [1, 2, 3, 4, 5]
+    # After the first admin's and the scope's events.
+    assert [e["_id"] for e in events] == [3, 4, 5, 6, 7]
     assert {e["token_id"] for e in events} == {token["id"]}
     assert {e["actor"] for e in events} == {"admin"}
     assert [e["version"] for e in events] == [1, 2, 3, 4, 4]
@@ -83,7 +86,7 @@ async def test_a_refused_change_writes_no_event(
     assert (await client.post(f"{url}/revoke", headers=ADMIN)).status == 200
     await problem(await client.post(f"{url}/revoke", headers=ADMIN), 409)
     await problem(await client.post(f"{url}/regenerate", headers=ADMIN), 409)
-    assert [e["action"] for e in _events(raw_db)] == ["token.created", "token.revoked"]
+    assert [e["action"] for e in _events(raw_db, "token.")] == ["token.created", "token.revoked"]
 
 
 async def test_a_change_whose_event_cannot_be_written_is_not_made(
@@ -101,7 +104,7 @@ async def test_a_change_whose_event_cannot_be_written_is_not_made(
     new = await client.post(TOKENS, json={"name": "New", "scopes": ["ops"]}, headers=ADMIN)
     assert new.status >= 500
     assert raw_db["tokens"].count_documents({}) == 1
-    assert len(_events(raw_db)) == 1
+    assert len(_events(raw_db, "token.")) == 1
     # The two 500s are what a broken database earns; no other test may meet one.
     assert UNDECLARED == ["patch_token answered 500", "create_token answered 500"]
     UNDECLARED.clear()
@@ -126,9 +129,50 @@ async def test_concurrent_changes_get_one_event_each_with_increasing_ids(
     )
     assert statuses.count(200) == 20 and statuses.count(201) == 10
     events = _events(raw_db)
-    assert [e["_id"] for e in events] == list(range(1, 4 + 30 + 1))
+    assert [e["_id"] for e in events] == list(range(1, 2 + 4 + 30 + 1))
     assert sum(e["action"] == "token.updated" for e in events) == 20
     assert sum(e["action"] == "token.created" for e in events) == 14
     for token in tokens:
-        versions = [e["version"] for e in events if e["token_id"] == token["id"]]
+        versions = [e["version"] for e in events if e.get("token_id") == token["id"]]
         assert versions == list(range(1, 7)), versions
+
+
+async def test_users_and_scopes_write_their_events_never_a_key(
+    client: Client, raw_db: Db, make_scope: MakeScope
+) -> None:
+    users = "/api/v1/users"
+    await make_scope("ops")
+    made = await client.post(users, json={"name": "dave", "scopes": ["ops"]}, headers=ADMIN)
+    first_key = (await made.json())["api_key"]
+    changed = await client.patch(f"{users}/dave", json={"scopes": [], "admin": True}, headers=ADMIN)
+    assert changed.status == 200
+    rotated = await (await client.post(f"{users}/dave/key", headers=ADMIN)).json()
+    assert (await client.delete(f"{users}/dave", headers=ADMIN)).status == 204
+    assert (await client.delete("/api/v1/scopes/ops", headers=ADMIN)).status == 204
+    # Refused: the last admin demoting itself, a scope that does not exist.
+    await problem(await client.patch(f"{users}/admin", json={"admin": False}, headers=ADMIN), 409)
+    await problem(await client.delete("/api/v1/scopes/ops", headers=ADMIN), 404)
+
+    events = _events(raw_db)
+    assert [(e["action"], e.get("user"), e.get("scope"), e["actor"]) for e in events] == [
+        ("user.created", "admin", None, "(first start)"),
+        ("scope.created", None, "ops", "admin"),
+        ("user.created", "dave", None, "admin"),
+        ("user.updated", "dave", None, "admin"),
+        ("user.key_rotated", "dave", None, "admin"),
+        ("user.deleted", "dave", None, "admin"),
+        ("scope.deleted", None, "ops", "admin"),
+    ]
+    assert events[2]["changes"] == {
+        "name": {"from": None, "to": "dave"},
+        "scopes": {"from": None, "to": ["ops"]},
+        "admin": {"from": None, "to": False},
+    }
+    assert events[3]["changes"] == {
+        "scopes": {"from": ["ops"], "to": []},
+        "admin": {"from": False, "to": True},
+    }
+    assert events[4]["changes"] == {}
+    stored = json.dumps(events, default=str)
+    assert first_key not in stored and rotated["api_key"] not in stored
+    assert "key_hash" not in stored

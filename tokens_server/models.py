@@ -205,4 +205,5 @@ class Event:
     version: int | None
     changes: dict[str, Any]
     # The user or scope a user.* or scope.* event is about.
-    subject: str | None = None
+    user: str | None = None
+    scope: str | None = None

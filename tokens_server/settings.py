@@ -56,6 +56,8 @@ class Settings:
     # Failed authentications one client address may make per window before it gets 429.
     auth_failure_limit: int = 20
     auth_failure_window_s: int = 60
+    # How long the history keeps an event; a database index removes older ones.
+    event_retention_days: int = 400
     # Requests served at once (all but /health and /openapi.json); more answer 503 at once,
     # before they queue for the database and time out there.
     max_in_flight: int = 128
@@ -217,4 +219,6 @@ OPTIONS = (
            positive, _at_least_one),
     Option("auth_failure_window_s", "TOKENS_AUTH_FAILURE_WINDOW_S",
            "the window of that limit, in seconds", positive, _at_least_one),
+    Option("event_retention_days", "TOKENS_EVENT_RETENTION_DAYS",
+           "days the history keeps each event", positive, _at_least_one),
 )  # fmt: skip

@@ -30,7 +30,12 @@ async def repository(app: web.Application) -> AsyncIterator[None]:
         window = timedelta(seconds=settings.auth_failure_window_s)
         list_timeout = timedelta(milliseconds=settings.list_timeout_ms)
         repo = Repository(
-            client, settings.db_name, keyring, failure_window=window, list_timeout=list_timeout
+            client,
+            settings.db_name,
+            keyring,
+            failure_window=window,
+            list_timeout=list_timeout,
+            event_retention=timedelta(days=settings.event_retention_days),
         )
         await repo.prepare()
         await make_first_admin(repo, settings)

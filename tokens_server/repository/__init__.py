@@ -69,10 +69,12 @@ class Repository:
         quota = TokenQuota(self.db["users"], self.db["tokens"])
         self.events = EventStore(self.db["events"], self.db["meta"], event_retention)
         self.tokens = TokenStore(self.db["tokens"], keyring, quota, self.events, list_timeout)
-        self.users = UserStore(self.db["users"], self.db["guards"])
+        self.users = UserStore(self.db["users"], self.db["guards"], self.events)
         self.auth_failures = AuthFailures(self.db["auth_failures"], failure_window)
         self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
-        self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])
+        self.scopes = ScopeStore(
+            self.db["scopes"], self.db["tokens"], self.db["users"], self.events
+        )
 
     async def prepare(self) -> None:
         """Create indexes (idempotent) and migrate plaintext GUIDs left by older versions."""

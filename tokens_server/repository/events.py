@@ -28,31 +28,31 @@ Document = dict[str, Any]
 T = TypeVar("T")
 
 _SEQUENCE = {"_id": "event_sequence"}
-# Fields of a token that are never part of an event: its GUID in any form but the prefix that
-# every caller who sees the token sees anyway, and bookkeeping that says nothing new.
-_UNRECORDED = frozenset(
-    {
-        "_id",
-        "guid_enc",
-        "guid_key",
-        "guid_hash",
-        "name_key",
-        "quota_of",
-        "version",
-        "updated_at",
-        "updated_by",
-        "last_used_at",
-    }
+# The fields an event records, each as it was and as it became. Named one by one, so that no
+# GUID in any form but the prefix (which every caller who sees the token sees anyway), no key
+# hash and no field added later reaches the history unless it is named here.
+TOKEN_FIELDS = (
+    "name",
+    "description",
+    "scopes",
+    "valid_from",
+    "valid_to",
+    "revoked_at",
+    "revoked_by",
+    "guid_prefix",
 )
+USER_FIELDS = ("name", "scopes", "admin")
+SCOPE_FIELDS = ("name", "description")
 
 
-def token_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Document:
-    """``{field: {"from": …, "to": …}}`` for each recorded field that differs."""
-    fields = (before.keys() | after.keys()) - _UNRECORDED
+def recorded_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], fields: tuple[str, ...]
+) -> Document:
+    """``{field: {"from": …, "to": …}}`` for each of ``fields`` that differs."""
     return {
-        field: {"from": before.get(field), "to": after.get(field)}
-        for field in sorted(fields)
-        if before.get(field) != after.get(field)
+        name: {"from": before.get(name), "to": after.get(name)}
+        for name in fields
+        if before.get(name) != after.get(name)
     }
 
 
@@ -60,14 +60,15 @@ def token_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> Docume
 class Draft:
     """An event as a change describes it; the store gives it its id when the change commits.
     ``token`` is the token's document as the change left it (as it was, for a deletion);
-    ``subject`` the user or scope a user.* or scope.* event is about."""
+    ``user`` and ``scope`` name what a user.* or scope.* event is about."""
 
     at: datetime
     actor: str
     action: str
     token: Mapping[str, Any] | None = None
     changes: Document = field(default_factory=dict)
-    subject: str | None = None
+    user: str | None = None
+    scope: str | None = None
 
 
 # What a change run by ``EventStore.commit`` answers: its result, and its event unless it changed
@@ -133,8 +134,10 @@ class EventStore:
                 scopes=list(draft.token["scopes"]),
                 version=draft.token["version"],
             )
-        if draft.subject is not None:
-            event["subject"] = draft.subject
+        if draft.user is not None:
+            event["user"] = draft.user
+        if draft.scope is not None:
+            event["scope"] = draft.scope
         await self._events.insert_one(event, session=session)
 
     async def of_token(self, token_id: str, before: int | None, limit: int) -> list[Event]:
@@ -157,5 +160,6 @@ def _event(doc: Document) -> Event:
         scopes=list(doc.get("scopes", [])),
         version=doc.get("version"),
         changes=doc.get("changes", {}),
-        subject=doc.get("subject"),
+        user=doc.get("user"),
+        scope=doc.get("scope"),
     )

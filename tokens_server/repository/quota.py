@@ -6,11 +6,8 @@ increment, ``token_slots < limit``, on the user's document, and a token made tha
 whose slot it holds (``quota_of``); deleting it gives the slot back.
 
 Concurrent creates by one user stay exact: the increment is atomic on one document, so at most
-``limit`` slots are ever handed out, however many requests race. A slot is given back only after
-its token is gone, so the count can never fall below the tokens that hold slots. What can happen
-is the other way: a server that dies (or a database that times out) between taking a slot and
-inserting, or between deleting and giving back, leaves the count one too high, so that user may
-create one token fewer. The limit never overshoots.
+``limit`` slots are ever handed out, however many requests race. A slot is taken in the create's
+transaction and given back in the delete's, so the count moves with the tokens: both or neither.
 """
 
 from __future__ import annotations

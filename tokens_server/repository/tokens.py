@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 from ..errors import Conflict
 from ..keyring import Keyring
 from ..models import Token, TokenPage, TokenQuery
-from .events import Draft, EventStore, token_changes
+from .events import TOKEN_FIELDS, Draft, EventStore, recorded_changes
 from .failures import store
 from .quota import HOLDER, TokenQuota
 from .token_documents import Document, TokenDocuments
@@ -110,7 +110,7 @@ class TokenStore:
             if limit is not None:
                 await self._quota.take(by, limit, session)
             await self._tokens.insert_one(doc, session=session)
-            changes = token_changes({}, doc)
+            changes = recorded_changes({}, doc, TOKEN_FIELDS)
             return None, Draft(now, by, "token.created", token=doc, changes=changes)
 
         try:
@@ -227,7 +227,9 @@ class TokenStore:
             if before is None:
                 return None, None
             after = before | changes | {"version": before["version"] + 1}
-            return after, Draft(now, by, action, token=after, changes=token_changes(before, after))
+            return after, Draft(
+                now, by, action, token=after, changes=recorded_changes(before, after, TOKEN_FIELDS)
+            )
 
         try:
             doc = await self._events.commit(change)
