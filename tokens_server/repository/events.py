@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pymongo import DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ..models import Event
+from ..models import Caller, Event, EventAction, EventPage
 from .failures import store, untranslated
 from .transactions import Session, in_transaction
 
@@ -64,7 +64,7 @@ class Draft:
 
     at: datetime
     actor: str
-    action: str
+    action: EventAction
     token: Mapping[str, Any] | None = None
     changes: Document = field(default_factory=dict)
     user: str | None = None
@@ -95,6 +95,7 @@ class EventStore:
         await self._events.create_index("at", expireAfterSeconds=self._retention_s)
         await self._events.create_index([("token_id", 1), ("_id", DESCENDING)])
         await self._events.create_index([("scopes", 1), ("_id", 1)])
+        await self._events.create_index([("user", 1), ("_id", 1)], sparse=True)
         # A retention changed since the index was made: the TTL follows the setting.
         await self._events.database.command(
             "collMod",
@@ -140,13 +141,34 @@ class EventStore:
             event["scope"] = draft.scope
         await self._events.insert_one(event, session=session)
 
-    async def of_token(self, token_id: str, before: int | None, limit: int) -> list[Event]:
-        """The token's events, newest first, those before the event id ``before`` if given."""
-        query: Document = {"token_id": token_id}
+    async def of_token(
+        self, token_id: str, caller: Caller, before: int | None, limit: int
+    ) -> EventPage:
+        """The token's events that ``caller`` may see, newest first; those before the event id
+        ``before`` if given."""
+        query: Document = {"token_id": token_id, **visible_to(caller)}
         if before is not None:
             query["_id"] = {"$lt": before}
-        cursor = self._events.find(query).sort("_id", DESCENDING).limit(limit)
-        return [_event(doc) async for doc in cursor]
+        return await self._page(query, DESCENDING, limit)
+
+    async def after(self, caller: Caller, after: int, limit: int) -> EventPage:
+        """The events ``caller`` may see, oldest first, from the one after the event id
+        ``after``."""
+        query: Document = {"_id": {"$gt": after}, **visible_to(caller)}
+        return await self._page(query, ASCENDING, limit)
+
+    async def _page(self, query: Document, order: int, limit: int) -> EventPage:
+        # One more than asked for tells whether more follow, without counting them.
+        cursor = self._events.find(query).sort("_id", order).limit(limit + 1)
+        events = [_event(doc) async for doc in cursor]
+        return EventPage(events[:limit], more=len(events) > limit)
+
+
+def visible_to(caller: Caller) -> Document:
+    """The query form of ``Caller.sees_event``."""
+    if caller.admin:
+        return {}
+    return {"$or": [{"scopes": {"$in": sorted(caller.scopes)}}, {"user": caller.name}]}
 
 
 def _event(doc: Document) -> Event:

@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
 from ..keyring import Keyring
-from ..models import Token, TokenPage, TokenQuery
+from ..models import EventAction, Token, TokenPage, TokenQuery
 from .events import TOKEN_FIELDS, Draft, EventStore, recorded_changes
 from .failures import store
 from .quota import HOLDER, TokenQuota
@@ -173,7 +173,7 @@ class TokenStore:
         now: datetime,
         *,
         same_version: bool,
-        action: str = "token.updated",
+        action: EventAction = "token.updated",
     ) -> Token | None:
         """Apply ``changes`` to the token ``basis`` was read as, if it is still at its version
         (``same_version``), or else still has its scopes, revocation and dates: what the rules
@@ -213,7 +213,7 @@ class TokenStore:
         return await self._change(query, revocation, by, now, "token.revoked")
 
     async def _change(
-        self, query: Document, changes: Document, by: str, now: datetime, action: str
+        self, query: Document, changes: Document, by: str, now: datetime, action: EventAction
     ) -> Token | None:
         """Apply ``changes`` to the token ``query`` finds, with its event; None if none."""
 

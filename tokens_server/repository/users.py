@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
-from ..models import User
+from ..models import EventAction, User
 from .events import USER_FIELDS, Change, Draft, EventStore, recorded_changes
 from .failures import store
 from .transactions import Session
@@ -82,7 +82,12 @@ class UserStore:
         return await self._events.commit(create)
 
     async def update(
-        self, name: str, changes: Document, now: datetime, by: str, action: str = "user.updated"
+        self,
+        name: str,
+        changes: Document,
+        now: datetime,
+        by: str,
+        action: EventAction = "user.updated",
     ) -> User | None:
         """Apply ``changes``; Conflict when they would take the admin flag from the last admin."""
 

@@ -14,6 +14,8 @@ from ..guids import is_guid, new_guid
 from ..limits import CLOCK_SKEW
 from ..models import (
     Caller,
+    EventAction,
+    EventPage,
     NewToken,
     Token,
     TokenChanges,
@@ -63,6 +65,14 @@ class TokenService:
         if token is None or not caller.sees(token.scopes):
             raise NotFound(f"there is no token {token_id!r} that you can see")
         return token
+
+    async def history(
+        self, caller: Caller, token_id: str, before: int | None, limit: int
+    ) -> EventPage:
+        """The token's events, newest first, for a caller who sees the token; of those, the
+        ones whose scopes at the time share one with the caller's (all, for an admin)."""
+        await self.get(caller, token_id)
+        return await self.repo.events.of_token(token_id, caller, before, limit)
 
     async def _changeable(self, caller: Caller, token_id: str, expected: int | None) -> Token:
         token = await self.get(caller, token_id)
@@ -136,7 +146,7 @@ class TokenService:
         changes: dict[str, Any],
         expected: int | None,
         now: datetime,
-        action: str = "token.updated",
+        action: EventAction = "token.updated",
     ) -> Token | None:
         """Write ``changes`` checked against ``token``, if it is still as checked: at its
         version under If-Match; without it, with the scopes, revocation and dates the checks
