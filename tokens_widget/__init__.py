@@ -4,7 +4,19 @@ from typing import TYPE_CHECKING
 
 from .client import UNSET, TokensClient
 from .errors import ApiError, FieldProblem
-from .models import Health, Scope, Token, TokenPage, User, UserWithKey, Verification, VerifiedToken
+from .models import (
+    Event,
+    EventPage,
+    FieldChange,
+    Health,
+    Scope,
+    Token,
+    TokenPage,
+    User,
+    UserWithKey,
+    Verification,
+    VerifiedToken,
+)
 
 if TYPE_CHECKING:
     from .widget import TokensWidget
@@ -21,6 +33,9 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "UNSET",
     "ApiError",
+    "Event",
+    "EventPage",
+    "FieldChange",
     "FieldProblem",
     "Health",
     "Scope",
