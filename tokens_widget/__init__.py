@@ -30,6 +30,7 @@ def __getattr__(name: str) -> object:
         return TokensWidget
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "UNSET",
     "ApiError",

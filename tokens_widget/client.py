@@ -9,7 +9,7 @@ Longer than most modules: one method per operation of the API, each short, in on
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
@@ -19,6 +19,7 @@ import aiohttp
 
 from .connection import API_KEY_VARIABLE, URL_VARIABLE, Connection, from_environment
 from .limits import DEFAULT_PAGE_SIZE, PAGE_SIZE_MAX, SortKey, StatusFilter
+from .live_events import ConnectionListener, follow
 from .models import (
     Event,
     EventPage,
@@ -276,6 +277,19 @@ class TokensClient:
             if page.next is None or not page.items:
                 return
             before = page.next
+
+    def events(
+        self, after: int | None = None, *, on_connection: ConnectionListener | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """The change feed: every event the caller may see, as it happens, for as long as it runs.
+
+        ``after`` is the last event id already seen (None: from now on). It resumes by itself
+        after a dropped connection, never yielding an event twice; ``on_connection`` is told
+        True when the feed is up and False while it is down. Raises ApiError when the server
+        refuses the key (it was rotated or deleted). Stop it with ``aclose()`` or by
+        cancelling the task that reads it.
+        """
+        return follow(self._connection, after, on_connection)
 
     async def list_events(self, *, after: int = 0, limit: int | None = None) -> EventPage:
         """The events the caller may see after event ``after``, oldest first; ``next`` is the
