@@ -25,31 +25,12 @@ from .errors import ApiError, plain_words
 from .home_loop import HomeLoop, on_home_loop
 from .limits import GUID_FILTER_MIN, PAGE_SIZES
 from .models import Token, User
+from .rows import token_row
 
 log = logging.getLogger(__name__)
 # The status filter's choices besides "all", typed as the client takes them.
 _STATUS: dict[str, limits.StatusFilter] = {status: status for status in limits.STATUS_FILTERS}
 STATIC = Path(__file__).parent / "static"
-# What the grid needs of a token; dates cross to the browser as ISO 8601 strings.
-ROW_FIELDS: set[str] = {
-    "id",
-    "name",
-    "guid",
-    "guid_prefix",
-    "description",
-    "scopes",
-    "valid_from",
-    "valid_to",
-    "is_active",
-    "status",
-    "version",
-    "can_change",
-}
-
-
-def token_row(token: Token) -> dict[str, Any]:
-    """One row of the grid, as JSON."""
-    return token.model_dump(mode="json", include=ROW_FIELDS)
 
 
 class TokensWidget(anywidget.AnyWidget):

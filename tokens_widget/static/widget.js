@@ -14,6 +14,7 @@ const ICON = {
   revoke: '<svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="8"/><path d="M6.5 6.5l11 11"/></svg>',
   trash: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3"/></svg>',
   plus: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 5v14M5 12h14"/></svg>',
+  history: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 12a8 8 0 1 0 2.3-5.7"/><path d="M4 4v5h5"/><path d="M12 8v4l3 2"/></svg>',
   chevron: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6 9l6 6 6-6"/></svg>',
 };
 
@@ -338,7 +339,7 @@ const STATUS_WORDS = { scheduled: "Scheduled", expired: "Expired", revoked: "Rev
  * One row of the grid. Built once per token id and updated in place when the token changes, so
  * a focused button stays where it is. The buttons act on the row's latest state (row.current).
  */
-function gridRow({ onEdit, onConfirm }) {
+function gridRow({ onEdit, onConfirm, onHistory }) {
   const row = { current: null };
   const name = h("span", { class: "tkn-name-text", "data-testid": "name" });
   const description = h("span", { class: "tkn-desc" });
@@ -350,9 +351,10 @@ function gridRow({ onEdit, onConfirm }) {
   const edit = iconButton("edit", "Edit", { "data-testid": "edit", onclick: () => onEdit(row.current) });
   const revoke = iconButton("revoke", "Revoke", { "data-testid": "revoke", onclick: () => onConfirm("revoke", row.current) });
   const remove = iconButton("trash", "Delete", { class: "tkn-icon tkn-danger-icon", "data-testid": "delete", onclick: () => onConfirm("delete", row.current) });
+  const history = iconButton("history", "History", { "data-testid": "history", onclick: () => onHistory(row.current) });
   const nameCell = h("td", { class: "tkn-name" }, name, scopes);
   row.node = h("tr", { "data-testid": "row" }, nameCell, guid, validFrom, validTo,
-    h("td", {}, status), h("td", { class: "tkn-row-actions" }, edit, revoke, remove));
+    h("td", {}, status), h("td", { class: "tkn-row-actions" }, history, edit, revoke, remove));
   let drawn = "";
 
   row.draw = (data) => {
@@ -384,6 +386,7 @@ function gridRow({ onEdit, onConfirm }) {
     label(edit, "Edit", locked, locked ? WHY_LOCKED : "Edit");
     label(revoke, "Revoke", locked || !data.is_active, !data.is_active ? "Already inactive" : locked ? WHY_LOCKED : "Revoke");
     label(remove, "Delete", locked, locked ? WHY_LOCKED : "Delete");
+    history.setAttribute("aria-label", `History of ${data.name}`);
     // A button disabled under the keyboard (Revoke, once revoked) hands it to its row's next.
     if (focused?.disabled) firstEnabled(row.node)?.focus();
   };
@@ -773,6 +776,70 @@ function openForm(layer, context, row) {
   form.start();
 }
 
+/** One value of a History entry: a date in the viewer's zone, scopes, a GUID's start, or text. */
+function historyValue(change, value) {
+  if (value === null || value === undefined || value === "" || (Array.isArray(value) && value.length === 0)) {
+    return h("span", { class: "tkn-muted" }, change.empty);
+  }
+  if (change.kind === "date") return h("time", { datetime: value, title: fullDateFormat.format(new Date(value)) }, `${dayFormat.format(new Date(value))} ${timeFormat.format(new Date(value))}`);
+  if (change.kind === "list") return h("span", { class: "tkn-event-list" }, value.map((item) => h("span", { class: "tkn-chip" }, item)));
+  if (change.kind === "prefix") return h("code", { class: "tkn-mono" }, `${value}…`);
+  return h("q", {}, String(value));
+}
+
+/** One event of a token's history: what happened, who did it, when, and each field's change. */
+function historyEntry(item) {
+  const when = new Date(item.at);
+  const changes = item.changes.map((change) => h("li", { "data-field": change.field },
+    h("span", { class: "tkn-event-field" }, `${change.label}: `),
+    change.show_from ? [historyValue(change, change.from), h("span", { class: "tkn-arrow", "aria-label": "changed to" }, " → ")] : [],
+    historyValue(change, change.to)));
+  return h("li", { class: `tkn-event tkn-event-${item.action.replace("token.", "")}`, "data-testid": "history-entry", "data-action": item.action },
+    h("div", { class: "tkn-event-head" },
+      h("strong", { "data-testid": "history-summary" }, item.summary),
+      h("span", { class: "tkn-muted" }, " by "), h("span", { "data-testid": "history-actor" }, item.actor),
+      h("time", { class: "tkn-event-time", datetime: item.at, title: fullDateFormat.format(when) }, `${dayFormat.format(when)} ${timeFormat.format(when)}`)),
+    changes.length ? h("ul", { class: "tkn-event-changes" }, changes) : null);
+}
+
+/** A token's history, newest first; older events load as the end of the list scrolls into view. */
+function historyDialog(layer, request, row) {
+  const id = `tkn-dialog-${layer.nextId()}`;
+  const list = h("ol", { class: "tkn-history", "data-testid": "history-list" });
+  const status = h("div", { class: "tkn-history-status tkn-muted", role: "status", "data-testid": "history-status" });
+  const scroller = h("div", { class: "tkn-dialog-body tkn-history-scroll", tabindex: "0", "aria-label": "Events, newest first" }, list, status);
+  const closeButton = h("button", { type: "button", class: "tkn-button", "data-testid": "history-close" }, "Close");
+  let next = null;
+  let loading = false;
+  let done = false;
+  const nearEnd = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  async function more() {
+    if (loading || done) return;
+    loading = true;
+    status.textContent = "Loading…";
+    const answer = await request("history", { token_id: row.id, before: next }).catch(unlessClosed);
+    loading = false;
+    if (!answer) return;
+    if (!answer.ok) {
+      done = true;
+      status.textContent = answer.error;
+      status.classList.add("tkn-field-error");
+      return;
+    }
+    list.append(...answer.result.items.map(historyEntry));
+    next = answer.result.next;
+    done = next === null;
+    status.textContent = done ? (list.children.length ? "" : "No changes recorded.") : "Scroll for older changes.";
+    if (!done && nearEnd()) more(); // the box is not full yet: no scroll would ask for more
+  }
+  const offScroll = on(scroller, "scroll", () => { if (nearEnd()) more(); });
+  const close = layer.open({ id, title: `History of “${row.name}”`, body: scroller, testid: "history-dialog",
+    footer: h("div", { class: "tkn-dialog-foot" }, closeButton), onClosed: offScroll });
+  closeButton.addEventListener("click", close);
+  closeButton.focus();
+  more();
+}
+
 function render({ model, el }) {
   const limits = model.get("_limits");
   const calls = rpc(model);
@@ -789,6 +856,7 @@ function render({ model, el }) {
     grid(model, {
       onEdit: (row) => openForm(layer, context, row),
       onConfirm: (kind, row) => confirmAction(layer, request, kind, row),
+      onHistory: (row) => historyDialog(layer, request, row),
     }, top.createButton),
     pager(model, limits),
   ];
