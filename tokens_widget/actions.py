@@ -80,9 +80,10 @@ class ActionHandler:
     # --- the actions -------------------------------------------------------------------------
 
     async def hello(self, request: Mapping[str, Any]) -> Result:
-        """A view was drawn: load the data if nothing has loaded yet."""
+        """A view was drawn: load the data if nothing has loaded yet, and keep it current."""
         if not self.widget._loaded and self.widget._reload_task is None:
             self.widget.refresh()
+        self.widget.live.start()
         return {}
 
     async def refresh(self, request: Mapping[str, Any]) -> Result:

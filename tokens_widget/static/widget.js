@@ -678,7 +678,10 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
       h("label", { for: input ? fieldId : undefined }, label, required ? h("span", { class: "tkn-required", "aria-hidden": "true" }, " *") : null),
       control, helpNode, errorNode);
   };
+  // Someone else's change to this token is told here, never written over the person's draft.
+  const notice = editing ? changedNotice(model, row.id, () => reloadValues()) : null;
   const body = h("div", { class: "tkn-dialog-body tkn-form" },
+    notice?.node,
     labelled("Name", true, nameInput, "name"),
     labelled("Scopes", true, scopeChips, "scopes", locked ? "A revoked token keeps its scopes." : null),
     labelled("GUID", false, h("div", { class: "tkn-guid-field" }, guidInput, copyButton(() => draft.guid, "Copy GUID"), regenerate), "guid"),
@@ -740,6 +743,7 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
   save.addEventListener("click", async () => {
     save.disabled = true;
     save.textContent = "Saving…";
+    notice?.pause(true); // the event of this very save is not someone else's change
     problem.hidden = true;
     const answer = await request("save", payload()).catch(unlessClosed);
     if (!answer) return;
@@ -753,7 +757,37 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
     problem.textContent = answer.error;
     problem.hidden = false;
     save.disabled = false;
+    notice?.pause(false);
   });
+
+  /** The token's values as they are now, in place of the draft; answers whether it worked. */
+  async function reloadValues() {
+    const answer = await request("token", { token_id: row.id }).catch(unlessClosed);
+    if (!answer) return false;
+    if (!answer.ok) {
+      problem.textContent = answer.error;
+      problem.hidden = false;
+      return false;
+    }
+    row = answer.result.row;
+    Object.assign(draft, { name: row.name, scopes: [...row.scopes], guid: row.guid, description: row.description,
+      valid_from: toLocalInput(row.valid_from), valid_to: toLocalInput(row.valid_to) });
+    nameInput.value = draft.name;
+    description.value = draft.description;
+    guidInput.value = draft.guid ?? "";
+    validFrom.value = draft.valid_from;
+    validTo.value = draft.valid_to;
+    const revoked = row.status === "revoked";
+    for (const chip of scopeChips.querySelectorAll("[data-scope]")) {
+      chip.setAttribute("aria-pressed", String(draft.scopes.includes(chip.dataset.scope)));
+      chip.disabled = revoked;
+    }
+    for (const control of [regenerate, validFrom, validTo]) control.disabled = revoked;
+    touched.clear();
+    problem.hidden = true;
+    changed("name");
+    return true;
+  }
 
   return {
     body,
@@ -763,7 +797,10 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
       else newGuid().then(validate, () => {});
       nameInput.focus();
     },
-    dispose: validate.cancel,
+    dispose() {
+      validate.cancel();
+      notice?.dispose();
+    },
   };
 }
 
@@ -840,6 +877,84 @@ function historyDialog(layer, request, row) {
   more();
 }
 
+const CHANGED_WORDS = {
+  "token.updated": "Changed",
+  "token.regenerated": "GUID regenerated",
+  "token.revoked": "Revoked",
+  "token.deleted": "Deleted",
+};
+
+/** "just now", "3 minutes ago": how long ago an instant was, for a notice that stays open. */
+function ago(iso) {
+  const seconds = (Date.now() - Date.parse(iso)) / 1000;
+  if (!(seconds >= 45)) return "just now"; // also when the clocks disagree a little
+  if (seconds < 90) return "a minute ago";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} minutes ago`;
+  return `at ${timeFormat.format(new Date(iso))}`;
+}
+
+/**
+ * In an open edit dialog: says who changed its token meanwhile (Python tells of each change to
+ * a token on the page) and offers their values; the draft is replaced only when asked.
+ * reload() answers whether the values were loaded. pause(true) ignores changes meanwhile.
+ */
+function changedNotice(model, tokenId, reload) {
+  const text = h("span", { class: "tkn-changed-text", "data-testid": "changed-text" });
+  const button = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "reload-values" }, "Reload values");
+  const node = h("div", { class: "tkn-banner tkn-changed", role: "alert", hidden: true, "data-testid": "changed-notice" }, text, button);
+  let latest = null;
+  let paused = false;
+  function draw() {
+    if (!latest) return;
+    text.textContent = `${CHANGED_WORDS[latest.action] || "Changed"} by ${latest.actor} ${ago(latest.at)}. `;
+    button.hidden = latest.action === "token.deleted"; // nothing is left to load
+    node.hidden = false;
+  }
+  const off = on(model, "msg:custom", (msg) => {
+    if (paused || msg?.kind !== "token_changed" || msg.token_id !== tokenId) return;
+    latest = msg;
+    draw();
+  });
+  const timer = setInterval(draw, 30_000);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const loaded = await reload();
+    button.disabled = false;
+    if (loaded) {
+      latest = null;
+      node.hidden = true;
+    }
+  });
+  return {
+    node,
+    pause(value) { paused = value; },
+    dispose() {
+      off();
+      clearInterval(timer);
+    },
+  };
+}
+
+const LIVE_WORDS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", stopped: "Not live" };
+const LIVE_TITLES = {
+  live: "Changes made by others appear here as they happen",
+  reconnecting: "The connection to the server's changes dropped; reconnecting",
+  stopped: "Changes made by others appear only after Refresh",
+};
+
+/** The header's mark saying whether the grid follows changes as they happen. */
+function liveMark(model) {
+  const node = h("span", { class: "tkn-live", role: "status", "data-testid": "live" });
+  function draw() {
+    const state = model.get("_live") || "";
+    node.hidden = !state;
+    node.textContent = LIVE_WORDS[state] || "";
+    node.title = LIVE_TITLES[state] || "";
+    node.dataset.state = state;
+  }
+  return { node, draw, dispose: onTraits(model, ["_live"], draw) };
+}
+
 function render({ model, el }) {
   const limits = model.get("_limits");
   const calls = rpc(model);
@@ -861,6 +976,9 @@ function render({ model, el }) {
     pager(model, limits),
   ];
   const root = keepKeys(h("div", { class: "tkn" }, parts.map((part) => part.node)));
+  const mark = liveMark(model);
+  top.node.querySelector(".tkn-heading").append(mark.node);
+  parts.push(mark);
   const offBusy = onTraits(model, ["busy"], () => root.classList.toggle("tkn-is-busy", Boolean(model.get("busy"))));
   el.append(root);
   for (const part of parts) part.draw();
