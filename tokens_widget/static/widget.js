@@ -816,12 +816,12 @@ function openForm(layer, context, row) {
 /** One value of a History entry: a date in the viewer's zone, scopes, a GUID's start, or text. */
 function historyValue(change, value) {
   if (value === null || value === undefined || value === "" || (Array.isArray(value) && value.length === 0)) {
-    return h("span", { class: "tkn-muted" }, change.empty);
+    return h("span", { class: "tkn-event-value tkn-muted" }, change.empty);
   }
-  if (change.kind === "date") return h("time", { datetime: value, title: fullDateFormat.format(new Date(value)) }, `${dayFormat.format(new Date(value))} ${timeFormat.format(new Date(value))}`);
-  if (change.kind === "list") return h("span", { class: "tkn-event-list" }, value.map((item) => h("span", { class: "tkn-chip" }, item)));
-  if (change.kind === "prefix") return h("code", { class: "tkn-mono" }, `${value}…`);
-  return h("q", {}, String(value));
+  if (change.kind === "date") return h("time", { class: "tkn-event-value", datetime: value, title: fullDateFormat.format(new Date(value)) }, `${dayFormat.format(new Date(value))} ${timeFormat.format(new Date(value))}`);
+  if (change.kind === "list") return h("span", { class: "tkn-event-value tkn-event-list" }, value.map((item) => h("span", { class: "tkn-chip" }, item)));
+  if (change.kind === "prefix") return h("code", { class: "tkn-event-value tkn-mono" }, `${value}…`);
+  return h("span", { class: "tkn-event-value" }, `“${value}”`);
 }
 
 /** One event of a token's history: what happened, who did it, when, and each field's change. */
