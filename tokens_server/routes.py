@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import schemas as s
-from .handlers import events, meta, scopes, tokens, users
+from .handlers import events, meta, scopes, stream, tokens, users
 from .openapi import openapi_document
 from .operations import Operation, endpoint
 from .state import OPENAPI
@@ -107,6 +107,17 @@ OPERATIONS: tuple[Operation, ...] = (
         response=s.EventPageOut,
         query=s.EventsQuery,
         errors=(401, 422),
+        tags=("events",),
+    ),
+    Operation(
+        "GET",
+        f"{BASE}/events/stream",
+        stream.event_stream,
+        "The events you may see as they happen (Server-Sent Events); resumes after Last-Event-ID",
+        response=s.EventOut,
+        query=s.StreamQuery,
+        errors=(401, 422),
+        stream=True,
         tags=("events",),
     ),
     Operation(

@@ -166,6 +166,15 @@ class EventsQuery(BaseModel):
     )
 
 
+class StreamQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    after: EventId | None = Field(
+        None,
+        description="Start after this event id (a `Last-Event-ID` header takes precedence); "
+        "without either, the stream sends the events from now on.",
+    )
+
+
 # ---- responses -------------------------------------------------------------------------------
 
 
