@@ -20,6 +20,7 @@ import pydantic
 
 from .connection import Connection
 from .errors import ApiError
+from .limits import FEED_SILENCE_MAX
 from .models import Event
 from .sse import Message, StreamBroken, messages
 
@@ -28,9 +29,6 @@ log = logging.getLogger(__name__)
 STREAM_PATH: Final = "/events/stream"
 BACKOFF_FIRST: Final = 0.25
 BACKOFF_MAX: Final = 5.0
-# The server sends a heartbeat every 15 s: three missed mean the connection died unannounced
-# (a sleeping laptop, a proxy that dropped it), and a new one is made.
-SILENCE_MAX: Final = 45.0
 OVERFLOW: Final = "overflow"
 
 #: Told True when the feed is up and False when it went down (only when that changes).
@@ -77,7 +75,7 @@ async def follow(
         delivered = False
         try:
             async with connection.stream(
-                STREAM_PATH, last_event_id=last, silence=SILENCE_MAX
+                STREAM_PATH, last_event_id=last, silence=FEED_SILENCE_MAX
             ) as body:
                 tell(True)
                 async for message in messages(body):

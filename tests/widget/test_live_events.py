@@ -206,7 +206,7 @@ async def test_a_refused_key_ends_the_feed_with_api_error(serve: Serve, status: 
 async def test_a_silent_connection_is_given_up_and_made_again(
     serve: Serve, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(live_events, "SILENCE_MAX", 0.3)
+    monkeypatch.setattr(live_events, "FEED_SILENCE_MAX", 0.3)
     feed = ScriptedFeed([frame(1), "hang"], [frame(2), "hang"])
     async with TokensClient(await serve(feed), "key") as client:
         events = await asyncio.wait_for(take(client, 2), 10)
