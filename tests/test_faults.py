@@ -129,9 +129,38 @@ async def test_acknowledged_writes_survive_database_kills(
     # succeed once the database is back; those that run out of time answer 503.
     assert acked.statuses[201] > 0
     assert set(acked.statuses) <= {200, 201, 409, 412, 503}
+    await _each_stored_change_has_one_event(client, acked)
     print(f"\nacknowledged tokens {len(acked.versions)}, all found; {dict(acked.statuses)};"
           f" slowest request {acked.slowest:.2f} s; recovery after kill "
           f"{min(recoveries):.2f}-{max(recoveries):.2f} s")
+
+
+async def _each_stored_change_has_one_event(
+    client: TestClient[Any, Any], acked: Acknowledged
+) -> None:
+    """The history holds exactly the changes the tokens show: for each token, one event per
+    version it reached, none for a version it never reached, none for a token that is not."""
+    versions: dict[str, list[int]] = {}
+    after = 0
+    while True:
+        _, page = await _call(client, acked, "GET", f"/api/v1/events?after={after}&limit=200")
+        for event in page["items"]:
+            if event["token_id"] is not None:
+                versions.setdefault(event["token_id"], []).append(event["version"])
+        if not page["items"]:
+            break
+        after = page["next"]
+    stored: dict[str, int] = {}
+    offset = 0
+    while True:
+        _, page = await _call(client, acked, "GET", f"/api/v1/tokens?limit=200&offset={offset}")
+        stored |= {token["id"]: token["version"] for token in page["items"]}
+        offset += 200
+        if offset >= page["total"]:
+            break
+    assert set(versions) == set(stored)
+    for token_id, version in stored.items():
+        assert versions[token_id] == list(range(1, version + 1)), token_id
 
 
 async def test_a_hung_database_answers_503_without_hanging(
