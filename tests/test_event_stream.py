@@ -10,13 +10,16 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 
-from tests.support import ADMIN, AiohttpClient, problem
+from tests.server_process import ServerProcess
+from tests.support import ADMIN, ADMIN_KEY, AiohttpClient, problem
 from tokens_server import feed
 from tokens_server.app import create_app
 from tokens_server.handlers import stream
@@ -268,3 +271,45 @@ async def test_a_change_through_one_instance_reaches_readers_of_another(
         [message] = await reader.events(1)
         assert time.monotonic() - started < WITHIN_S
     assert message.data["token_name"] == "Nightly"
+
+
+async def test_two_server_processes_on_one_database_share_the_feed(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The second process is given the first one's database: a change through either reaches
+    the other's readers within a second; a reader that reconnects to the other process after a
+    drop misses nothing."""
+    assert settings.mongo_uri is not None and settings.secret_key is not None
+    env = {
+        "TOKENS_MONGO_URI": settings.mongo_uri,
+        "TOKENS_DB_NAME": settings.db_name,
+        "TOKENS_SECRET_KEY": settings.secret_key,
+    }
+    with (
+        ServerProcess.start(tmp_path / "a", admin_key=ADMIN_KEY, env=env) as first,
+        ServerProcess.start(tmp_path / "b", admin_key=ADMIN_KEY, env=env) as second,
+    ):
+        async with aiohttp.ClientSession(headers=ADMIN) as session:
+            await _across(session, first.url, second.url)
+
+
+async def _across(session: aiohttp.ClientSession, first: str, second: str) -> None:
+    made = await session.post(f"{first}/api/v1/scopes", json={"name": "ops"})
+    assert made.status == 201
+    async with session.get(f"{second}{STREAM}") as response:
+        reader = Reader(response)
+        started = time.monotonic()
+        body = {"name": "Nightly", "scopes": ["ops"]}
+        created = await session.post(f"{first}{TOKENS}", json=body)
+        assert created.status == 201
+        [message] = await reader.events(1)
+        assert time.monotonic() - started < WITHIN_S
+    assert message.kind == "token.created"
+    token = await created.json()
+    url = f"{second}{TOKENS}/{token['id']}"
+    for name in ("Renamed once", "Renamed twice"):
+        assert (await session.patch(url, json={"name": name})).status == 200
+    resume = {"Last-Event-ID": str(message.id)}
+    async with session.get(f"{first}{STREAM}", headers=resume) as response:
+        missed = await Reader(response).events(2)
+    assert [m.data["token_name"] for m in missed] == ["Renamed once", "Renamed twice"]
