@@ -129,9 +129,38 @@ async def test_acknowledged_writes_survive_database_kills(
     # succeed once the database is back; those that run out of time answer 503.
     assert acked.statuses[201] > 0
     assert set(acked.statuses) <= {200, 201, 409, 412, 503}
+    await _each_stored_change_has_one_event(client, acked)
     print(f"\nacknowledged tokens {len(acked.versions)}, all found; {dict(acked.statuses)};"
           f" slowest request {acked.slowest:.2f} s; recovery after kill "
           f"{min(recoveries):.2f}-{max(recoveries):.2f} s")
+
+
+async def _each_stored_change_has_one_event(
+    client: TestClient[Any, Any], acked: Acknowledged
+) -> None:
+    """The history holds exactly the changes the tokens show: for each token, one event per
+    version it reached, none for a version it never reached, none for a token that is not."""
+    versions: dict[str, list[int]] = {}
+    after = 0
+    while True:
+        _, page = await _call(client, acked, "GET", f"/api/v1/events?after={after}&limit=200")
+        for event in page["items"]:
+            if event["token_id"] is not None:
+                versions.setdefault(event["token_id"], []).append(event["version"])
+        if not page["items"]:
+            break
+        after = page["next"]
+    stored: dict[str, int] = {}
+    offset = 0
+    while True:
+        _, page = await _call(client, acked, "GET", f"/api/v1/tokens?limit=200&offset={offset}")
+        stored |= {token["id"]: token["version"] for token in page["items"]}
+        offset += 200
+        if offset >= page["total"]:
+            break
+    assert set(versions) == set(stored)
+    for token_id, version in stored.items():
+        assert versions[token_id] == list(range(1, version + 1)), token_id
 
 
 async def test_a_hung_database_answers_503_without_hanging(
@@ -219,3 +248,35 @@ async def test_the_database_comes_back_on_its_port_after_the_port_was_held(
     # Liveness, not speed: the restart delay is capped at a few seconds, so a wait this long
     # means the watchdog stopped trying (as it did after one failed restart).
     assert back_after < BACK_WITHIN_S
+
+
+async def test_a_stream_ends_when_the_database_dies_and_resumes_without_loss(
+    embedded_client: TestClient[Any, Any],
+) -> None:
+    client = embedded_client
+    database = client.app[EMBEDDED_DB]
+    assert database is not None and database.pid is not None
+    await client.post("/api/v1/scopes", json={"name": "ops"}, headers=ADMIN)
+    made = await client.post(
+        "/api/v1/tokens", json={"name": "Before", "scopes": ["ops"]}, headers=ADMIN
+    )
+    token = await made.json()
+    seen = (await (await client.get("/api/v1/events", headers=ADMIN)).json())["next"]
+    stream = await client.get("/api/v1/events/stream", headers=ADMIN)
+    assert await stream.content.readline() == b": live\n"
+    os.kill(database.pid, signal.SIGKILL)
+    # The feed's change stream fails, and its readers are let go rather than left waiting.
+    async with asyncio.timeout(HANG):
+        await stream.content.read()
+    await _wait_healthy(client)
+    url = f"/api/v1/tokens/{token['id']}"
+    renamed = await client.patch(url, json={"name": "After"}, headers=ADMIN)
+    assert renamed.status == 200
+    resumed = await client.get(
+        "/api/v1/events/stream", headers={**ADMIN, "Last-Event-ID": str(seen)}
+    )
+    async with asyncio.timeout(HANG):
+        lines = [await resumed.content.readline() for _ in range(5)]
+    resumed.close()
+    assert lines[:2] == [b": live\n", b"\n"] and lines[3] == b"event: token.updated\n"
+    assert b'"token_name":"After"' in lines[4]

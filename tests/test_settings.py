@@ -45,6 +45,8 @@ def test_every_variable_is_read() -> None:
         "TOKENS_LIST_TIMEOUT_MS": "20000",
         "TOKENS_AUTH_FAILURE_LIMIT": "5",
         "TOKENS_AUTH_FAILURE_WINDOW_S": "30",
+        "TOKENS_MAX_SUBSCRIBERS": "50",
+        "TOKENS_EVENT_RETENTION_DAYS": "90",
     }
     assert sorted(env) == sorted(o.variable for o in OPTIONS)
     assert Settings.from_env(env) == Settings(
@@ -62,6 +64,8 @@ def test_every_variable_is_read() -> None:
         list_timeout_ms=20000,
         auth_failure_limit=5,
         auth_failure_window_s=30,
+        max_subscribers=50,
+        event_retention_days=90,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from .embedded import embedded_database
+from .feed import event_feed
 from .overload import InFlight
 from .problems import problem_middleware
 from .routes import add_routes
@@ -25,6 +26,7 @@ def create_app(settings: Settings) -> web.Application:
     # In this order: the repository connects to the database the first context started.
     app.cleanup_ctx.append(embedded_database)
     app.cleanup_ctx.append(repository)
+    app.cleanup_ctx.append(event_feed)
     add_routes(app)
     app.on_response_prepare.append(_security_headers)
     return app

@@ -52,14 +52,28 @@ async def authenticate(request: web.Request) -> Caller:
         if throttled_until is not None:
             raise _too_many(throttled_until, now)
         raise Unauthorized("send your API key as 'Authorization: Bearer <key>'")
-    user = await request.app[REPOSITORY].users.by_key_hash(hash_api_key(key))
-    if user is not None:
-        return Caller(name=user.name, admin=user.admin, scopes=frozenset(user.scopes))
+    caller = await _caller_of(request, key)
+    if caller is not None:
+        return caller
     if throttled_until is None:
         throttled_until = await _count_failure(request, address, now)
     if throttled_until is not None:
         raise _too_many(throttled_until, now)
     raise Unauthorized("the API key is not known; it may have been rotated")
+
+
+async def current_caller(request: web.Request) -> Caller | None:
+    """Who the request's key belongs to now, if anyone: a long request (a stream) asks again
+    when its user changes, as the key may have been rotated or the scopes changed since."""
+    key = bearer_key(request.headers.get("Authorization"))
+    return None if key is None else await _caller_of(request, key)
+
+
+async def _caller_of(request: web.Request, key: str) -> Caller | None:
+    user = await request.app[REPOSITORY].users.by_key_hash(hash_api_key(key))
+    if user is None:
+        return None
+    return Caller(name=user.name, admin=user.admin, scopes=frozenset(user.scopes))
 
 
 async def _count_failure(request: web.Request, address: str, now: datetime) -> datetime | None:

@@ -21,6 +21,7 @@ from .errors import StorageError
 from .key_rotation import rotate_secret_key
 from .keyring import SecretKeyError
 from .logs import configure_logging
+from .repository.topology import NotAReplicaSet
 from .serve import serve
 from .settings import OPTIONS, Settings, SettingsError, positive
 
@@ -111,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("\n".join(asyncio.run(rotate_secret_key(settings, args.limit))), flush=True)
         else:
             asyncio.run(serve(settings, started))
-    except (DataDirLocked, EmbeddedDatabaseError, SecretKeyError) as error:
+    except (DataDirLocked, EmbeddedDatabaseError, NotAReplicaSet, SecretKeyError) as error:
         _fail(str(error), 1)
     except PyMongoError as error:
         _fail(f"the database did not answer: {error}", 1)

@@ -16,6 +16,9 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 ADMIN_NAME = "admin"
+# The actor of the first admin's "user.created" event: no user made it, and no user can be
+# named this (names hold no parentheses), so the history cannot be read as blaming one.
+FIRST_START = "(first start)"
 
 
 async def make_first_admin(repo: Repository, settings: Settings) -> None:
@@ -23,7 +26,9 @@ async def make_first_admin(repo: Repository, settings: Settings) -> None:
     if not await repo.bootstrap.first_start(utcnow()):
         return
     key = settings.admin_key or new_api_key()
-    created = await repo.users.create_if_absent(ADMIN_NAME, [], True, hash_api_key(key), utcnow())
+    created = await repo.users.create_if_absent(
+        ADMIN_NAME, [], True, hash_api_key(key), utcnow(), FIRST_START
+    )
     # Recorded after the user exists: a crash in between leaves a user, which counts too.
     await repo.bootstrap.record(utcnow())
     if created and settings.admin_key is None:

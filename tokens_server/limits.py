@@ -21,5 +21,10 @@ GUID_FILTER_MAX: Final = GUID_LENGTH
 PAGE_SIZE_DEFAULT: Final = 50
 PAGE_SIZE_MAX: Final = 200
 OFFSET_MAX: Final = 1_000_000_000
+# An event stream sends at least a comment this often, so a reader that hears nothing for
+# longer knows its connection is gone.
+HEARTBEAT_S: Final = 15
+# Event ids stay within the integers every JSON reader holds exactly.
+EVENT_ID_MAX: Final = 2**53 - 1
 # How far in the past a new valid_from may lie: the caller's clock may run behind the server's.
 CLOCK_SKEW: Final = timedelta(minutes=5)

@@ -10,6 +10,19 @@ from typing import Any, Literal
 TokenStatus = Literal["scheduled", "active", "expired", "revoked"]
 TokenSort = Literal["name", "-name", "is_active", "-is_active"]
 StatusFilter = Literal["active", "inactive"]
+EventAction = Literal[
+    "token.created",
+    "token.updated",
+    "token.regenerated",
+    "token.revoked",
+    "token.deleted",
+    "user.created",
+    "user.updated",
+    "user.key_rotated",
+    "user.deleted",
+    "scope.created",
+    "scope.deleted",
+]
 
 
 class Unset(Enum):
@@ -94,6 +107,14 @@ class Caller:
 
     def sees(self, scopes: list[str]) -> bool:
         return self.admin or not self.scopes.isdisjoint(scopes)
+
+    def sees_event(self, event: Event) -> bool:
+        """Admins see every event; a user sees a token's events whose scopes (the token's at that
+        moment) share one with its own, and the events about itself. The repository asks the
+        same as a query (``repository.events.visible_to``)."""
+        if self.admin or event.user == self.name:
+            return True
+        return event.token_id is not None and not self.scopes.isdisjoint(event.scopes)
 
 
 @dataclass(frozen=True)
@@ -188,3 +209,30 @@ def utcnow() -> datetime:
     """Now in UTC, at the millisecond precision that MongoDB stores."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+@dataclass(frozen=True)
+class Event:
+    """One change in the history. Never holds a GUID or a key; ``scopes`` are the token's at
+    that moment, which decide who may see the event."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: EventAction
+    token_id: str | None
+    token_name: str | None
+    scopes: list[str]
+    version: int | None
+    changes: dict[str, Any]
+    # The user or scope a user.* or scope.* event is about.
+    user: str | None = None
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """Events in the order asked for, and whether more follow in that order."""
+
+    items: list[Event]
+    more: bool

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import __version__
+from .limits import HEARTBEAT_S
 from .operations import Operation
 from .parsing import repeatable
 from .schemas import ProblemOut
@@ -93,7 +94,14 @@ def openapi_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
                 },
             }
         success: dict[str, Any] = {"description": "Success"}
-        if op.response is not None:
+        if op.stream:
+            assert op.response is not None
+            success["description"] = _STREAM.format(
+                model=op.response.__name__, heartbeat=HEARTBEAT_S
+            )
+            success["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
+            operation["parameters"].append(_LAST_EVENT_ID)
+        elif op.response is not None:
             success["content"] = {
                 "application/json": {"schema": {"$ref": _REF.format(model=op.response.__name__)}}
             }
@@ -122,6 +130,20 @@ def openapi_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+_STREAM = (
+    "A stream of Server-Sent Events, one per event: `id: <event id>`, `event: <action>`, "
+    "`data: <{model} as JSON>`. A comment line comes at least every {heartbeat} s. A reader "
+    "that falls behind gets a last `event: overflow` and should reconnect with `Last-Event-ID`."
+)
+_LAST_EVENT_ID = {
+    "name": "Last-Event-ID",
+    "in": "header",
+    "required": False,
+    "description": "Resume after this event id: every later event you may see, none twice.",
+    "schema": {"type": "string", "pattern": "^[0-9]{1,16}$"},
+}
 
 
 def _problem(status: int, response: type[BaseModel] | None) -> dict[str, Any]:

@@ -77,6 +77,8 @@ class Operation:
     errors: tuple[int, ...] = ()
     public: bool = False
     if_match: bool = False
+    # Answers text/event-stream, each event a ``response``, for as long as the reader stays.
+    stream: bool = False
     tags: tuple[str, ...] = field(default=("tokens",))
 
     def __post_init__(self) -> None:
@@ -102,12 +104,17 @@ def endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamRespo
 
     Public operations are neither counted against the in-flight bound nor authenticated: health
     must answer while the server is saturated (and say so), and the document is for anyone.
-    The bound comes before authentication, which costs a database read.
+    The bound comes before authentication, which costs a database read. A stream is counted
+    only while it authenticates: it stays open for hours, and has its own bound.
     """
 
     async def serve(request: web.Request) -> web.StreamResponse:
         if op.public:
             return await _call(op, request, ANONYMOUS)
+        if op.stream:
+            with admitted(request):
+                caller = await authenticate(request)
+            return await _call(op, request, caller)
         with admitted(request):
             return await _call(op, request, await authenticate(request))
 

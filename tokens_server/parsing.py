@@ -12,12 +12,14 @@ from aiohttp.http_exceptions import PayloadEncodingError
 from pydantic import BaseModel, ValidationError
 
 from .errors import BadRequest, FieldError, Invalid, PayloadTooLarge, UnsupportedMediaType
+from .limits import EVENT_ID_MAX
 from .settings import MAX_BODY_BYTES
 
 M = TypeVar("M", bound=BaseModel)
 
 # The same shape as openapi.IF_MATCH_PATTERN: "3", W/"3" or 3.
 _IF_MATCH = re.compile(r'(?:W/)?"?([0-9]{1,18})"?')
+_EVENT_ID = re.compile(r"[0-9]{1,16}")
 
 _MESSAGES = {
     "extra_forbidden": "is not a known field",
@@ -123,3 +125,13 @@ def if_match(request: web.Request) -> int | None:
     if match is None:
         raise Invalid.field("If-Match", 'must be a version as served in ETag, like "3"')
     return int(match[1])
+
+
+def last_event_id(request: web.Request) -> int | None:
+    """The event id of a ``Last-Event-ID`` header, which a reconnecting stream reader sends."""
+    header = (request.headers.get("Last-Event-ID") or "").strip()
+    if not header:
+        return None
+    if _EVENT_ID.fullmatch(header) is None or int(header) > EVENT_ID_MAX:
+        raise Invalid.field("Last-Event-ID", "must be an event id as the stream sent it")
+    return int(header)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import schemas as s
-from .handlers import meta, scopes, tokens, users
+from .handlers import events, meta, scopes, stream, tokens, users
 from .openapi import openapi_document
 from .operations import Operation, endpoint
 from .state import OPENAPI
@@ -89,6 +89,36 @@ OPERATIONS: tuple[Operation, ...] = (
         response=s.TokenOut,
         errors=_CHANGE,
         if_match=True,
+    ),
+    Operation(
+        "GET",
+        f"{_TOKEN}/history",
+        tokens.token_history,
+        "The token's history, newest first: who changed what, from what to what",
+        response=s.EventPageOut,
+        query=s.HistoryQuery,
+        errors=(401, 404, 422),
+    ),
+    Operation(
+        "GET",
+        f"{BASE}/events",
+        events.list_events,
+        "The events you may see, oldest first (also those of deleted tokens)",
+        response=s.EventPageOut,
+        query=s.EventsQuery,
+        errors=(401, 422),
+        tags=("events",),
+    ),
+    Operation(
+        "GET",
+        f"{BASE}/events/stream",
+        stream.event_stream,
+        "The events you may see as they happen (Server-Sent Events); resumes after Last-Event-ID",
+        response=s.EventOut,
+        query=s.StreamQuery,
+        errors=(401, 422),
+        stream=True,
+        tags=("events",),
     ),
     Operation(
         "GET",

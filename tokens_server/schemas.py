@@ -26,6 +26,7 @@ from .field_types import (
     UserScopes,
 )
 from .limits import (
+    EVENT_ID_MAX,
     GUID_FILTER_MAX,
     GUID_FILTER_MIN,
     OFFSET_MAX,
@@ -35,6 +36,8 @@ from .limits import (
     VERIFY_GUID_MAX,
 )
 from .models import (
+    Event,
+    EventAction,
     NewToken,
     NewUser,
     StatusFilter,
@@ -128,7 +131,7 @@ class TokenListQuery(BaseModel):
     status: StatusFilter | None = None
     sort: TokenSort = "name"
     # Bounds before the digits check, so the document shows them as minimum and maximum.
-    limit: Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX), DIGITS_ONLY] = PAGE_SIZE_DEFAULT
+    limit: PageSize = PAGE_SIZE_DEFAULT
     offset: Annotated[int, Field(ge=0, le=OFFSET_MAX), DIGITS_ONLY] = 0
 
     def search(self) -> TokenSearch:
@@ -141,6 +144,35 @@ class TokenListQuery(BaseModel):
             limit=self.limit,
             offset=self.offset,
         )
+
+
+PageSize = Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX), DIGITS_ONLY]
+EventId = Annotated[int, Field(ge=0, le=EVENT_ID_MAX), DIGITS_ONLY]
+
+
+class HistoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: PageSize = PAGE_SIZE_DEFAULT
+    before: EventId | None = Field(
+        None, description="Only events older than this event id: the `next` of the page before."
+    )
+
+
+class EventsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    limit: PageSize = PAGE_SIZE_DEFAULT
+    after: EventId = Field(
+        0, description="Only events after this event id: the `next` of the page before."
+    )
+
+
+class StreamQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    after: EventId | None = Field(
+        None,
+        description="Start after this event id (a `Last-Event-ID` header takes precedence); "
+        "without either, the stream sends the events from now on.",
+    )
 
 
 # ---- responses -------------------------------------------------------------------------------
@@ -237,6 +269,46 @@ class UserWithKeyOut(UserOut):
 
 class UserListOut(Out):
     items: list[UserOut]
+
+
+# A recorded field's value: text, a list of scopes, a flag, a date, or null (not set).
+ChangedValue = Timestamp | bool | str | list[str] | None
+
+
+class FieldChange(Out):
+    model_config = ConfigDict(extra="forbid", serialize_by_alias=True)
+    from_: ChangedValue = Field(alias="from")
+    to: ChangedValue
+
+
+class EventOut(Out):
+    id: int = Field(description="Increases in the order the changes were made.")
+    at: Timestamp
+    actor: str = Field(description="The user who made the change.")
+    action: EventAction
+    token_id: str | None
+    token_name: str | None
+    scopes: list[str] = Field(description="The token's scopes when the change was made.")
+    version: int | None = Field(description="The token's version the change left.")
+    changes: dict[str, FieldChange] = Field(
+        description="Each recorded field that changed, as it was and as it became; never a "
+        "GUID or a key (a new GUID shows as a new `guid_prefix`)."
+    )
+    user: str | None = Field(description="The user a user.* event is about.")
+    scope: str | None = Field(description="The scope a scope.* event is about.")
+
+    @classmethod
+    def of(cls, event: Event) -> EventOut:
+        return cls(**vars(event))
+
+
+class EventPageOut(Out):
+    items: list[EventOut]
+    next: int | None = Field(
+        description="The cursor for the next page: for a history, the `before` of older events "
+        "(null when there are none); for the event list, the `after` to ask with next, also "
+        "when this page was empty."
+    )
 
 
 class MeOut(Out):

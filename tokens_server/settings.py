@@ -56,9 +56,13 @@ class Settings:
     # Failed authentications one client address may make per window before it gets 429.
     auth_failure_limit: int = 20
     auth_failure_window_s: int = 60
+    # How long the history keeps an event; a database index removes older ones.
+    event_retention_days: int = 400
     # Requests served at once (all but /health and /openapi.json); more answer 503 at once,
     # before they queue for the database and time out there.
     max_in_flight: int = 128
+    # Open event streams (/events/stream) one process feeds; more answer 503 at once.
+    max_subscribers: int = 1000
 
     def __post_init__(self) -> None:
         for option in OPTIONS:
@@ -217,4 +221,9 @@ OPTIONS = (
            positive, _at_least_one),
     Option("auth_failure_window_s", "TOKENS_AUTH_FAILURE_WINDOW_S",
            "the window of that limit, in seconds", positive, _at_least_one),
+    Option("max_subscribers", "TOKENS_MAX_SUBSCRIBERS",
+           "open event streams one process feeds; more are answered 503 with `Retry-After`",
+           positive, _at_least_one),
+    Option("event_retention_days", "TOKENS_EVENT_RETENTION_DAYS",
+           "days the history keeps each event", positive, _at_least_one),
 )  # fmt: skip

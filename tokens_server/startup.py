@@ -12,6 +12,7 @@ from .first_admin import make_first_admin
 from .key_check import open_keyring
 from .repository import Repository, connect, database
 from .repository.secret_keys import SecretKeyRecord
+from .repository.topology import require_replica_set
 from .state import EMBEDDED_DB, KEYRING, REPOSITORY, SETTINGS
 
 
@@ -25,12 +26,18 @@ async def repository(app: web.Application) -> AsyncIterator[None]:
     assert uri is not None
     client = connect(uri, settings.db_timeout_ms)
     try:
+        await require_replica_set(client)
         record = SecretKeyRecord(database(client, settings.db_name))
         keyring = await open_keyring(settings, record)
         window = timedelta(seconds=settings.auth_failure_window_s)
         list_timeout = timedelta(milliseconds=settings.list_timeout_ms)
         repo = Repository(
-            client, settings.db_name, keyring, failure_window=window, list_timeout=list_timeout
+            client,
+            settings.db_name,
+            keyring,
+            failure_window=window,
+            list_timeout=list_timeout,
+            event_retention=timedelta(days=settings.event_retention_days),
         )
         await repo.prepare()
         await make_first_admin(repo, settings)

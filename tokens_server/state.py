@@ -8,6 +8,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from .embedded import EmbeddedDatabase
+    from .feed import EventFeed
     from .keyring import Keyring
     from .overload import InFlight
     from .repository import Repository
@@ -18,6 +19,7 @@ SETTINGS: web.AppKey[Settings] = web.AppKey("settings")
 EMBEDDED_DB: web.AppKey[EmbeddedDatabase | None] = web.AppKey("embedded_db")
 REPOSITORY: web.AppKey[Repository] = web.AppKey("repository")
 KEYRING: web.AppKey[Keyring] = web.AppKey("keyring")
+FEED: web.AppKey[EventFeed] = web.AppKey("feed")
 THROTTLED: web.AppKey[ThrottledAddresses] = web.AppKey("throttled")
 IN_FLIGHT: web.AppKey[InFlight] = web.AppKey("in_flight")
 # The OpenAPI document of the routes the app serves, built once from the operation table.

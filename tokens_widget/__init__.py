@@ -4,7 +4,19 @@ from typing import TYPE_CHECKING
 
 from .client import UNSET, TokensClient
 from .errors import ApiError, FieldProblem
-from .models import Health, Scope, Token, TokenPage, User, UserWithKey, Verification, VerifiedToken
+from .models import (
+    Event,
+    EventPage,
+    FieldChange,
+    Health,
+    Scope,
+    Token,
+    TokenPage,
+    User,
+    UserWithKey,
+    Verification,
+    VerifiedToken,
+)
 
 if TYPE_CHECKING:
     from .widget import TokensWidget
@@ -18,9 +30,13 @@ def __getattr__(name: str) -> object:
         return TokensWidget
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
+
 __all__ = [
     "UNSET",
     "ApiError",
+    "Event",
+    "EventPage",
+    "FieldChange",
     "FieldProblem",
     "Health",
     "Scope",

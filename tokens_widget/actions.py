@@ -17,7 +17,9 @@ from tokens_server.guids import new_guid
 
 from . import form
 from .errors import ApiError, plain_words
+from .history import HISTORY_PAGE_SIZE, history_entry
 from .models import Token
+from .rows import token_row
 
 if TYPE_CHECKING:
     from .client import TokensClient
@@ -49,6 +51,8 @@ class ActionHandler:
             "save": self.save,
             "revoke": self.revoke,
             "delete": self.delete,
+            "history": self.history,
+            "token": self.token,
         }
 
     async def handle(self, request: Mapping[str, Any]) -> Result:
@@ -76,9 +80,10 @@ class ActionHandler:
     # --- the actions -------------------------------------------------------------------------
 
     async def hello(self, request: Mapping[str, Any]) -> Result:
-        """A view was drawn: load the data if nothing has loaded yet."""
+        """A view was drawn: load the data if nothing has loaded yet, and keep it current."""
         if not self.widget._loaded and self.widget._reload_task is None:
             self.widget.refresh()
+        self.widget.live.start()
         return {}
 
     async def refresh(self, request: Mapping[str, Any]) -> Result:
@@ -147,6 +152,23 @@ class ActionHandler:
         self.widget.notice = f"Token “{original.name}” deleted."
         self.widget.refresh()
         return {"token_id": original.id}
+
+    async def history(self, request: Mapping[str, Any]) -> Result:
+        """A page of a token's history, newest first; ``before`` is the last answer's ``next``."""
+        before = request.get("before")
+        page = await self._client().history(
+            str(request.get("token_id")),
+            before=before if isinstance(before, int) else None,
+            limit=HISTORY_PAGE_SIZE,
+        )
+        return {"items": [history_entry(event) for event in page.items], "next": page.next}
+
+    async def token(self, request: Mapping[str, Any]) -> Result:
+        """A token's values as they are now, for an open dialog asked to reload them."""
+        token = await self._client().get_token(str(request.get("token_id")))
+        # The dialog's next save compares with these values, not those it opened with.
+        self.widget.page_tokens[token.id] = token
+        return {"row": token_row(token)}
 
     # --- helpers -----------------------------------------------------------------------------
 

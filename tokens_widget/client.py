@@ -9,7 +9,7 @@ Longer than most modules: one method per operation of the API, each short, in on
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Final
@@ -19,7 +19,10 @@ import aiohttp
 
 from .connection import API_KEY_VARIABLE, URL_VARIABLE, Connection, from_environment
 from .limits import DEFAULT_PAGE_SIZE, PAGE_SIZE_MAX, SortKey, StatusFilter
+from .live_events import ConnectionListener, follow
 from .models import (
+    Event,
+    EventPage,
     Health,
     Scope,
     Token,
@@ -246,6 +249,55 @@ class TokensClient:
         if scopes is not None:
             body["scopes"] = list(scopes)
         return Verification.model_validate(await self._call("POST", "/tokens/verify", json=body))
+
+    # --- history -------------------------------------------------------------------------
+
+    async def history(
+        self, token_id: str, *, before: int | None = None, limit: int | None = None
+    ) -> EventPage:
+        """One page of the token's history, newest first; ``next`` is the ``before`` of the
+        older events (None when there are none). A 404 when the caller cannot see the token."""
+        params: list[tuple[str, str]] = []
+        if before is not None:
+            params.append(("before", str(before)))
+        if limit is not None:
+            params.append(("limit", str(limit)))
+        body = await self._call("GET", f"/tokens/{_seg(token_id)}/history", params=params)
+        return EventPage.model_validate(body)
+
+    async def iter_history(
+        self, token_id: str, *, page_size: int = PAGE_SIZE_MAX
+    ) -> AsyncIterator[Event]:
+        """Every event of the token, newest first, fetched page by page."""
+        before: int | None = None
+        while True:
+            page = await self.history(token_id, before=before, limit=page_size)
+            for event in page.items:
+                yield event
+            if page.next is None or not page.items:
+                return
+            before = page.next
+
+    def events(
+        self, after: int | None = None, *, on_connection: ConnectionListener | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """The change feed: every event the caller may see, as it happens, for as long as it runs.
+
+        ``after`` is the last event id already seen (None: from now on). It resumes by itself
+        after a dropped connection, never yielding an event twice; ``on_connection`` is told
+        True when the feed is up and False while it is down. Raises ApiError when the server
+        refuses the key (it was rotated or deleted). Stop it with ``aclose()`` or by
+        cancelling the task that reads it.
+        """
+        return follow(self._connection, after, on_connection)
+
+    async def list_events(self, *, after: int = 0, limit: int | None = None) -> EventPage:
+        """The events the caller may see after event ``after``, oldest first; ``next`` is the
+        ``after`` to ask with next (also when this page was empty)."""
+        params = [("after", str(after))]
+        if limit is not None:
+            params.append(("limit", str(limit)))
+        return EventPage.model_validate(await self._call("GET", "/events", params=params))
 
     # --- scopes --------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any, Final
 
 import aiohttp
@@ -61,6 +62,12 @@ class Connection:
             self._owns_session = True
         return self._session
 
+    def _headers(self, accept: str, auth: bool) -> dict[str, str]:
+        headers = {"Accept": accept}
+        if auth and self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        return headers
+
     async def call(
         self,
         method: str,
@@ -71,9 +78,7 @@ class Connection:
         if_match: int | None = None,
         auth: bool = True,
     ) -> Any:
-        headers = {"Accept": "application/json"}
-        if auth and self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
+        headers = self._headers("application/json", auth)
         if if_match is not None:
             headers["If-Match"] = f'"{if_match}"'
         try:
@@ -94,3 +99,30 @@ class Connection:
             raise ApiError(0, "Connection failed", f"{self.url}: {exc}") from exc
         except TimeoutError as exc:
             raise ApiError(0, "Connection failed", f"{self.url}: no answer in time") from exc
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, path: str, *, last_event_id: int | None, silence: float
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        """A long-lived ``text/event-stream`` answer's body, as byte chunks.
+
+        Only the connect may time out as calls do; reading has no total limit, but ``silence``
+        seconds without a byte (heartbeats included) end it with a TimeoutError. A refusal
+        raises ApiError; a connection that fails or drops raises aiohttp's ClientError.
+        """
+        headers = self._headers("text/event-stream", auth=True)
+        headers["Cache-Control"] = "no-cache"
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        timeout = aiohttp.ClientTimeout(total=None, connect=self._timeout.total, sock_read=silence)
+        async with self._get_session().get(
+            self.url + path, headers=headers, timeout=timeout
+        ) as response:
+            if response.status >= 400:
+                body: Any
+                if "json" in (response.content_type or ""):
+                    body = await response.json(content_type=None)
+                else:
+                    body = await response.text()
+                raise ApiError.from_problem(response.status, body, response.reason or "")
+            yield response.content.iter_any()

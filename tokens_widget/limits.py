@@ -16,6 +16,7 @@ from tokens_server.limits import (
     CLOCK_SKEW,
     DESCRIPTION_MAX,
     GUID_FILTER_MIN,
+    HEARTBEAT_S,
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
     TOKEN_NAME_MAX,
@@ -25,6 +26,7 @@ from tokens_server.models import StatusFilter, TokenSort
 __all__ = [
     "DEFAULT_PAGE_SIZE",
     "DESCRIPTION_MAX",
+    "FEED_SILENCE_MAX",
     "GUID_FILTER_MIN",
     "GUID_PATTERN",
     "NAME_MAX",
@@ -46,6 +48,9 @@ PAGE_SIZES: Final = (10, 25, 50, 100, 200)
 DEFAULT_PAGE_SIZE: Final = PAGE_SIZE_DEFAULT
 NAME_MAX: Final = TOKEN_NAME_MAX
 VALID_FROM_SKEW: Final = CLOCK_SKEW
+# The change feed sends at least a comment this often; three missed mean the connection died
+# unannounced (a sleeping laptop, a proxy that dropped it).
+FEED_SILENCE_MAX: Final = 3 * HEARTBEAT_S
 
 
 def for_browser() -> dict[str, Any]:

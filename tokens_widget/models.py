@@ -109,6 +109,41 @@ class Verification(ApiModel):
     token: VerifiedToken | None = None
 
 
+class FieldChange(ApiModel):
+    """One recorded field of a change, as it was (``from_``, ``"from"`` in JSON) and became."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    from_: Any = Field(default=None, alias="from")
+    to: Any = None
+
+
+class Event(ApiModel):
+    """One change in the history: who did what, when, and each field's old and new value.
+
+    Never holds a GUID or a key; a new GUID shows as a changed ``guid_prefix``.
+    """
+
+    id: int
+    at: AwareDatetime
+    actor: str
+    # A str rather than the server's list of actions, so a newer server's actions still parse.
+    action: str
+    token_id: str | None = None
+    token_name: str | None = None
+    scopes: tuple[str, ...] = ()
+    version: int | None = None
+    changes: dict[str, FieldChange] = Field(default_factory=dict)
+    user: str | None = None
+    scope: str | None = None
+
+
+class EventPage(ApiModel):
+    """A page of events and the cursor for the next one (``before`` or ``after``, by call)."""
+
+    items: tuple[Event, ...]
+    next: int | None = None
+
+
 class Health(ApiModel):
     status: str = ""
     database: str = ""

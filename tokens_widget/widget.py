@@ -24,32 +24,14 @@ from .connection import API_KEY_VARIABLE, URL_VARIABLE, from_environment
 from .errors import ApiError, plain_words
 from .home_loop import HomeLoop, on_home_loop
 from .limits import GUID_FILTER_MIN, PAGE_SIZES
+from .live import LiveFeed
 from .models import Token, User
+from .rows import token_row
 
 log = logging.getLogger(__name__)
 # The status filter's choices besides "all", typed as the client takes them.
 _STATUS: dict[str, limits.StatusFilter] = {status: status for status in limits.STATUS_FILTERS}
 STATIC = Path(__file__).parent / "static"
-# What the grid needs of a token; dates cross to the browser as ISO 8601 strings.
-ROW_FIELDS: set[str] = {
-    "id",
-    "name",
-    "guid",
-    "guid_prefix",
-    "description",
-    "scopes",
-    "valid_from",
-    "valid_to",
-    "is_active",
-    "status",
-    "version",
-    "can_change",
-}
-
-
-def token_row(token: Token) -> dict[str, Any]:
-    """One row of the grid, as JSON."""
-    return token.model_dump(mode="json", include=ROW_FIELDS)
 
 
 class TokensWidget(anywidget.AnyWidget):
@@ -83,6 +65,9 @@ class TokensWidget(anywidget.AnyWidget):
     _user = t.Dict().tag(sync=True)
     _loaded = t.Bool(False).tag(sync=True)
     _limits = t.Dict(limits.for_browser()).tag(sync=True)
+    _live = t.Unicode("", help="The change feed: '', connecting, live, reconnecting, stopped.").tag(
+        sync=True
+    )
 
     def __init__(
         self,
@@ -110,6 +95,7 @@ class TokensWidget(anywidget.AnyWidget):
                 f"{API_KEY_VARIABLE}, then run this cell again."
             )
         self._actions = ActionHandler(self)
+        self.live = LiveFeed(self)
         self.on_msg(self._on_message)
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop()
@@ -245,6 +231,8 @@ class TokensWidget(anywidget.AnyWidget):
 
     def close(self) -> None:
         """Close the view and, on a running event loop, the connection to the server."""
+        if hasattr(self, "live"):  # close() may run from a failed __init__
+            self.live.stop()
         client, self.client = self.client, None
         if client is not None:
             with contextlib.suppress(RuntimeError):

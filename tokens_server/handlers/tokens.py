@@ -10,6 +10,9 @@ from ..crypto import GuidCipher
 from ..models import Caller, Token, utcnow
 from ..operations import Call
 from ..schemas import (
+    EventOut,
+    EventPageOut,
+    HistoryQuery,
     TokenCreate,
     TokenListQuery,
     TokenOut,
@@ -95,3 +98,12 @@ async def verify_token(call: Call[VerifyRequest]) -> web.Response:
     body = call.input
     result = await _service(call).verify(call.caller, body.guid, body.scopes)
     return call.reply(VerifyOut.of(result))
+
+
+async def token_history(call: Call[HistoryQuery]) -> web.Response:
+    params = call.input
+    page = await _service(call).history(
+        call.caller, call.path["token_id"], params.before, params.limit
+    )
+    items = [EventOut.of(event) for event in page.items]
+    return call.reply(EventPageOut(items=items, next=items[-1].id if page.more else None))

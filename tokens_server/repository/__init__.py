@@ -12,6 +12,7 @@ from pymongo.write_concern import WriteConcern
 from ..keyring import Keyring
 from .auth_failures import AuthFailures
 from .bootstrap import BootstrapRecord
+from .events import EventStore
 from .failures import store
 from .quota import TokenQuota
 from .scopes import ScopeStore
@@ -62,14 +63,18 @@ class Repository:
         keyring: Keyring,
         failure_window: timedelta = timedelta(minutes=1),
         list_timeout: timedelta = timedelta(seconds=10),
+        event_retention: timedelta = timedelta(days=400),
     ) -> None:
         self.db = database(client, db_name)
         quota = TokenQuota(self.db["users"], self.db["tokens"])
-        self.tokens = TokenStore(self.db["tokens"], keyring, quota, list_timeout)
-        self.users = UserStore(self.db["users"], self.db["guards"])
+        self.events = EventStore(self.db["events"], self.db["meta"], event_retention)
+        self.tokens = TokenStore(self.db["tokens"], keyring, quota, self.events, list_timeout)
+        self.users = UserStore(self.db["users"], self.db["guards"], self.events)
         self.auth_failures = AuthFailures(self.db["auth_failures"], failure_window)
         self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
-        self.scopes = ScopeStore(self.db["scopes"], self.db["tokens"], self.db["users"])
+        self.scopes = ScopeStore(
+            self.db["scopes"], self.db["tokens"], self.db["users"], self.events
+        )
 
     async def prepare(self) -> None:
         """Create indexes (idempotent) and migrate plaintext GUIDs left by older versions."""
@@ -77,6 +82,7 @@ class Repository:
         # lack one. After the first start the index exists and finds such tokens at once.
         await self.tokens.encrypt_plaintext_guids()
         await self.tokens.create_indexes()
+        await self.events.create_indexes()
         await self.users.create_indexes()
         await self.scopes.create_indexes()
         await self.auth_failures.create_indexes()

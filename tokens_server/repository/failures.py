@@ -43,9 +43,20 @@ def speaks_domain_errors(method: Callable[P, Awaitable[R]]) -> Callable[P, Await
     return translating
 
 
+def untranslated(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Mark a method whose driver errors must pass through: one that runs inside a transaction
+    (which runs again on a write conflict), or runs one for another store's method, which
+    translates what is left."""
+    method.__untranslated__ = True  # type: ignore[attr-defined]
+    return method
+
+
 def store(cls: C) -> C:
-    """A store class whose every public coroutine method speaks domain errors."""
+    """A store class whose every public coroutine method speaks domain errors, but those marked
+    ``untranslated``."""
     for name, member in list(vars(cls).items()):
+        if getattr(member, "__untranslated__", False):
+            continue
         if not name.startswith("_") and inspect.iscoroutinefunction(member):
             setattr(cls, name, speaks_domain_errors(member))
     return cls

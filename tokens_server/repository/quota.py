@@ -6,11 +6,8 @@ increment, ``token_slots < limit``, on the user's document, and a token made tha
 whose slot it holds (``quota_of``); deleting it gives the slot back.
 
 Concurrent creates by one user stay exact: the increment is atomic on one document, so at most
-``limit`` slots are ever handed out, however many requests race. A slot is given back only after
-its token is gone, so the count can never fall below the tokens that hold slots. What can happen
-is the other way: a server that dies (or a database that times out) between taking a slot and
-inserting, or between deleting and giving back, leaves the count one too high, so that user may
-create one token fewer. The limit never overshoots.
+``limit`` slots are ever handed out, however many requests race. A slot is taken in the create's
+transaction and given back in the delete's, so the count moves with the tokens: both or neither.
 """
 
 from __future__ import annotations
@@ -18,7 +15,8 @@ from __future__ import annotations
 from pymongo.asynchronous.collection import AsyncCollection
 
 from ..errors import TokenLimitReached
-from .failures import store
+from .failures import store, untranslated
+from .transactions import Session
 
 Document = dict[str, object]
 
@@ -34,35 +32,42 @@ class TokenQuota:
     async def create_indexes(self) -> None:
         await self._tokens.create_index(HOLDER, sparse=True)
 
-    async def take(self, user: str, limit: int) -> None:
-        """Take one of ``user``'s ``limit`` slots; TokenLimitReached when none is left."""
-        if await self._take(user, limit):
+    @untranslated
+    async def take(self, user: str, limit: int, session: Session) -> None:
+        """Take one of ``user``'s ``limit`` slots, in the create's transaction; TokenLimitReached
+        when none is left."""
+        if await self._take(user, limit, session):
             return
-        await self._start_count(user)  # the first create since this version, or since made anew
-        if not await self._take(user, limit):
+        # The first create since this version, or since the user was made anew.
+        await self._start_count(user, session)
+        if not await self._take(user, limit, session):
             raise TokenLimitReached(
                 f"you hold {limit} tokens, the most a user may; "
                 "delete some you no longer need first"
             )
 
-    async def _take(self, user: str, limit: int) -> bool:
+    async def _take(self, user: str, limit: int, session: Session) -> bool:
         taken = await self._users.update_one(
-            {"name": user, "token_slots": {"$lt": limit}}, {"$inc": {"token_slots": 1}}
+            {"name": user, "token_slots": {"$lt": limit}},
+            {"$inc": {"token_slots": 1}},
+            session=session,
         )
         return taken.modified_count == 1
 
-    async def _start_count(self, user: str) -> None:
+    async def _start_count(self, user: str, session: Session) -> None:
         """Give a user without a count one, from the tokens holding its slots: a user deleted
         and made again under the same name finds its old tokens. Nothing takes a slot before
         the count exists, so the count cannot miss a create under way."""
-        if await self._users.find_one({"name": user, "token_slots": {"$exists": False}}) is None:
+        counted = {"name": user, "token_slots": {"$exists": False}}
+        if await self._users.find_one(counted, session=session) is None:
             return
-        held = await self._tokens.count_documents({HOLDER: user})
-        await self._users.update_one(
-            {"name": user, "token_slots": {"$exists": False}}, {"$set": {"token_slots": held}}
-        )
+        held = await self._tokens.count_documents({HOLDER: user}, session=session)
+        await self._users.update_one(counted, {"$set": {"token_slots": held}}, session=session)
 
-    async def give_back(self, user: str) -> None:
+    @untranslated
+    async def give_back(self, user: str, session: Session) -> None:
         await self._users.update_one(
-            {"name": user, "token_slots": {"$gt": 0}}, {"$inc": {"token_slots": -1}}
+            {"name": user, "token_slots": {"$gt": 0}},
+            {"$inc": {"token_slots": -1}},
+            session=session,
         )

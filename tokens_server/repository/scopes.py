@@ -9,7 +9,9 @@ from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
 from ..models import Scope
+from .events import SCOPE_FIELDS, Draft, EventStore, recorded_changes
 from .failures import store
+from .transactions import Session
 
 Document = dict[str, object]
 
@@ -21,10 +23,12 @@ class ScopeStore:
         scopes: AsyncCollection[Document],
         tokens: AsyncCollection[Document],
         users: AsyncCollection[Document],
+        events: EventStore,
     ) -> None:
         self._scopes = scopes
         self._tokens = tokens
         self._users = users
+        self._events = events
 
     async def create_indexes(self) -> None:
         await self._scopes.create_index("name", unique=True)
@@ -40,22 +44,36 @@ class ScopeStore:
         found = {doc["name"] async for doc in self._scopes.find({"name": {"$in": names}})}
         return [name for name in names if name not in found]
 
-    async def create(self, name: str, description: str, now: datetime) -> Scope:
+    async def create(self, name: str, description: str, now: datetime, by: str) -> Scope:
         doc: Document = {"name": name, "description": description, "created_at": now}
+
+        async def create(session: Session) -> tuple[None, Draft]:
+            await self._scopes.insert_one(doc, session=session)
+            changes = recorded_changes({}, doc, SCOPE_FIELDS)
+            return None, Draft(now, by, "scope.created", changes=changes, scope=name)
+
         try:
-            await self._scopes.insert_one(doc)
+            await self._events.commit(create)
         except DuplicateKeyError:
             raise Conflict(f"a scope named {name!r} exists already") from None
         return _scope(doc)
 
-    async def delete(self, name: str) -> bool:
+    async def delete(self, name: str, now: datetime, by: str) -> bool:
         """Delete an unused scope. Raises Conflict while a token or user still holds it."""
-        if await self._tokens.find_one({"scopes": name}, {"_id": 1}):
-            raise Conflict(f"scope {name!r} is still given to tokens; change or delete them first")
-        if await self._users.find_one({"scopes": name}, {"_id": 1}):
-            raise Conflict(f"scope {name!r} is still given to users; change them first")
-        result = await self._scopes.delete_one({"name": name})
-        return result.deleted_count == 1
+
+        async def delete(session: Session) -> tuple[bool, Draft | None]:
+            if await self._tokens.find_one({"scopes": name}, {"_id": 1}, session=session):
+                raise Conflict(
+                    f"scope {name!r} is still given to tokens; change or delete them first"
+                )
+            if await self._users.find_one({"scopes": name}, {"_id": 1}, session=session):
+                raise Conflict(f"scope {name!r} is still given to users; change them first")
+            deleted = await self._scopes.find_one_and_delete({"name": name}, session=session)
+            if deleted is None:
+                return False, None
+            return True, Draft(now, by, "scope.deleted", scope=name)
+
+        return await self._events.commit(delete)
 
 
 def _scope(doc: Document) -> Scope:

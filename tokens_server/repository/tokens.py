@@ -16,11 +16,13 @@ from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
 from ..keyring import Keyring
-from ..models import Token, TokenPage, TokenQuery
+from ..models import EventAction, Token, TokenPage, TokenQuery
+from .events import TOKEN_FIELDS, Draft, EventStore, recorded_changes
 from .failures import store
 from .quota import HOLDER, TokenQuota
 from .token_documents import Document, TokenDocuments
 from .token_listing import checks_guid_after_match, filtering, ordering, paged
+from .transactions import Session
 
 
 @dataclass(frozen=True)
@@ -48,11 +50,13 @@ class TokenStore:
         tokens: AsyncCollection[Document],
         keyring: Keyring,
         quota: TokenQuota,
+        events: EventStore,
         list_timeout: timedelta,
     ) -> None:
         self._tokens = tokens
         self._docs = TokenDocuments(keyring)
         self._quota = quota
+        self._events = events
         self._list_timeout_s = list_timeout.total_seconds()
 
     async def create_indexes(self) -> None:
@@ -100,14 +104,19 @@ class TokenStore:
             "version": 1,
         }
         if limit is not None:
-            await self._quota.take(by, limit)
             doc[HOLDER] = by
-        try:
-            await self._tokens.insert_one(doc)
-        except DuplicateKeyError:
+
+        async def create(session: Session) -> tuple[None, Draft]:
             if limit is not None:
-                await self._quota.give_back(by)
-            raise Conflict("a token with this GUID exists already") from None
+                await self._quota.take(by, limit, session)
+            await self._tokens.insert_one(doc, session=session)
+            changes = recorded_changes({}, doc, TOKEN_FIELDS)
+            return None, Draft(now, by, "token.created", token=doc, changes=changes)
+
+        try:
+            await self._events.commit(create)
+        except DuplicateKeyError as error:
+            raise _guid_taken(error) from None
         return self._docs.token(doc)
 
     async def reseal(self, limit: int | None = None) -> ResealOutcome:
@@ -164,6 +173,7 @@ class TokenStore:
         now: datetime,
         *,
         same_version: bool,
+        action: EventAction = "token.updated",
     ) -> Token | None:
         """Apply ``changes`` to the token ``basis`` was read as, if it is still at its version
         (``same_version``), or else still has its scopes, revocation and dates: what the rules
@@ -179,7 +189,7 @@ class TokenStore:
                 valid_to=basis.valid_to,
             )
         stored = self._stored(changes) | {"updated_at": now, "updated_by": by}
-        return await self._change(query, stored)
+        return await self._change(query, stored, by, now, action)
 
     async def revoke(
         self, token_id: str, version: int | None, by: str, now: datetime
@@ -193,35 +203,53 @@ class TokenStore:
         }
         if version is not None:
             query["version"] = version
-        return await self._change(
-            query,
-            {
-                "valid_to": now,
-                "revoked_at": now,
-                "revoked_by": by,
-                "updated_at": now,
-                "updated_by": by,
-            },
-        )
+        revocation = {
+            "valid_to": now,
+            "revoked_at": now,
+            "revoked_by": by,
+            "updated_at": now,
+            "updated_by": by,
+        }
+        return await self._change(query, revocation, by, now, "token.revoked")
 
-    async def _change(self, query: Document, changes: Document) -> Token | None:
-        try:
-            doc = await self._tokens.find_one_and_update(
+    async def _change(
+        self, query: Document, changes: Document, by: str, now: datetime, action: EventAction
+    ) -> Token | None:
+        """Apply ``changes`` to the token ``query`` finds, with its event; None if none."""
+
+        async def change(session: Session) -> tuple[Document | None, Draft | None]:
+            before = await self._tokens.find_one_and_update(
                 query,
                 {"$set": changes, "$inc": {"version": 1}},
-                return_document=ReturnDocument.AFTER,
+                return_document=ReturnDocument.BEFORE,
+                session=session,
             )
-        except DuplicateKeyError:
-            raise Conflict("a token with this GUID exists already") from None
+            if before is None:
+                return None, None
+            after = before | changes | {"version": before["version"] + 1}
+            return after, Draft(
+                now, by, action, token=after, changes=recorded_changes(before, after, TOKEN_FIELDS)
+            )
+
+        try:
+            doc = await self._events.commit(change)
+        except DuplicateKeyError as error:
+            raise _guid_taken(error) from None
         return None if doc is None else self._docs.token(doc)
 
-    async def delete(self, token_id: str, version: int | None) -> bool:
+    async def delete(self, token_id: str, version: int | None, by: str, now: datetime) -> bool:
         oid = ObjectId(token_id)
         query: Document = {"_id": oid} if version is None else {"_id": oid, "version": version}
-        deleted = await self._tokens.find_one_and_delete(query, {HOLDER: 1})
-        if deleted is not None and deleted.get(HOLDER) is not None:
-            await self._quota.give_back(deleted[HOLDER])
-        return deleted is not None
+
+        async def delete(session: Session) -> tuple[bool, Draft | None]:
+            deleted = await self._tokens.find_one_and_delete(query, session=session)
+            if deleted is None:
+                return False, None
+            if deleted.get(HOLDER) is not None:
+                await self._quota.give_back(deleted[HOLDER], session)
+            return True, Draft(now, by, "token.deleted", token=deleted)
+
+        return await self._events.commit(delete)
 
     async def touch(self, token_id: str, now: datetime, not_since: datetime) -> None:
         """Record a use unless one was recorded after ``not_since``: one write a minute at most."""
@@ -254,3 +282,12 @@ class TokenStore:
         result = await cursor.next()
         total = result["total"][0]["n"] if result["total"] else 0
         return TokenPage([self._docs.token(d) for d in result["items"]], total)
+
+
+def _guid_taken(error: DuplicateKeyError) -> Exception:
+    """Conflict when another token holds the GUID; any other duplicate (an event id, which
+    the sequence never hands out twice) is the database's fault, not the caller's."""
+    details = error.details or {}
+    if "guid_hash" in details.get("keyPattern", {}) or "guid_hash" in str(details.get("errmsg")):
+        return Conflict("a token with this GUID exists already")
+    return error

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import pymongo
 from pymongo import ReturnDocument
-from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
-from ..models import User
+from ..models import EventAction, User
+from .events import USER_FIELDS, Change, Draft, EventStore, recorded_changes
 from .failures import store
+from .transactions import Session
 
-Document = dict[str, object]
+Document = dict[str, Any]
 T = TypeVar("T")
-Session = AsyncClientSession | None
 
 # The one document every change that may remove an admin writes; see _keeping_an_admin.
 _ADMINS_GUARD = {"_id": "admins"}
@@ -26,9 +24,15 @@ _ADMINS_GUARD = {"_id": "admins"}
 
 @store
 class UserStore:
-    def __init__(self, users: AsyncCollection[Document], guards: AsyncCollection[Document]) -> None:
+    def __init__(
+        self,
+        users: AsyncCollection[Document],
+        guards: AsyncCollection[Document],
+        events: EventStore,
+    ) -> None:
         self._users = users
         self._guards = guards
+        self._events = events
 
     async def create_indexes(self) -> None:
         await self._users.create_index("name", unique=True)
@@ -44,106 +48,124 @@ class UserStore:
         return [_user(doc) async for doc in self._users.find({}).sort("name", 1)]
 
     async def create(
-        self, name: str, scopes: list[str], admin: bool, key_hash: str, now: datetime
+        self, name: str, scopes: list[str], admin: bool, key_hash: str, now: datetime, by: str
     ) -> User:
-        doc: Document = {
-            "name": name,
-            "scopes": scopes,
-            "admin": admin,
-            "key_hash": key_hash,
-            "created_at": now,
-            "updated_at": now,
-        }
+        doc = _new_user(name, scopes, admin, key_hash, now)
+
+        async def create(session: Session) -> tuple[None, Draft]:
+            await self._users.insert_one(doc, session=session)
+            return None, _created(doc, now, by)
+
         try:
-            await self._users.insert_one(doc)
+            await self._events.commit(create)
         except DuplicateKeyError:
             raise Conflict(f"a user named {name!r} exists already") from None
         return _user(doc)
 
     async def create_if_absent(
-        self, name: str, scopes: list[str], admin: bool, key_hash: str, now: datetime
+        self, name: str, scopes: list[str], admin: bool, key_hash: str, now: datetime, by: str
     ) -> bool:
         """Insert the user unless one of that name exists (safe for several starting instances)."""
-        result = await self._users.update_one(
-            {"name": name},
-            {
-                "$setOnInsert": {
-                    "scopes": scopes,
-                    "admin": admin,
-                    "key_hash": key_hash,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            },
-            upsert=True,
-        )
-        return result.upserted_id is not None
+        doc = _new_user(name, scopes, admin, key_hash, now)
 
-    async def update(self, name: str, changes: Document, now: datetime) -> User | None:
-        """Apply ``changes``; Conflict when they would take the admin flag from the last admin."""
-        if changes.get("admin") is False:
-            return await self._keeping_an_admin(
-                lambda session: self._update(name, changes, now, session)
+        async def create(session: Session) -> tuple[bool, Draft | None]:
+            result = await self._users.update_one(
+                {"name": name},
+                {"$setOnInsert": {k: v for k, v in doc.items() if k != "name"}},
+                upsert=True,
+                session=session,
             )
-        return await self._update(name, changes, now, None)
+            if result.upserted_id is None:
+                return False, None
+            return True, _created(doc | {"_id": result.upserted_id}, now, by)
 
-    async def _update(
-        self, name: str, changes: Document, now: datetime, session: Session
+        return await self._events.commit(create)
+
+    async def update(
+        self,
+        name: str,
+        changes: Document,
+        now: datetime,
+        by: str,
+        action: EventAction = "user.updated",
     ) -> User | None:
-        doc = await self._users.find_one_and_update(
-            {"name": name},
-            {"$set": {**changes, "updated_at": now}},
-            return_document=ReturnDocument.AFTER,
-            session=session,
-        )
+        """Apply ``changes``; Conflict when they would take the admin flag from the last admin."""
+
+        async def update(session: Session) -> tuple[Document | None, Draft | None]:
+            before = await self._users.find_one_and_update(
+                {"name": name},
+                {"$set": {**changes, "updated_at": now}},
+                return_document=ReturnDocument.BEFORE,
+                session=session,
+            )
+            if before is None:
+                return None, None
+            after = before | changes | {"updated_at": now}
+            changed = recorded_changes(before, after, USER_FIELDS)
+            return after, Draft(now, by, action, changes=changed, user=name)
+
+        doc = await self._committed(update, may_remove_an_admin=changes.get("admin") is False)
         return None if doc is None else _user(doc)
 
-    async def _keeping_an_admin(self, change: Callable[[AsyncClientSession], Awaitable[T]]) -> T:
-        """Run ``change`` in a transaction that is undone, with Conflict, if it leaves no admin.
+    async def set_key_hash(self, name: str, key_hash: str, now: datetime, by: str) -> User | None:
+        """Replace the user's key: exactly one key works afterwards, the last one set."""
+        return await self.update(name, {"key_hash": key_hash}, now, by, "user.key_rotated")
+
+    async def delete(self, name: str, now: datetime, by: str) -> bool:
+        """Delete the user; Conflict when it is the last admin."""
+
+        async def delete(session: Session) -> tuple[bool, Draft | None]:
+            deleted = await self._users.find_one_and_delete({"name": name}, session=session)
+            if deleted is None:
+                return False, None
+            return True, Draft(now, by, "user.deleted", user=name)
+
+        return await self._committed(delete, may_remove_an_admin=True)
+
+    async def _committed(self, change: Change[T], *, may_remove_an_admin: bool) -> T:
+        """Commit ``change`` with its event; undone, with Conflict, if it leaves no admin.
 
         Checking "another admin remains" is not enough on its own: two admins demoting (or
         deleting) each other run two transactions that each see the other admin on their
         snapshot, write different documents, and both commit, leaving none (write skew). So
         every such change also writes the one guard document: of two concurrent transactions the
-        second to write it gets a write conflict, and pymongo runs it again on a fresh snapshot,
-        where it sees the first one's outcome. The retries are bounded by the client's timeout.
+        second to write it gets a write conflict, and runs again on a fresh snapshot, where it
+        sees the first one's outcome.
         """
-        client = self._users.database.client
+        if not may_remove_an_admin:
+            return await self._events.commit(change)
 
-        async def attempt(session: AsyncClientSession) -> T:
+        async def keeping_an_admin(session: Session) -> tuple[T, Draft | None]:
             await self._guards.update_one(_ADMINS_GUARD, {"$inc": {"changes": 1}}, session=session)
-            result = await change(session)
+            outcome = await change(session)
             if await self._users.find_one({"admin": True}, {"_id": 1}, session=session) is None:
                 raise Conflict("this would leave no admin; make another user an admin first")
-            return result
+            return outcome
 
-        with pymongo.timeout(client.options.timeout):
-            async with client.start_session() as session:
-                # Journaled like every other write: a transaction does not take the
-                # collection's write concern, only its own.
-                return await session.with_transaction(
-                    attempt, write_concern=self._users.write_concern
-                )
+        return await self._events.commit(keeping_an_admin)
 
-    async def set_key_hash(self, name: str, key_hash: str, now: datetime) -> User | None:
-        """Replace the user's key: exactly one key works afterwards, the last one set."""
-        return await self.update(name, {"key_hash": key_hash}, now)
 
-    async def delete(self, name: str) -> bool:
-        """Delete the user; Conflict when it is the last admin."""
+def _new_user(name: str, scopes: list[str], admin: bool, key_hash: str, now: datetime) -> Document:
+    return {
+        "name": name,
+        "scopes": scopes,
+        "admin": admin,
+        "key_hash": key_hash,
+        "created_at": now,
+        "updated_at": now,
+    }
 
-        async def delete(session: AsyncClientSession) -> bool:
-            result = await self._users.delete_one({"name": name}, session=session)
-            return result.deleted_count == 1
 
-        return await self._keeping_an_admin(delete)
+def _created(doc: Document, now: datetime, by: str) -> Draft:
+    changes = recorded_changes({}, doc, USER_FIELDS)
+    return Draft(now, by, "user.created", changes=changes, user=str(doc["name"]))
 
 
 def _user(doc: Document) -> User:
     return User(
         name=str(doc["name"]),
-        scopes=list(doc.get("scopes", [])),  # type: ignore[call-overload]
+        scopes=list(doc.get("scopes", [])),
         admin=bool(doc.get("admin", False)),
-        created_at=doc["created_at"],  # type: ignore[arg-type]
-        updated_at=doc["updated_at"],  # type: ignore[arg-type]
+        created_at=doc["created_at"],
+        updated_at=doc["updated_at"],
     )

@@ -19,9 +19,9 @@ class ScopeService:
 
     async def create_scope(self, caller: Caller, name: str, description: str) -> Scope:
         require_admin(caller)
-        return await self.repo.scopes.create(name, description, utcnow())
+        return await self.repo.scopes.create(name, description, utcnow(), caller.name)
 
     async def delete_scope(self, caller: Caller, name: str) -> None:
         require_admin(caller)
-        if not await self.repo.scopes.delete(name):
+        if not await self.repo.scopes.delete(name, utcnow(), caller.name):
             raise NotFound(f"there is no scope {name!r}")

@@ -14,6 +14,8 @@ from ..guids import is_guid, new_guid
 from ..limits import CLOCK_SKEW
 from ..models import (
     Caller,
+    EventAction,
+    EventPage,
     NewToken,
     Token,
     TokenChanges,
@@ -63,6 +65,14 @@ class TokenService:
         if token is None or not caller.sees(token.scopes):
             raise NotFound(f"there is no token {token_id!r} that you can see")
         return token
+
+    async def history(
+        self, caller: Caller, token_id: str, before: int | None, limit: int
+    ) -> EventPage:
+        """The token's events, newest first, for a caller who sees the token; of those, the
+        ones whose scopes at the time share one with the caller's (all, for an admin)."""
+        await self.get(caller, token_id)
+        return await self.repo.events.of_token(token_id, caller, before, limit)
 
     async def _changeable(self, caller: Caller, token_id: str, expected: int | None) -> Token:
         token = await self.get(caller, token_id)
@@ -136,12 +146,13 @@ class TokenService:
         changes: dict[str, Any],
         expected: int | None,
         now: datetime,
+        action: EventAction = "token.updated",
     ) -> Token | None:
         """Write ``changes`` checked against ``token``, if it is still as checked: at its
         version under If-Match; without it, with the scopes, revocation and dates the checks
         read, so that writers changing other fields meanwhile do not hold this change up."""
         return await self.repo.tokens.update(
-            token, changes, caller.name, now, same_version=expected is not None
+            token, changes, caller.name, now, same_version=expected is not None, action=action
         )
 
     async def _applied(
@@ -165,7 +176,7 @@ class TokenService:
 
     async def delete(self, caller: Caller, token_id: str, expected: int | None) -> None:
         await self._changeable(caller, token_id, expected)
-        if not await self.repo.tokens.delete(token_id, expected):
+        if not await self.repo.tokens.delete(token_id, expected, caller.name, utcnow()):
             raise await self._lost_race(caller, token_id)
 
     async def revoke(self, caller: Caller, token_id: str, expected: int | None) -> Token:
@@ -188,7 +199,10 @@ class TokenService:
             token = await self._changeable(caller, token_id, expected)
             if token.revoked_at is not None:
                 raise Conflict("a revoked token stays revoked: its GUID cannot be regenerated")
-            return await self._write(caller, token, {"guid": new_guid()}, expected, utcnow())
+            changes = {"guid": new_guid()}
+            return await self._write(
+                caller, token, changes, expected, utcnow(), action="token.regenerated"
+            )
 
         return await self._applied(caller, token_id, expected, attempt)
 

@@ -29,7 +29,7 @@ class UserService:
         await self._check_scopes(new.scopes)
         key = new_api_key()
         user = await self.repo.users.create(
-            new.name, new.scopes, new.admin, hash_api_key(key), utcnow()
+            new.name, new.scopes, new.admin, hash_api_key(key), utcnow(), caller.name
         )
         return user, key
 
@@ -40,7 +40,7 @@ class UserService:
             await self._check_scopes(changes["scopes"])
         if changes.get("admin") is False and name == caller.name:
             raise Conflict("you cannot take away your own admin rights; ask another admin")
-        user = await self.repo.users.update(name, changes, utcnow())
+        user = await self.repo.users.update(name, changes, utcnow(), caller.name)
         if user is None:
             raise NotFound(f"there is no user {name!r}")
         return user
@@ -49,7 +49,7 @@ class UserService:
         require_admin(caller)
         if name == caller.name:
             raise Conflict("you cannot delete yourself; ask another admin")
-        if not await self.repo.users.delete(name):
+        if not await self.repo.users.delete(name, utcnow(), caller.name):
             raise NotFound(f"there is no user {name!r}")
 
     async def rotate_key(self, caller: Caller, name: str) -> tuple[User, str]:
@@ -57,7 +57,7 @@ class UserService:
         if not caller.admin and caller.name != name:
             raise Forbidden("only an admin may rotate another user's key")
         key = new_api_key()
-        user = await self.repo.users.set_key_hash(name, hash_api_key(key), utcnow())
+        user = await self.repo.users.set_key_hash(name, hash_api_key(key), utcnow(), caller.name)
         if user is None:
             raise NotFound(f"there is no user {name!r}")
         return user, key

@@ -14,6 +14,7 @@ const ICON = {
   revoke: '<svg viewBox="0 0 24 24" aria-hidden="true"><circle cx="12" cy="12" r="8"/><path d="M6.5 6.5l11 11"/></svg>',
   trash: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 7h16M10 11v6M14 11v6M6 7l1 13h10l1-13M9 7V4h6v3"/></svg>',
   plus: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M12 5v14M5 12h14"/></svg>',
+  history: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 12a8 8 0 1 0 2.3-5.7"/><path d="M4 4v5h5"/><path d="M12 8v4l3 2"/></svg>',
   chevron: '<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M6 9l6 6 6-6"/></svg>',
 };
 
@@ -338,7 +339,7 @@ const STATUS_WORDS = { scheduled: "Scheduled", expired: "Expired", revoked: "Rev
  * One row of the grid. Built once per token id and updated in place when the token changes, so
  * a focused button stays where it is. The buttons act on the row's latest state (row.current).
  */
-function gridRow({ onEdit, onConfirm }) {
+function gridRow({ onEdit, onConfirm, onHistory }) {
   const row = { current: null };
   const name = h("span", { class: "tkn-name-text", "data-testid": "name" });
   const description = h("span", { class: "tkn-desc" });
@@ -350,9 +351,10 @@ function gridRow({ onEdit, onConfirm }) {
   const edit = iconButton("edit", "Edit", { "data-testid": "edit", onclick: () => onEdit(row.current) });
   const revoke = iconButton("revoke", "Revoke", { "data-testid": "revoke", onclick: () => onConfirm("revoke", row.current) });
   const remove = iconButton("trash", "Delete", { class: "tkn-icon tkn-danger-icon", "data-testid": "delete", onclick: () => onConfirm("delete", row.current) });
+  const history = iconButton("history", "History", { "data-testid": "history", onclick: () => onHistory(row.current) });
   const nameCell = h("td", { class: "tkn-name" }, name, scopes);
   row.node = h("tr", { "data-testid": "row" }, nameCell, guid, validFrom, validTo,
-    h("td", {}, status), h("td", { class: "tkn-row-actions" }, edit, revoke, remove));
+    h("td", {}, status), h("td", { class: "tkn-row-actions" }, history, edit, revoke, remove));
   let drawn = "";
 
   row.draw = (data) => {
@@ -384,6 +386,7 @@ function gridRow({ onEdit, onConfirm }) {
     label(edit, "Edit", locked, locked ? WHY_LOCKED : "Edit");
     label(revoke, "Revoke", locked || !data.is_active, !data.is_active ? "Already inactive" : locked ? WHY_LOCKED : "Revoke");
     label(remove, "Delete", locked, locked ? WHY_LOCKED : "Delete");
+    history.setAttribute("aria-label", `History of ${data.name}`);
     // A button disabled under the keyboard (Revoke, once revoked) hands it to its row's next.
     if (focused?.disabled) firstEnabled(row.node)?.focus();
   };
@@ -675,7 +678,10 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
       h("label", { for: input ? fieldId : undefined }, label, required ? h("span", { class: "tkn-required", "aria-hidden": "true" }, " *") : null),
       control, helpNode, errorNode);
   };
+  // Someone else's change to this token is told here, never written over the person's draft.
+  const notice = editing ? changedNotice(model, row.id, () => reloadValues()) : null;
   const body = h("div", { class: "tkn-dialog-body tkn-form" },
+    notice?.node,
     labelled("Name", true, nameInput, "name"),
     labelled("Scopes", true, scopeChips, "scopes", locked ? "A revoked token keeps its scopes." : null),
     labelled("GUID", false, h("div", { class: "tkn-guid-field" }, guidInput, copyButton(() => draft.guid, "Copy GUID"), regenerate), "guid"),
@@ -737,6 +743,7 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
   save.addEventListener("click", async () => {
     save.disabled = true;
     save.textContent = "Saving…";
+    notice?.pause(true); // the event of this very save is not someone else's change
     problem.hidden = true;
     const answer = await request("save", payload()).catch(unlessClosed);
     if (!answer) return;
@@ -750,7 +757,37 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
     problem.textContent = answer.error;
     problem.hidden = false;
     save.disabled = false;
+    notice?.pause(false);
   });
+
+  /** The token's values as they are now, in place of the draft; answers whether it worked. */
+  async function reloadValues() {
+    const answer = await request("token", { token_id: row.id }).catch(unlessClosed);
+    if (!answer) return false;
+    if (!answer.ok) {
+      problem.textContent = answer.error;
+      problem.hidden = false;
+      return false;
+    }
+    row = answer.result.row;
+    Object.assign(draft, { name: row.name, scopes: [...row.scopes], guid: row.guid, description: row.description,
+      valid_from: toLocalInput(row.valid_from), valid_to: toLocalInput(row.valid_to) });
+    nameInput.value = draft.name;
+    description.value = draft.description;
+    guidInput.value = draft.guid ?? "";
+    validFrom.value = draft.valid_from;
+    validTo.value = draft.valid_to;
+    const revoked = row.status === "revoked";
+    for (const chip of scopeChips.querySelectorAll("[data-scope]")) {
+      chip.setAttribute("aria-pressed", String(draft.scopes.includes(chip.dataset.scope)));
+      chip.disabled = revoked;
+    }
+    for (const control of [regenerate, validFrom, validTo]) control.disabled = revoked;
+    touched.clear();
+    problem.hidden = true;
+    changed("name");
+    return true;
+  }
 
   return {
     body,
@@ -760,7 +797,10 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
       else newGuid().then(validate, () => {});
       nameInput.focus();
     },
-    dispose: validate.cancel,
+    dispose() {
+      validate.cancel();
+      notice?.dispose();
+    },
   };
 }
 
@@ -771,6 +811,148 @@ function openForm(layer, context, row) {
   close = layer.open({ id, title: row ? "Edit token" : "Create token", body: form.body, footer: form.footer,
     testid: "token-form", onClosed: form.dispose });
   form.start();
+}
+
+/** One value of a History entry: a date in the viewer's zone, scopes, a GUID's start, or text. */
+function historyValue(change, value) {
+  if (value === null || value === undefined || value === "" || (Array.isArray(value) && value.length === 0)) {
+    return h("span", { class: "tkn-event-value tkn-muted" }, change.empty);
+  }
+  if (change.kind === "date") return h("time", { class: "tkn-event-value", datetime: value, title: fullDateFormat.format(new Date(value)) }, `${dayFormat.format(new Date(value))} ${timeFormat.format(new Date(value))}`);
+  if (change.kind === "list") return h("span", { class: "tkn-event-value tkn-event-list" }, value.map((item) => h("span", { class: "tkn-chip" }, item)));
+  if (change.kind === "prefix") return h("code", { class: "tkn-event-value tkn-mono" }, `${value}…`);
+  return h("span", { class: "tkn-event-value" }, `“${value}”`);
+}
+
+/** One event of a token's history: what happened, who did it, when, and each field's change. */
+function historyEntry(item) {
+  const when = new Date(item.at);
+  const changes = item.changes.map((change) => h("li", { "data-field": change.field },
+    h("span", { class: "tkn-event-field" }, `${change.label}: `),
+    change.show_from ? [historyValue(change, change.from), h("span", { class: "tkn-arrow", "aria-label": "changed to" }, " → ")] : [],
+    historyValue(change, change.to)));
+  return h("li", { class: `tkn-event tkn-event-${item.action.replace("token.", "")}`, "data-testid": "history-entry", "data-action": item.action },
+    h("div", { class: "tkn-event-head" },
+      h("strong", { "data-testid": "history-summary" }, item.summary),
+      h("span", { class: "tkn-muted" }, " by "), h("span", { "data-testid": "history-actor" }, item.actor),
+      h("time", { class: "tkn-event-time", datetime: item.at, title: fullDateFormat.format(when) }, `${dayFormat.format(when)} ${timeFormat.format(when)}`)),
+    changes.length ? h("ul", { class: "tkn-event-changes" }, changes) : null);
+}
+
+/** A token's history, newest first; older events load as the end of the list scrolls into view. */
+function historyDialog(layer, request, row) {
+  const id = `tkn-dialog-${layer.nextId()}`;
+  const list = h("ol", { class: "tkn-history", "data-testid": "history-list" });
+  const status = h("div", { class: "tkn-history-status tkn-muted", role: "status", "data-testid": "history-status" });
+  const scroller = h("div", { class: "tkn-dialog-body tkn-history-scroll", tabindex: "0", "aria-label": "Events, newest first" }, list, status);
+  const closeButton = h("button", { type: "button", class: "tkn-button", "data-testid": "history-close" }, "Close");
+  let next = null;
+  let loading = false;
+  let done = false;
+  const nearEnd = () => scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
+  async function more() {
+    if (loading || done) return;
+    loading = true;
+    status.textContent = "Loading…";
+    const answer = await request("history", { token_id: row.id, before: next }).catch(unlessClosed);
+    loading = false;
+    if (!answer) return;
+    if (!answer.ok) {
+      done = true;
+      status.textContent = answer.error;
+      status.classList.add("tkn-field-error");
+      return;
+    }
+    list.append(...answer.result.items.map(historyEntry));
+    next = answer.result.next;
+    done = next === null;
+    status.textContent = done ? (list.children.length ? "" : "No changes recorded.") : "Scroll for older changes.";
+    if (!done && nearEnd()) more(); // the box is not full yet: no scroll would ask for more
+  }
+  const offScroll = on(scroller, "scroll", () => { if (nearEnd()) more(); });
+  const close = layer.open({ id, title: `History of “${row.name}”`, body: scroller, testid: "history-dialog",
+    footer: h("div", { class: "tkn-dialog-foot" }, closeButton), onClosed: offScroll });
+  closeButton.addEventListener("click", close);
+  closeButton.focus();
+  more();
+}
+
+const CHANGED_WORDS = {
+  "token.updated": "Changed",
+  "token.regenerated": "GUID regenerated",
+  "token.revoked": "Revoked",
+  "token.deleted": "Deleted",
+};
+
+/** "just now", "3 minutes ago": how long ago an instant was, for a notice that stays open. */
+function ago(iso) {
+  const seconds = (Date.now() - Date.parse(iso)) / 1000;
+  if (!(seconds >= 45)) return "just now"; // also when the clocks disagree a little
+  if (seconds < 90) return "a minute ago";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} minutes ago`;
+  return `at ${timeFormat.format(new Date(iso))}`;
+}
+
+/**
+ * In an open edit dialog: says who changed its token meanwhile (Python tells of each change to
+ * a token on the page) and offers their values; the draft is replaced only when asked.
+ * reload() answers whether the values were loaded. pause(true) ignores changes meanwhile.
+ */
+function changedNotice(model, tokenId, reload) {
+  const text = h("span", { class: "tkn-changed-text", "data-testid": "changed-text" });
+  const button = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "reload-values" }, "Reload values");
+  const node = h("div", { class: "tkn-banner tkn-changed", role: "alert", hidden: true, "data-testid": "changed-notice" }, text, button);
+  let latest = null;
+  let paused = false;
+  function draw() {
+    if (!latest) return;
+    text.textContent = `${CHANGED_WORDS[latest.action] || "Changed"} by ${latest.actor} ${ago(latest.at)}. `;
+    button.hidden = latest.action === "token.deleted"; // nothing is left to load
+    node.hidden = false;
+  }
+  const off = on(model, "msg:custom", (msg) => {
+    if (paused || msg?.kind !== "token_changed" || msg.token_id !== tokenId) return;
+    latest = msg;
+    draw();
+  });
+  const timer = setInterval(draw, 30_000);
+  button.addEventListener("click", async () => {
+    button.disabled = true;
+    const loaded = await reload();
+    button.disabled = false;
+    if (loaded) {
+      latest = null;
+      node.hidden = true;
+    }
+  });
+  return {
+    node,
+    pause(value) { paused = value; },
+    dispose() {
+      off();
+      clearInterval(timer);
+    },
+  };
+}
+
+const LIVE_WORDS = { connecting: "Connecting…", live: "Live", reconnecting: "Reconnecting…", stopped: "Not live" };
+const LIVE_TITLES = {
+  live: "Changes made by others appear here as they happen",
+  reconnecting: "The connection to the server's changes dropped; reconnecting",
+  stopped: "Changes made by others appear only after Refresh",
+};
+
+/** The header's mark saying whether the grid follows changes as they happen. */
+function liveMark(model) {
+  const node = h("span", { class: "tkn-live", role: "status", "data-testid": "live" });
+  function draw() {
+    const state = model.get("_live") || "";
+    node.hidden = !state;
+    node.textContent = LIVE_WORDS[state] || "";
+    node.title = LIVE_TITLES[state] || "";
+    node.dataset.state = state;
+  }
+  return { node, draw, dispose: onTraits(model, ["_live"], draw) };
 }
 
 function render({ model, el }) {
@@ -789,10 +971,14 @@ function render({ model, el }) {
     grid(model, {
       onEdit: (row) => openForm(layer, context, row),
       onConfirm: (kind, row) => confirmAction(layer, request, kind, row),
+      onHistory: (row) => historyDialog(layer, request, row),
     }, top.createButton),
     pager(model, limits),
   ];
   const root = keepKeys(h("div", { class: "tkn" }, parts.map((part) => part.node)));
+  const mark = liveMark(model);
+  top.node.querySelector(".tkn-heading").append(mark.node);
+  parts.push(mark);
   const offBusy = onTraits(model, ["busy"], () => root.classList.toggle("tkn-is-busy", Boolean(model.get("busy"))));
   el.append(root);
   for (const part of parts) part.draw();

@@ -1,0 +1,232 @@
+"""The history: one event per change, written in the change's own transaction.
+
+Event ids increase in commit order. Each is taken from one counter inside the transaction: an
+id drawn before commit could commit after a larger one, and a reader resuming "after id N"
+would miss it. Two transactions that take the counter at once conflict, and one runs again on a
+fresh snapshot. Within one process the changes therefore take turns (``_sequencer``): measured on
+the embedded database, 16 writers retrying each other's conflicts made 2.8 attempts per change
+and half the throughput of the same writers taking turns. Across processes the conflicts remain
+and are retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.asynchronous.collection import AsyncCollection
+
+from ..errors import Unavailable
+from ..models import Caller, Event, EventAction, EventPage
+from .failures import store, untranslated
+from .transactions import Session, in_transaction
+
+Document = dict[str, Any]
+T = TypeVar("T")
+
+_SEQUENCE = {"_id": "event_sequence"}
+_JOURNAL = {"_id": "journal"}
+# How long the change stream waits in the database for a new event before it answers "none yet":
+# at most half the client's timeout, which would otherwise end the wait with an error.
+_AWAIT_MS = 500
+# The fields an event records, each as it was and as it became. Named one by one, so that no
+# GUID in any form but the prefix (which every caller who sees the token sees anyway), no key
+# hash and no field added later reaches the history unless it is named here.
+TOKEN_FIELDS = (
+    "name",
+    "description",
+    "scopes",
+    "valid_from",
+    "valid_to",
+    "revoked_at",
+    "revoked_by",
+    "guid_prefix",
+)
+USER_FIELDS = ("name", "scopes", "admin")
+SCOPE_FIELDS = ("name", "description")
+
+
+def recorded_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], fields: tuple[str, ...]
+) -> Document:
+    """``{field: {"from": …, "to": …}}`` for each of ``fields`` that differs."""
+    return {
+        name: {"from": before.get(name), "to": after.get(name)}
+        for name in fields
+        if before.get(name) != after.get(name)
+    }
+
+
+@dataclass(frozen=True)
+class Draft:
+    """An event as a change describes it; the store gives it its id when the change commits.
+    ``token`` is the token's document as the change left it (as it was, for a deletion);
+    ``user`` and ``scope`` name what a user.* or scope.* event is about."""
+
+    at: datetime
+    actor: str
+    action: EventAction
+    token: Mapping[str, Any] | None = None
+    changes: Document = field(default_factory=dict)
+    user: str | None = None
+    scope: str | None = None
+
+
+# What a change run by ``EventStore.commit`` answers: its result, and its event unless it changed
+# nothing.
+Change = Callable[[Session], Awaitable[tuple[T, Draft | None]]]
+
+
+@store
+class EventStore:
+    def __init__(
+        self,
+        events: AsyncCollection[Document],
+        meta: AsyncCollection[Document],
+        retention: timedelta,
+    ) -> None:
+        self._events = events
+        self._meta = meta
+        self._retention_s = int(retention.total_seconds())
+        self._sequencer = asyncio.Lock()
+
+    async def create_indexes(self) -> None:
+        # Made here, outside any transaction: creating a collection inside one is not portable.
+        await self._meta.update_one(_SEQUENCE, {"$setOnInsert": {"last": 0}}, upsert=True)
+        await self._events.create_index("at", expireAfterSeconds=self._retention_s)
+        await self._events.create_index([("token_id", 1), ("_id", DESCENDING)])
+        await self._events.create_index([("scopes", 1), ("_id", 1)])
+        await self._events.create_index([("user", 1), ("_id", 1)], sparse=True)
+        # A retention changed since the index was made: the TTL follows the setting.
+        await self._events.database.command(
+            "collMod",
+            self._events.name,
+            index={"keyPattern": {"at": 1}, "expireAfterSeconds": self._retention_s},
+        )
+
+    @untranslated
+    async def commit(self, change: Change[T]) -> T:
+        """Run ``change`` and write its event in one transaction: both or neither."""
+
+        changed = False
+
+        async def with_its_event(session: Session) -> T:
+            nonlocal changed
+            result, draft = await change(session)
+            changed = draft is not None
+            if draft is not None:
+                await self._append(session, draft)
+            return result
+
+        async with self._sequencer:
+            result = await in_transaction(self._events, with_its_event)
+        if changed:
+            # The embedded database commits a transaction without waiting for its journal,
+            # whatever the write concern says; a journaled write after it waits for the
+            # journal up to and including the commit. Measured: without it, a kill of the
+            # database lost acknowledged changes.
+            await self._meta.update_one(_JOURNAL, {"$inc": {"writes": 1}}, upsert=True)
+        return result
+
+    async def _append(self, session: Session, draft: Draft) -> None:
+        sequence = await self._meta.find_one_and_update(
+            _SEQUENCE, {"$inc": {"last": 1}}, return_document=ReturnDocument.AFTER, session=session
+        )
+        assert sequence is not None, "the event sequence is made at start"
+        event: Document = {
+            "_id": sequence["last"],
+            "at": draft.at,
+            "actor": draft.actor,
+            "action": draft.action,
+            "changes": draft.changes,
+        }
+        if draft.token is not None:
+            event.update(
+                token_id=str(draft.token["_id"]),
+                token_name=draft.token["name"],
+                scopes=list(draft.token["scopes"]),
+                version=draft.token["version"],
+            )
+        if draft.user is not None:
+            event["user"] = draft.user
+        if draft.scope is not None:
+            event["scope"] = draft.scope
+        await self._events.insert_one(event, session=session)
+
+    async def of_token(
+        self, token_id: str, caller: Caller, before: int | None, limit: int
+    ) -> EventPage:
+        """The token's events that ``caller`` may see, newest first; those before the event id
+        ``before`` if given."""
+        query: Document = {"token_id": token_id, **visible_to(caller)}
+        if before is not None:
+            query["_id"] = {"$lt": before}
+        return await self._page(query, DESCENDING, limit)
+
+    async def after(self, caller: Caller, after: int, limit: int) -> EventPage:
+        """The events ``caller`` may see, oldest first, from the one after the event id
+        ``after``."""
+        query: Document = {"_id": {"$gt": after}, **visible_to(caller)}
+        return await self._page(query, ASCENDING, limit)
+
+    async def open_stream(self) -> NewEvents:
+        """The events committed from this moment on, in commit order (a change stream)."""
+        timeout_s = self._events.database.client.options.timeout
+        wait_ms = _AWAIT_MS if timeout_s is None else min(_AWAIT_MS, int(timeout_s * 500))
+        stream = await self._events.watch(
+            [{"$match": {"operationType": "insert"}}], max_await_time_ms=wait_ms
+        )
+        return NewEvents(stream)
+
+    async def _page(self, query: Document, order: int, limit: int) -> EventPage:
+        # One more than asked for tells whether more follow, without counting them.
+        cursor = self._events.find(query).sort("_id", order).limit(limit + 1)
+        events = [_event(doc) async for doc in cursor]
+        return EventPage(events[:limit], more=len(events) > limit)
+
+
+@store
+class NewEvents:
+    """An open change stream on the events; one per process feeds every subscriber."""
+
+    def __init__(self, stream: AsyncChangeStream[Document]) -> None:
+        self._stream = stream
+
+    async def next(self) -> Event | None:
+        """The next event, or None when none came for a moment (so the reader can look up)."""
+        change = await self._stream.try_next()
+        if change is None and not self._stream.alive:
+            # A closed stream answers None at once, forever: its reader must open another.
+            raise Unavailable("the event stream closed")
+        return None if change is None else _event(change["fullDocument"])
+
+    async def close(self) -> None:
+        await self._stream.close()
+
+
+def visible_to(caller: Caller) -> Document:
+    """The query form of ``Caller.sees_event``."""
+    if caller.admin:
+        return {}
+    return {"$or": [{"scopes": {"$in": sorted(caller.scopes)}}, {"user": caller.name}]}
+
+
+def _event(doc: Document) -> Event:
+    return Event(
+        id=doc["_id"],
+        at=doc["at"],
+        actor=doc["actor"],
+        action=doc["action"],
+        token_id=doc.get("token_id"),
+        token_name=doc.get("token_name"),
+        scopes=list(doc.get("scopes", [])),
+        version=doc.get("version"),
+        changes=doc.get("changes", {}),
+        user=doc.get("user"),
+        scope=doc.get("scope"),
+    )

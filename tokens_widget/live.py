@@ -1,0 +1,132 @@
+"""The widget follows the server's change feed while it is shown, and stays current by itself.
+
+The kernel reads the feed (``TokensClient.events``), never the browser. A token event may change
+the page on screen (a token on it changed, or the list itself did), so the page is reloaded:
+once for a burst of events, at most once per RELOAD_GAP. An event about a token on the page is
+also told to the browser, so a dialog open on that token can say who changed it rather than be
+overwritten. The ``_live`` trait drives the header's Live mark.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import TYPE_CHECKING, Final, Literal
+
+from .errors import ApiError, plain_words
+from .models import Event
+
+if TYPE_CHECKING:
+    from .widget import TokensWidget
+
+log = logging.getLogger(__name__)
+
+RELOAD_GAP: Final = 0.25
+#: What the Live mark shows: not following, connecting, up, down and retrying, or given up.
+LiveState = Literal["", "connecting", "live", "reconnecting", "stopped"]
+# The kind of message that tells the browser a token on the page changed.
+CHANGED_KIND: Final = "token_changed"
+
+
+class LiveFeed:
+    """Follows the change feed for one widget, from ``start()`` until ``stop()``."""
+
+    def __init__(self, widget: TokensWidget) -> None:
+        self.widget = widget
+        self._follower: asyncio.Task[None] | None = None
+        self._reload: asyncio.Task[None] | None = None
+        self._with_user = False
+        self._last_reload = float("-inf")
+
+    @property
+    def running(self) -> bool:
+        return self._follower is not None and not self._follower.done()
+
+    def start(self) -> None:
+        """Follow the feed (again), unless already following; call on the widget's loop."""
+        client = self.widget.client
+        if client is None or self.running:
+            return
+        self._set("connecting")
+        # Not one of the widget's settled() tasks: it runs until stopped.
+        self._follower = asyncio.get_running_loop().create_task(self._follow())
+
+    def stop(self) -> None:
+        for task in (self._follower, self._reload):
+            if task is not None:
+                task.cancel()
+        self._follower = self._reload = None
+        self._set("")
+
+    async def _follow(self) -> None:
+        client = self.widget.client
+        assert client is not None
+        try:
+            async for event in client.events(on_connection=self._on_connection):
+                self._on_event(event)
+        except ApiError as exc:
+            if exc.status == 404:
+                # A server without a change feed: the grid works as before, without the mark.
+                self._set("")
+                return
+            self._set("stopped")
+            self.widget.error = plain_words(exc)
+        except Exception:
+            log.exception("the tokens widget stopped following the change feed")
+            self._set("stopped")
+
+    def _set(self, state: LiveState) -> None:
+        self.widget._live = state
+
+    def _on_connection(self, up: bool) -> None:
+        self._set("live" if up else "reconnecting")
+        if up:
+            # Changes made while it was down (or before it first came up) are not replayed to a
+            # feed that never saw an event: the page is read again instead.
+            self.reload_soon()
+
+    def _on_event(self, event: Event) -> None:
+        if event.action.startswith("token."):
+            if event.token_id in self.widget.page_tokens:
+                self.widget.send(
+                    {
+                        "kind": CHANGED_KIND,
+                        "token_id": event.token_id,
+                        "action": event.action,
+                        "actor": event.actor,
+                        "at": event.at.isoformat(),
+                    }
+                )
+            self.reload_soon()
+        elif event.action.startswith("scope.") or (
+            self.widget.user is not None and event.user == self.widget.user.name
+        ):
+            # The caller's own scopes may have changed: the filter's choices, and what it sees.
+            self.reload_soon(with_user=True)
+
+    def reload_soon(self, *, with_user: bool = False) -> None:
+        """Reload the page once for every event until then, no sooner than RELOAD_GAP after the
+        last reload began."""
+        self._with_user = self._with_user or with_user
+        if self._reload is not None and not self._reload.done():
+            return
+        loop = asyncio.get_running_loop()
+        wait = max(0.0, self._last_reload + RELOAD_GAP - loop.time())
+        self._reload = self.widget.spawn(self._reload_after(wait))
+
+    async def _reload_after(self, wait: float) -> None:
+        await asyncio.sleep(wait)
+        running = self.widget._reload_task
+        if running is not None and not running.done():
+            # Let a reload already under way finish: a newer one would cancel it, and a steady
+            # stream of events would then never let one through.
+            await asyncio.wait({running})
+        with_user, self._with_user = self._with_user, False
+        self._last_reload = asyncio.get_running_loop().time()
+        # Events from now on ask for another reload: this one may read the page before them.
+        self._reload = None
+        task = self.widget._schedule_reload(with_user=with_user)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
