@@ -24,6 +24,8 @@ SECRET = "benchmark-secret-for-guid-encryption"
 ADMIN_KEY = "benchmark-admin-key-0123456789abcdef"
 CALLER_KEY = "benchmark-caller-key-0123456789abcdef"
 CALLER_SCOPE = "team-a"
+# The actor of the events the loader's scopes and users write.
+LOADER = "(benchmark)"
 OTHER_SCOPES = [f"team-{n:02d}" for n in range(20)]
 ADJECTIVES = ["Nightly", "Hourly", "Daily", "Weekly", "Adhoc"]
 NOUNS = ["ETL", "Export", "Billing", "Sync", "Backup", "Report", "Ingest", "Dashboard"]
@@ -99,9 +101,11 @@ async def load(client: AsyncMongoClient[Document], db_name: str, visible: int, t
     await client.drop_database(db_name)
     await repo.prepare()
     for scope in [CALLER_SCOPE, *OTHER_SCOPES]:
-        await repo.scopes.create(scope, "", now)
-    await repo.users.create("bench", [CALLER_SCOPE], False, hash_api_key(CALLER_KEY), now)
-    await repo.users.create("admin", [], True, hash_api_key(ADMIN_KEY), now)
+        await repo.scopes.create(scope, "", now, LOADER)
+    await repo.users.create(
+        "bench", [CALLER_SCOPE], False, hash_api_key(CALLER_KEY), now, LOADER
+    )
+    await repo.users.create("admin", [], True, hash_api_key(ADMIN_KEY), now, LOADER)
 
     mine, others = random.Random(1), random.Random(2)
     every = total / visible
@@ -142,7 +146,7 @@ async def check_format(client: AsyncMongoClient[Document], db_name: str) -> None
     written = await tokens.find_one({"name": "Format check"})
     loaded = await tokens.find_one({"name": {"$ne": "Format check"}})
     assert written is not None and loaded is not None
-    await repo.tokens.delete(made.id, None)
+    await repo.tokens.delete(made.id, None, LOADER, utcnow())
     if set(written) != set(loaded):
         raise RuntimeError(
             f"bulk documents differ from the service's: {sorted(set(written) ^ set(loaded))}"

@@ -15,7 +15,7 @@ from typing import Any
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.repository import connect
 
-from . import create, dataset, listing, lookups, machine, widget
+from . import create, dataset, history, listing, lookups, machine, widget
 from .servers import Server, start
 from .stats import Ratio, not_measured
 
@@ -30,12 +30,13 @@ class Plan:
     seconds: float  # per alternating run
     rounds: int
     list_samples: int  # per list case and contender
+    latency_samples: int  # changes timed from one instance to a reader of another
 
 
 FULL = Plan(visible=1000, sizes=(1000, 10_000, 100_000), concurrency=16, seconds=4, rounds=3,
-            list_samples=12)
+            list_samples=12, latency_samples=300)
 QUICK = Plan(visible=200, sizes=(200, 2000, 10_000), concurrency=16, seconds=1.5, rounds=1,
-             list_samples=3)
+             list_samples=3, latency_samples=50)
 
 
 def say(text: str) -> None:
@@ -121,6 +122,29 @@ async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
                     plan.seconds, plan.rounds)
                 show(new)
                 phase("create")
+
+                db_name = data[smallest].db_name
+                other = await start("service", db.uri, db_name, workdir / "service_other",
+                                    in_process)
+                servers.append(other)
+                new, raw["latency"] = await history.latency(
+                    other.url, services[smallest], plan.latency_samples)
+                show(new)
+                if in_process:
+                    # Switching the history off is process-wide: it would reach every app here.
+                    say(not_measured("writes with history", "apps run in this process"))
+                    say(not_measured("memory of idle readers", "apps run in this process"))
+                else:
+                    without = await start("service-without-history", db.uri, db_name,
+                                          workdir / "service_without_history")
+                    servers.append(without)
+                    new, raw["writes"] = await history.writes(
+                        services[smallest], without.url, plan.concurrency, plan.seconds,
+                        plan.rounds)
+                    show(new)
+                    new, raw["idle_readers"] = await history.idle_readers(other.url, other.pid)
+                    show(new)
+                phase("history")
             finally:
                 for server in servers:
                     await server.stop()

@@ -21,6 +21,11 @@ class Server:
         self._process = process
         self._in_process = in_process
 
+    @property
+    def pid(self) -> int | None:
+        """The app's own process, when it runs in one."""
+        return None if self._process is None else self._process.pid
+
     async def stop(self) -> None:
         if self._in_process is not None:
             await self._in_process.aclose()
@@ -35,7 +40,8 @@ class Server:
 
 async def start(kind: str, uri: str, db_name: str, data_dir: Path,
                 in_process: bool = False) -> Server:
-    """``kind`` is ``service`` or ``floor``; ``in_process`` shares this process's event loop."""
+    """``kind`` is ``service``, ``service-without-history`` or ``floor``; ``in_process`` shares
+    this process's event loop."""
     if in_process:
         served = contextlib.AsyncExitStack()
         app = build(kind, uri, db_name, data_dir)

@@ -1,6 +1,6 @@
 """A web app in its own process, so the load generator does not share its GIL.
 
-    python -m benchmarks.worker service|floor URI DB_NAME DATA_DIR
+    python -m benchmarks.worker service|service-without-history|floor URI DB_NAME DATA_DIR
 
 prints ``port N`` once it listens on 127.0.0.1 and serves until SIGTERM.
 """
@@ -12,11 +12,13 @@ import logging
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
 from tokens_server.app import create_app
 from tokens_server.logs import RedactingFormatter
+from tokens_server.repository.events import Change, EventStore
 from tokens_server.serve import serving
 from tokens_server.settings import Settings
 
@@ -29,6 +31,8 @@ def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
     data_dir.mkdir(parents=True, exist_ok=True)
     if kind == "floor":
         return create_floor_app(uri, db_name)
+    if kind == "service-without-history":
+        switch_off_history()
     settings = Settings(
         mongo_uri=uri,
         db_name=db_name,
@@ -46,6 +50,18 @@ def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
         RedactingFormatter([dataset.ADMIN_KEY, dataset.SECRET])
     )
     return create_app(settings)
+
+
+def switch_off_history() -> None:
+    """The counterfactual the history is measured against, in this process only: each change
+    runs as before the history existed, on its own, with no transaction, event or journal
+    write after it. The product has no such switch."""
+
+    async def without_history(self: EventStore, change: Change[Any]) -> Any:
+        result, _ = await change(None)  # type: ignore[arg-type]
+        return result
+
+    EventStore.commit = without_history  # type: ignore[method-assign]
 
 
 def logs_access(kind: str) -> bool:
