@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from .docs import add_docs
 from .embedded import embedded_database
 from .feed import event_feed
 from .overload import InFlight
@@ -28,6 +29,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(repository)
     app.cleanup_ctx.append(event_feed)
     add_routes(app)
+    add_docs(app)
     app.on_response_prepare.append(_security_headers)
     return app
 
