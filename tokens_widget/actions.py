@@ -1,7 +1,8 @@
 """The widget's actions: a message from the front end in, an answer with the same id out.
 
 A request is ``{"id": 7, "action": "save", ...}``; the answer is ``{"id": 7, "ok": true,
-"result": {...}}`` or ``{"id": 7, "ok": false, "error": "plain words", "fields": {...}}``.
+"result": {...}}`` or ``{"id": 7, "ok": false, "error": "plain words", "fields": {...}}`` (with
+the HTTP ``status`` when the server refused).
 """
 
 from __future__ import annotations
@@ -68,7 +69,14 @@ class ActionHandler:
             answer = {"id": request_id, "ok": False, "error": exc.message, "fields": exc.fields}
         except ApiError as exc:
             fields = {e.field: e.message for e in exc.errors}
-            answer = {"id": request_id, "ok": False, "error": plain_words(exc), "fields": fields}
+            answer = {
+                "id": request_id,
+                "ok": False,
+                "error": plain_words(exc),
+                "fields": fields,
+                # The browser tells a stale version (412) from other refusals by it.
+                "status": exc.status,
+            }
             if exc.status in (404, 412):
                 self.widget.refresh()
         except Exception:

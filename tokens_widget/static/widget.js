@@ -120,21 +120,25 @@ function keepKeys(node) {
   return node;
 }
 
+/** A copy button, with a polite live region beside it that tells screen readers the outcome. */
 function copyButton(getText, label, name = label) {
   const button = iconButton("copy", label, { class: "tkn-icon tkn-copy", "aria-label": name });
+  const said = h("span", { class: "tkn-sr-only", role: "status", "aria-live": "polite", "data-testid": "copy-status" });
   button.addEventListener("click", async (event) => {
     event.stopPropagation();
     const ok = await copyText(getText());
     button.innerHTML = ok ? ICON.check : ICON.copy;
     button.classList.toggle("tkn-copied", ok);
     button.title = ok ? "Copied" : "Copy failed";
+    said.textContent = ok ? "Copied to the clipboard" : "Copy failed";
     setTimeout(() => {
       button.innerHTML = ICON.copy;
       button.classList.remove("tkn-copied");
       button.title = label;
+      said.textContent = "";
     }, 1500);
   });
-  return button;
+  return h("span", { class: "tkn-copy-wrap" }, button, said);
 }
 
 const GUID_HIDDEN = "Only someone who holds every scope of this token may see or copy its GUID";
@@ -290,18 +294,29 @@ function filterBar(model, limits) {
       field("Token status", statusSelect)),
     hint);
 
+  let drawnScopes = "";
   function drawScopes() {
     const scopes = model.get("_scopes") || [];
     const chosen = new Set(model.get("scope_filter") || []);
-    scopeMenu.replaceChildren(...scopes.map((scope) => {
-      const box = h("input", { type: "checkbox", value: scope.name, checked: chosen.has(scope.name) });
-      box.addEventListener("change", () => {
-        const picked = [...scopeMenu.querySelectorAll("input:checked")].map((b) => b.value);
-        setTrait(model, "scope_filter", picked);
-      });
-      return h("label", { class: "tkn-option", title: scope.description || scope.name, role: "option", "aria-selected": String(chosen.has(scope.name)) }, box, h("span", {}, scope.name));
-    }));
-    if (scopes.length === 0) scopeMenu.append(h("div", { class: "tkn-muted tkn-option" }, "No scopes"));
+    // Rebuilt only when the scopes themselves change: ticking a box must not take away the
+    // focus it has (Escape would then no longer reach the menu).
+    const names = JSON.stringify(scopes.map((scope) => [scope.name, scope.description]));
+    if (names !== drawnScopes) {
+      drawnScopes = names;
+      scopeMenu.replaceChildren(...scopes.map((scope) => {
+        const box = h("input", { type: "checkbox", value: scope.name });
+        box.addEventListener("change", () => {
+          const picked = [...scopeMenu.querySelectorAll("input:checked")].map((b) => b.value);
+          setTrait(model, "scope_filter", picked);
+        });
+        return h("label", { class: "tkn-option", title: scope.description || scope.name, role: "option" }, box, h("span", {}, scope.name));
+      }));
+      if (scopes.length === 0) scopeMenu.append(h("div", { class: "tkn-muted tkn-option" }, "No scopes"));
+    }
+    for (const box of scopeMenu.querySelectorAll("input")) {
+      box.checked = chosen.has(box.value);
+      box.parentElement.setAttribute("aria-selected", String(box.checked));
+    }
     const picked = [...chosen];
     scopeLabel.textContent = picked.length === 0 ? "All scopes" : picked.length <= 2 ? picked.join(", ") : `${picked.length} scopes`;
     scopeToggle.setAttribute("aria-label", `Scopes: ${picked.length === 0 ? "all" : picked.join(", ")}`);
@@ -626,17 +641,25 @@ function confirmAction(layer, request, kind, row) {
  * The create/edit form: its fields, a draft Python checks as it changes (Save is enabled only
  * when Python says the draft is valid), and Save. Answers {body, footer, start, dispose}.
  */
+/** A token's values as the form holds them (dates as datetime-local text); empty for a new one. */
+function draftOf(row) {
+  return {
+    name: row ? row.name : "",
+    scopes: row ? [...row.scopes] : [],
+    guid: row ? row.guid : "",
+    description: row ? row.description : "",
+    valid_from: row ? toLocalInput(row.valid_from) : "",
+    valid_to: row ? toLocalInput(row.valid_to) : "",
+  };
+}
+
+const FIELD_LABELS = { name: "Name", scopes: "Scopes", guid: "GUID", description: "Description", valid_from: "Valid from", valid_to: "Valid to" };
+const sameValue = (a, b) => JSON.stringify(a) === JSON.stringify(b);
+
 function tokenForm({ model, request, row, id, limits, onDone }) {
   const editing = row !== null;
   const locked = editing && row.status === "revoked";
-  const draft = {
-    name: editing ? row.name : "",
-    scopes: editing ? [...row.scopes] : [],
-    guid: editing ? row.guid : "",
-    description: editing ? row.description : "",
-    valid_from: editing ? toLocalInput(row.valid_from) : "",
-    valid_to: editing ? toLocalInput(row.valid_to) : "",
-  };
+  const draft = draftOf(row);
   const touched = new Set();
   const messages = {};
 
@@ -657,11 +680,25 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
   regenerate.addEventListener("click", () => newGuid().then(() => changed("guid")));
   const description = h("textarea", { rows: "3", maxlength: String(limits.description_max), "data-testid": "form-description" });
   description.value = draft.description;
-  const minimum = nowLocalInput();
-  // "min" greys out past days and times in the browser's calendar.
-  const validFrom = h("input", { type: "datetime-local", min: minimum, value: draft.valid_from, "data-testid": "form-valid-from", disabled: locked });
-  const validTo = h("input", { type: "datetime-local", min: minimum, value: draft.valid_to, "data-testid": "form-valid-to", disabled: locked });
-  const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true, "data-testid": "form-error" });
+  // "min" greys out past days and times in the browser's calendar and flags an earlier value.
+  // Valid from may keep the token's own date, though past; Valid to may not precede Valid from.
+  let ownFrom = editing ? draft.valid_from : "";
+  const earliestFrom = () => {
+    const now = nowLocalInput();
+    return ownFrom && ownFrom < now ? ownFrom : now;
+  };
+  const earliestTo = () => {
+    const now = nowLocalInput();
+    return validFrom.value && validFrom.value > now ? validFrom.value : now;
+  };
+  const validFrom = h("input", { type: "datetime-local", value: draft.valid_from, "data-testid": "form-valid-from", disabled: locked });
+  const validTo = h("input", { type: "datetime-local", value: draft.valid_to, "data-testid": "form-valid-to", disabled: locked });
+  validFrom.min = earliestFrom();
+  validTo.min = earliestTo();
+  const problemText = h("span", { "data-testid": "form-error-text" });
+  const reloadTheirsButton = h("button", { type: "button", class: "tkn-button tkn-small", hidden: true, "data-testid": "reload-theirs" }, "Reload their version");
+  const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true, "data-testid": "form-error" }, problemText, " ", reloadTheirsButton);
+  const merged = h("div", { class: "tkn-banner", role: "status", hidden: true, "data-testid": "form-merged" });
 
   const labelled = (label, required, control, key, help) => {
     const fieldId = `${id}-${key}`;
@@ -682,6 +719,7 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
   const notice = editing ? changedNotice(model, row.id, () => reloadValues()) : null;
   const body = h("div", { class: "tkn-dialog-body tkn-form" },
     notice?.node,
+    merged,
     labelled("Name", true, nameInput, "name"),
     labelled("Scopes", true, scopeChips, "scopes", locked ? "A revoked token keeps its scopes." : null),
     labelled("GUID", false, h("div", { class: "tkn-guid-field" }, guidInput, copyButton(() => draft.guid, "Copy GUID"), regenerate), "guid"),
@@ -736,9 +774,14 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
   nameInput.addEventListener("input", () => { draft.name = nameInput.value; changed("name"); });
   description.addEventListener("input", () => { draft.description = description.value; changed("description"); });
   for (const [input, key] of [[validFrom, "valid_from"], [validTo, "valid_to"]]) {
-    input.addEventListener("input", () => { draft[key] = input.value; changed(key); });
-    input.addEventListener("focus", () => { input.min = nowLocalInput(); });
+    input.addEventListener("input", () => {
+      draft[key] = input.value;
+      validTo.min = earliestTo();
+      changed(key);
+    });
   }
+  validFrom.addEventListener("focus", () => { validFrom.min = earliestFrom(); });
+  validTo.addEventListener("focus", () => { validTo.min = earliestTo(); });
 
   save.addEventListener("click", async () => {
     save.disabled = true;
@@ -754,10 +797,54 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
     }
     touched.add("*");
     showErrors(answer.fields || {});
-    problem.textContent = answer.error;
-    problem.hidden = false;
-    save.disabled = false;
     notice?.pause(false);
+    if (answer.status === 412) {
+      // Someone changed the token since the form read it: saving again can only be refused
+      // again, so Save waits until their version is loaded.
+      showProblem(`${answer.error} Your values are kept; load theirs to see what changed.`, true);
+      reloadTheirsButton.focus();
+      return;
+    }
+    showProblem(answer.error, false);
+    save.disabled = false;
+    save.focus(); // it was disabled while saving, which took the focus away from it
+  });
+
+  function showProblem(text, stale) {
+    problemText.textContent = text;
+    reloadTheirsButton.hidden = !stale;
+    problem.hidden = false;
+  }
+
+  /** Load the token as now stored, keeping each value typed here that their change left alone. */
+  reloadTheirsButton.addEventListener("click", async () => {
+    const base = draftOf(row);
+    reloadTheirsButton.disabled = true;
+    const answer = await request("token", { token_id: row.id }).catch(unlessClosed);
+    if (!answer) return;
+    reloadTheirsButton.disabled = false;
+    if (!answer.ok) {
+      showProblem(answer.error, true);
+      return;
+    }
+    row = answer.result.row;
+    const theirs = draftOf(row);
+    const mine = { ...draft };
+    const replaced = [];
+    for (const key of Object.keys(FIELD_LABELS)) {
+      const theyChanged = !sameValue(theirs[key], base[key]);
+      if (theyChanged && !sameValue(mine[key], base[key]) && !sameValue(mine[key], theirs[key])) replaced.push(FIELD_LABELS[key]);
+      draft[key] = theyChanged ? theirs[key] : mine[key];
+    }
+    fill(row.status === "revoked");
+    problem.hidden = true;
+    merged.textContent = replaced.length
+      ? `Loaded their version. Their ${replaced.join(", ")} replaced yours; your other changes are kept.`
+      : "Loaded their version; your changes are kept.";
+    merged.hidden = false;
+    touched.add("*");
+    changed("name");
+    nameInput.focus();
   });
 
   /** The token's values as they are now, in place of the draft; answers whether it worked. */
@@ -765,28 +852,34 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
     const answer = await request("token", { token_id: row.id }).catch(unlessClosed);
     if (!answer) return false;
     if (!answer.ok) {
-      problem.textContent = answer.error;
-      problem.hidden = false;
+      showProblem(answer.error, false);
       return false;
     }
     row = answer.result.row;
-    Object.assign(draft, { name: row.name, scopes: [...row.scopes], guid: row.guid, description: row.description,
-      valid_from: toLocalInput(row.valid_from), valid_to: toLocalInput(row.valid_to) });
+    Object.assign(draft, draftOf(row));
+    fill(row.status === "revoked");
+    touched.clear();
+    problem.hidden = true;
+    merged.hidden = true;
+    changed("name");
+    return true;
+  }
+
+  /** Show ``draft`` in the inputs; the token's own Valid from (``row``'s) may lie in the past. */
+  function fill(revoked) {
     nameInput.value = draft.name;
     description.value = draft.description;
     guidInput.value = draft.guid ?? "";
     validFrom.value = draft.valid_from;
     validTo.value = draft.valid_to;
-    const revoked = row.status === "revoked";
+    ownFrom = toLocalInput(row.valid_from);
+    validFrom.min = earliestFrom();
+    validTo.min = earliestTo();
     for (const chip of scopeChips.querySelectorAll("[data-scope]")) {
       chip.setAttribute("aria-pressed", String(draft.scopes.includes(chip.dataset.scope)));
       chip.disabled = revoked;
     }
     for (const control of [regenerate, validFrom, validTo]) control.disabled = revoked;
-    touched.clear();
-    problem.hidden = true;
-    changed("name");
-    return true;
   }
 
   return {
