@@ -10,12 +10,15 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from pymongo.database import Database
 
-from tests.support import ADMIN, UNDECLARED, problem
+from tests.support import ADMIN, UNDECLARED, AiohttpClient, problem
+from tokens_server.app import create_app
+from tokens_server.settings import Settings
 
 Client = TestClient[Any, Any]
 Db = Database[dict[str, Any]]
@@ -176,3 +179,19 @@ async def test_users_and_scopes_write_their_events_never_a_key(
     stored = json.dumps(events, default=str)
     assert first_key not in stored and rotated["api_key"] not in stored
     assert "key_hash" not in stored
+
+
+async def test_events_expire_after_the_retention_the_settings_give(
+    aiohttp_client: AiohttpClient, settings: Settings, raw_db: Db
+) -> None:
+    def ttl() -> int:
+        [index] = [i for i in raw_db["events"].list_indexes() if "expireAfterSeconds" in i]
+        assert dict(index["key"]) == {"at": 1}
+        return int(index["expireAfterSeconds"])
+
+    first = await aiohttp_client(create_app(settings))
+    assert ttl() == 400 * 86400
+    await first.close()
+    # A server started with another retention changes the index the first one made.
+    await aiohttp_client(create_app(replace(settings, event_retention_days=30)))
+    assert ttl() == 30 * 86400

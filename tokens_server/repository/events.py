@@ -98,16 +98,19 @@ class EventStore:
     async def create_indexes(self) -> None:
         # Made here, outside any transaction: creating a collection inside one is not portable.
         await self._meta.update_one(_SEQUENCE, {"$setOnInsert": {"last": 0}}, upsert=True)
+        made = (await self._events.index_information()).get("at_1")
+        if made is not None and made.get("expireAfterSeconds") != self._retention_s:
+            # The retention changed since the index was made: the index follows the setting
+            # (making it again with another expiry would be refused as a conflict).
+            await self._events.database.command(
+                "collMod",
+                self._events.name,
+                index={"keyPattern": {"at": 1}, "expireAfterSeconds": self._retention_s},
+            )
         await self._events.create_index("at", expireAfterSeconds=self._retention_s)
         await self._events.create_index([("token_id", 1), ("_id", DESCENDING)])
         await self._events.create_index([("scopes", 1), ("_id", 1)])
         await self._events.create_index([("user", 1), ("_id", 1)], sparse=True)
-        # A retention changed since the index was made: the TTL follows the setting.
-        await self._events.database.command(
-            "collMod",
-            self._events.name,
-            index={"keyPattern": {"at": 1}, "expireAfterSeconds": self._retention_s},
-        )
 
     @untranslated
     async def commit(self, change: Change[T]) -> T:
