@@ -725,3 +725,39 @@ async def test_failed_verify_records_no_use(client: Client, make_token: MakeToke
     await _verify(client, active["guid"], ["billing"])
     assert (await _get(client, token["id"]))["last_used_at"] is None
     assert (await _get(client, active["id"]))["last_used_at"] is None
+
+
+@pytest.mark.usefixtures("scoped")
+async def test_expires_within_lists_active_tokens_ending_that_soon(
+    client: Client, make_token: MakeToken
+) -> None:
+    await make_token(name="Soon", scopes=["ops"], valid_to=in_(days=2))
+    await make_token(name="Later", scopes=["ops"], valid_to=in_(days=10))
+    await make_token(name="Never", scopes=["ops"])
+    await make_token(name="Not yet", scopes=["ops"], valid_from=in_(days=1), valid_to=in_(days=2))
+    revoked = await make_token(name="Revoked", scopes=["ops"], valid_to=in_(days=1))
+    assert (await client.post(f"{TOKENS}/{revoked['id']}/revoke", headers=ADMIN)).status == 200
+
+    assert await _names(client, "expires_within=3") == ["Soon"]
+    assert await _names(client, "expires_within=30") == ["Later", "Soon"]
+    assert await _names(client, "expires_within=0") == []
+    assert await _names(client, "expires_within=30&status=inactive") == []
+    for bad in ("-1", "1e3", "3651", "two"):
+        await problem(await client.get(f"{TOKENS}?expires_within={bad}", headers=ADMIN), 422,
+                      "expires_within")  # fmt: skip
+
+
+@pytest.mark.usefixtures("scoped")
+async def test_unused_for_lists_tokens_never_used_or_not_lately(
+    client: Client, make_token: MakeToken, raw_db: RawDb
+) -> None:
+    await make_token(name="Never used", scopes=["ops"])
+    used_now = await make_token(name="Used now", scopes=["ops"])
+    assert (await _verify(client, used_now["guid"]))["valid"] is True
+    long_ago = await make_token(name="Used long ago", scopes=["ops"])
+    set_raw(raw_db, long_ago["id"], last_used_at=now() - timedelta(days=10))
+
+    assert await _names(client, "unused_for=5") == ["Never used", "Used long ago"]
+    assert await _names(client, "unused_for=30") == ["Never used"]
+    assert await _names(client, "unused_for=5&expires_within=30") == []
+    await problem(await client.get(f"{TOKENS}?unused_for=-2", headers=ADMIN), 422, "unused_for")

@@ -153,6 +153,10 @@ class TokenSearch:
     sort: TokenSort
     limit: int
     offset: int
+    # Active tokens whose valid_to falls within this many days; tokens never used, or not used
+    # in this many days.
+    expires_within: int | None = None
+    unused_for: int | None = None
 
 
 VerificationStatus = Literal[
@@ -197,6 +201,8 @@ class TokenQuery:
     sort: TokenSort
     limit: int
     offset: int
+    expires_within: int | None = None
+    unused_for: int | None = None
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from .limits import (
     EVENT_ID_MAX,
     GUID_FILTER_MAX,
     GUID_FILTER_MIN,
+    LIST_DAYS_MAX,
     OFFSET_MAX,
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
@@ -118,6 +119,11 @@ class UserPatch(Strict):
         return UserChanges(**{field: getattr(self, field) for field in self.model_fields_set})
 
 
+PageSize = Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX), DIGITS_ONLY]
+EventId = Annotated[int, Field(ge=0, le=EVENT_ID_MAX), DIGITS_ONLY]
+Days = Annotated[int, Field(ge=0, le=LIST_DAYS_MAX), DIGITS_ONLY]
+
+
 class TokenListQuery(BaseModel):
     """Query parameters arrive as text; numbers are parsed from it (lax), everything else strict."""
 
@@ -133,6 +139,12 @@ class TokenListQuery(BaseModel):
     # Bounds before the digits check, so the document shows them as minimum and maximum.
     limit: PageSize = PAGE_SIZE_DEFAULT
     offset: Annotated[int, Field(ge=0, le=OFFSET_MAX), DIGITS_ONLY] = 0
+    expires_within: Days | None = Field(
+        None, description="Only active tokens whose valid_to falls within this many days."
+    )
+    unused_for: Days | None = Field(
+        None, description="Only tokens never used, or not used in this many days."
+    )
 
     def search(self) -> TokenSearch:
         return TokenSearch(
@@ -143,11 +155,11 @@ class TokenListQuery(BaseModel):
             sort=self.sort,
             limit=self.limit,
             offset=self.offset,
+            expires_within=self.expires_within,
+            unused_for=self.unused_for,
         )
 
 
-PageSize = Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX), DIGITS_ONLY]
-EventId = Annotated[int, Field(ge=0, le=EVENT_ID_MAX), DIGITS_ONLY]
 
 
 class HistoryQuery(BaseModel):

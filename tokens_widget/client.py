@@ -127,8 +127,12 @@ class TokensClient:
         sort: SortKey = "name",
         limit: int = DEFAULT_PAGE_SIZE,
         offset: int = 0,
+        expires_within: int | None = None,
+        unused_for: int | None = None,
     ) -> TokenPage:
-        """One page of the tokens visible to the caller, filtered and sorted by the server."""
+        """One page of the tokens visible to the caller, filtered and sorted by the server.
+        ``expires_within``: active tokens ending within that many days; ``unused_for``:
+        tokens never used, or not in that many days."""
         params: list[tuple[str, str]] = []
         if name and name.strip():
             params.append(("name", name.strip()))
@@ -137,6 +141,10 @@ class TokensClient:
         params.extend(("scope", scope) for scope in scopes)
         if status:
             params.append(("status", status))
+        if expires_within is not None:
+            params.append(("expires_within", str(expires_within)))
+        if unused_for is not None:
+            params.append(("unused_for", str(unused_for)))
         params += [("sort", sort), ("limit", str(limit)), ("offset", str(offset))]
         return TokenPage.model_validate(await self._call("GET", "/tokens", params=params))
 

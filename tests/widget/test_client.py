@@ -82,6 +82,12 @@ async def test_list_filters_sort_and_pages(admin: TokensClient) -> None:
     everything = [t.name async for t in admin.iter_tokens(page_size=2)]
     assert everything == ["alpha etl", "Beta ETL", "gamma"]
     assert (await admin.list_tokens(status="inactive")).total == 0
+    in_two_days = datetime.now(UTC) + timedelta(days=2)
+    ending = await admin.create_token("ending", ["ml"], valid_to=in_two_days)
+    assert [t.name for t in (await admin.list_tokens(expires_within=7)).items] == ["ending"]
+    await admin.verify_token(ending.guid)
+    unused = await admin.list_tokens(unused_for=1)
+    assert [t.name for t in unused.items] == ["alpha etl", "Beta ETL", "gamma"]
 
 
 async def test_scopes_users_and_key_rotation(admin: TokensClient, server_url: str) -> None:

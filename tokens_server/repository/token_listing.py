@@ -6,7 +6,7 @@ collection then.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..crypto import GUID_LENGTH, PREFIX_LENGTH
@@ -56,6 +56,14 @@ def filtering(query: TokenQuery, now: datetime, docs: TokenDocuments) -> list[Do
     if query.status == "active":
         match["valid_from"] = {"$lte": now}
         match["valid_to"] = {"$not": {"$lte": now}}
+    if query.expires_within is not None:
+        # Active and ending within the window: a token that never expires has no valid_to and
+        # does not match, and a revoked one ended already.
+        match["valid_from"] = {"$lte": now}
+        match["valid_to"] = {"$gt": now, "$lte": now + timedelta(days=query.expires_within)}
+    if query.unused_for is not None:
+        # Never used (no last_used_at) or last used at or before the cutoff.
+        match["last_used_at"] = {"$not": {"$gt": now - timedelta(days=query.unused_for)}}
     checks: list[Document] = [
         # $literal: a keyword is text, even when it starts with "$".
         {"$gte": [{"$indexOfCP": ["$name_key", {"$literal": word}]}, 0]}

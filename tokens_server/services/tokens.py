@@ -57,6 +57,8 @@ class TokenService:
             sort=search.sort,
             limit=search.limit,
             offset=search.offset,
+            expires_within=search.expires_within,
+            unused_for=search.unused_for,
         )
         return await self.repo.tokens.page(query, utcnow())
 
