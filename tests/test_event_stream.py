@@ -231,7 +231,7 @@ def test_a_subscription_holds_at_most_its_limit() -> None:
     subscription = feed.Subscription()
     event: Any = object()
     for _ in range(feed.QUEUE_LIMIT + 5):
-        subscription._offer(event)
+        subscription.offer(event)
     assert subscription.ended is feed.Ended.BEHIND
     assert subscription._queue.qsize() == 1
 

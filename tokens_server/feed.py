@@ -48,15 +48,15 @@ class Subscription:
     async def next(self) -> Event | Ended:
         return await self._queue.get()
 
-    def _offer(self, event: Event) -> None:
+    def offer(self, event: Event) -> None:
         if self.ended is not None:
             return
         if self._queue.qsize() >= QUEUE_LIMIT:
-            self._end(Ended.BEHIND)
+            self.end(Ended.BEHIND)
         else:
             self._queue.put_nowait(event)
 
-    def _end(self, why: Ended) -> None:
+    def end(self, why: Ended) -> None:
         if self.ended is None:
             self.ended = why
             # What is waiting is dropped: the subscriber catches up from the collection.
@@ -115,7 +115,7 @@ class EventFeed:
                 event = await stream.next()
                 if event is not None:
                     for subscription in list(self._subscriptions):
-                        subscription._offer(event)
+                        subscription.offer(event)
         except Exception as error:
             # Whatever failed, no subscriber may wait on a stream that no longer delivers.
             if not self._live:
@@ -132,7 +132,7 @@ class EventFeed:
 
     def _end_all(self, why: Ended) -> None:
         for subscription in self._subscriptions:
-            subscription._end(why)
+            subscription.end(why)
         self._subscriptions.clear()
 
 

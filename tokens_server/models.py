@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 TokenStatus = Literal["scheduled", "active", "expired", "revoked"]
 TokenSort = Literal["name", "-name", "is_active", "-is_active"]
 StatusFilter = Literal["active", "inactive"]
+# The events that may change who an existing user is as a caller: its key, scopes or existence.
+UserChange = Literal["user.updated", "user.key_rotated", "user.deleted"]
+USER_CHANGES: frozenset[str] = frozenset(get_args(UserChange))
 EventAction = Literal[
     "token.created",
     "token.updated",
@@ -17,9 +20,7 @@ EventAction = Literal[
     "token.revoked",
     "token.deleted",
     "user.created",
-    "user.updated",
-    "user.key_rotated",
-    "user.deleted",
+    UserChange,
     "scope.created",
     "scope.deleted",
 ]

@@ -48,11 +48,16 @@ def _change(field: str, old: Any, new: Any, initial: bool) -> dict[str, Any]:
     }
 
 
+def summary(event: Event) -> str:
+    """What happened, in a few words: the History dialog's line and the notice of an open
+    dialog whose token someone changed."""
+    if event.action == "token.updated" and "guid_prefix" in event.changes:
+        return "Changed, GUID replaced"
+    return _SUMMARY.get(event.action, event.action)
+
+
 def history_entry(event: Event) -> dict[str, Any]:
     """One entry of the History dialog, as JSON."""
-    summary = _SUMMARY.get(event.action, event.action)
-    if event.action == "token.updated" and "guid_prefix" in event.changes:
-        summary = "Changed, GUID replaced"
     initial = event.action == "token.created"
     skipped = _REDUNDANT.get(event.action, set())
     order = list(_FIELDS)
@@ -65,7 +70,7 @@ def history_entry(event: Event) -> dict[str, Any]:
         "at": event.at.isoformat(),
         "actor": event.actor,
         "action": event.action,
-        "summary": summary,
+        "summary": summary(event),
         "changes": [
             _change(f, event.changes[f].from_, event.changes[f].to, initial) for f in fields
         ],

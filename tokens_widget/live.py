@@ -15,6 +15,7 @@ import logging
 from typing import TYPE_CHECKING, Final, Literal
 
 from .errors import ApiError, plain_words
+from .history import summary
 from .models import Event
 
 if TYPE_CHECKING:
@@ -94,6 +95,7 @@ class LiveFeed:
                         "kind": CHANGED_KIND,
                         "token_id": event.token_id,
                         "action": event.action,
+                        "summary": summary(event),
                         "actor": event.actor,
                         "at": event.at.isoformat(),
                     }

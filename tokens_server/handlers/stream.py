@@ -16,13 +16,11 @@ from aiohttp import web
 from ..auth import current_caller
 from ..feed import Ended, Subscription
 from ..limits import HEARTBEAT_S, PAGE_SIZE_MAX
-from ..models import Caller, Event
+from ..models import USER_CHANGES, Caller, Event
 from ..operations import Call
 from ..parsing import last_event_id
 from ..schemas import EventOut, StreamQuery, dump
 from ..state import FEED, REPOSITORY
-
-_USER_CHANGES = frozenset({"user.updated", "user.key_rotated", "user.deleted"})
 
 
 async def event_stream(call: Call[StreamQuery]) -> web.StreamResponse:
@@ -81,7 +79,7 @@ async def _relay(
             return
         if last is not None and item.id <= last:
             continue  # sent already, while catching up
-        if item.user == caller.name and item.action in _USER_CHANGES:
+        if item.user == caller.name and item.action in USER_CHANGES:
             # The reader's own key or scopes may have changed: it reads on as who it is now.
             now = await current_caller(request)
             if now is None:

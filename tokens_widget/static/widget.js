@@ -970,13 +970,6 @@ function historyDialog(layer, request, row) {
   more();
 }
 
-const CHANGED_WORDS = {
-  "token.updated": "Changed",
-  "token.regenerated": "GUID regenerated",
-  "token.revoked": "Revoked",
-  "token.deleted": "Deleted",
-};
-
 /** "just now", "3 minutes ago": how long ago an instant was, for a notice that stays open. */
 function ago(iso) {
   const seconds = (Date.now() - Date.parse(iso)) / 1000;
@@ -999,7 +992,7 @@ function changedNotice(model, tokenId, reload) {
   let paused = false;
   function draw() {
     if (!latest) return;
-    text.textContent = `${CHANGED_WORDS[latest.action] || "Changed"} by ${latest.actor} ${ago(latest.at)}. `;
+    text.textContent = `${latest.summary} by ${latest.actor} ${ago(latest.at)}. `;
     button.hidden = latest.action === "token.deleted"; // nothing is left to load
     node.hidden = false;
   }
