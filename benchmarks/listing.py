@@ -37,7 +37,7 @@ class Case:
             keywords=tuple(self.params.get("name", "").casefold().split()),
             guid_prefix=self.params.get("guid"),
             scopes=(dataset.CALLER_SCOPE,),
-            caller=Caller("bench", admin=False, scopes=frozenset({dataset.CALLER_SCOPE})),
+            caller=Caller("bench", False, frozenset({dataset.CALLER_SCOPE}), user_id=""),
             status=self.params.get("status"),  # type: ignore[arg-type]
             sort=self.sort,  # type: ignore[arg-type]
             limit=50,

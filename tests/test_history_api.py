@@ -1,5 +1,6 @@
 """Reading the history: a token's events newest first, and every event a caller may see oldest
-first, each paged by event id; a user sees only what its scopes (and its own name) allow."""
+first, each paged by event id; a user sees only what its scopes allow, and the events about
+itself (not about an earlier user of its name)."""
 
 from __future__ import annotations
 
@@ -115,6 +116,27 @@ async def test_a_user_sees_events_of_tokens_it_shared_a_scope_with_then(
     ]
     admin_sees = await _get(client, EVENTS)
     assert len(admin_sees["items"]) == 1 + 2 + 3 + 2  # first admin, scopes, tokens, olga
+
+
+async def test_a_user_made_again_under_a_name_does_not_see_the_first_ones_events(
+    client: Client, make_scope: MakeScope, make_user: MakeUser
+) -> None:
+    await make_scope("ops")
+    await make_user("olga", ["ops"])
+    changed = await client.patch("/api/v1/users/olga", json={"scopes": []}, headers=ADMIN)
+    assert changed.status == 200
+    assert (await client.delete("/api/v1/users/olga", headers=ADMIN)).status == 204
+    olga_again = await make_user("olga", [])
+
+    everything = await _get(client, EVENTS, olga_again)
+    assert [(e["action"], e["user"]) for e in everything["items"]] == [("user.created", "olga")]
+    about_olga = [e for e in (await _get(client, EVENTS))["items"] if e["user"] == "olga"]
+    assert [e["action"] for e in about_olga] == [
+        "user.created",
+        "user.updated",
+        "user.deleted",
+        "user.created",
+    ]
 
 
 async def test_the_event_list_resumes_after_an_id_and_keeps_deleted_tokens(

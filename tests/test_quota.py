@@ -126,7 +126,7 @@ async def test_a_list_has_its_own_time_limit(
             }
             for n in range(VISIBLE)
         )
-        admin = Caller(name="admin", admin=True, scopes=frozenset())
+        admin = Caller(name="admin", admin=True, scopes=frozenset(), user_id="")
         query = TokenQuery(
             keywords=(),
             guid_prefix=None,

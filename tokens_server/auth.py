@@ -73,7 +73,7 @@ async def _caller_of(request: web.Request, key: str) -> Caller | None:
     user = await request.app[REPOSITORY].users.by_key_hash(hash_api_key(key))
     if user is None:
         return None
-    return Caller(name=user.name, admin=user.admin, scopes=frozenset(user.scopes))
+    return Caller(name=user.name, admin=user.admin, scopes=frozenset(user.scopes), user_id=user.id)
 
 
 async def _count_failure(request: web.Request, address: str, now: datetime) -> datetime | None:

@@ -75,6 +75,7 @@ class Token:
 
 @dataclass(frozen=True)
 class User:
+    id: str
     name: str
     scopes: list[str]
     admin: bool
@@ -96,6 +97,9 @@ class Caller:
     name: str
     admin: bool
     scopes: frozenset[str]
+    # Names are reused: a user deleted and made again under its name is another user, and must
+    # not see the events about the first one.
+    user_id: str
 
     def holds(self, scope: str) -> bool:
         return self.admin or scope in self.scopes
@@ -113,7 +117,7 @@ class Caller:
         """Admins see every event; a user sees a token's events whose scopes (the token's at that
         moment) share one with its own, and the events about itself. The repository asks the
         same as a query (``repository.events.visible_to``)."""
-        if self.admin or event.user == self.name:
+        if self.admin or event.user_id == self.user_id:
             return True
         return event.token_id is not None and not self.scopes.isdisjoint(event.scopes)
 
@@ -234,6 +238,7 @@ class Event:
     changes: dict[str, Any]
     # The user or scope a user.* or scope.* event is about.
     user: str | None = None
+    user_id: str | None = None
     scope: str | None = None
 
 

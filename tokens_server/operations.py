@@ -25,7 +25,7 @@ from .schemas import dump
 
 Input = TypeVar("Input")
 # Who calls a public operation: no one in particular, holding nothing.
-ANONYMOUS = Caller(name="", admin=False, scopes=frozenset())
+ANONYMOUS = Caller(name="", admin=False, scopes=frozenset(), user_id="")
 _VARIABLE = re.compile(r"{(\w+)(?::([^/]+))?}")
 
 

@@ -311,7 +311,8 @@ class EventOut(Out):
 
     @classmethod
     def of(cls, event: Event) -> EventOut:
-        return cls(**vars(event))
+        # The user id only tells apart users of one name, for who may see the event.
+        return cls(**{k: v for k, v in vars(event).items() if k != "user_id"})
 
 
 class EventPageOut(Out):

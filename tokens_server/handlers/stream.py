@@ -79,7 +79,7 @@ async def _relay(
             return
         if last is not None and item.id <= last:
             continue  # sent already, while catching up
-        if item.user == caller.name and item.action in USER_CHANGES:
+        if item.user_id == caller.user_id and item.action in USER_CHANGES:
             # The reader's own key or scopes may have changed: it reads on as who it is now.
             now = await current_caller(request)
             if now is None:

@@ -66,7 +66,8 @@ def recorded_changes(
 class Draft:
     """An event as a change describes it; the store gives it its id when the change commits.
     ``token`` is the token's document as the change left it (as it was, for a deletion);
-    ``user`` and ``scope`` name what a user.* or scope.* event is about."""
+    ``user`` and ``scope`` name what a user.* or scope.* event is about; ``user_id`` tells
+    apart users that had the same name."""
 
     at: datetime
     actor: str
@@ -74,6 +75,7 @@ class Draft:
     token: Mapping[str, Any] | None = None
     changes: Document = field(default_factory=dict)
     user: str | None = None
+    user_id: str | None = None
     scope: str | None = None
 
 
@@ -110,7 +112,7 @@ class EventStore:
         await self._events.create_index("at", expireAfterSeconds=self._retention_s)
         await self._events.create_index([("token_id", 1), ("_id", DESCENDING)])
         await self._events.create_index([("scopes", 1), ("_id", 1)])
-        await self._events.create_index([("user", 1), ("_id", 1)], sparse=True)
+        await self._events.create_index([("user_id", 1), ("_id", 1)], sparse=True)
 
     @untranslated
     async def commit(self, change: Change[T]) -> T:
@@ -157,6 +159,7 @@ class EventStore:
             )
         if draft.user is not None:
             event["user"] = draft.user
+            event["user_id"] = draft.user_id
         if draft.scope is not None:
             event["scope"] = draft.scope
         await self._events.insert_one(event, session=session)
@@ -216,7 +219,7 @@ def visible_to(caller: Caller) -> Document:
     """The query form of ``Caller.sees_event``."""
     if caller.admin:
         return {}
-    return {"$or": [{"scopes": {"$in": sorted(caller.scopes)}}, {"user": caller.name}]}
+    return {"$or": [{"scopes": {"$in": sorted(caller.scopes)}}, {"user_id": caller.user_id}]}
 
 
 def _event(doc: Document) -> Event:
@@ -231,5 +234,6 @@ def _event(doc: Document) -> Event:
         version=doc.get("version"),
         changes=doc.get("changes", {}),
         user=doc.get("user"),
+        user_id=doc.get("user_id"),
         scope=doc.get("scope"),
     )

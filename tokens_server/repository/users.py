@@ -102,7 +102,9 @@ class UserStore:
                 return None, None
             after = before | changes | {"updated_at": now}
             changed = recorded_changes(before, after, USER_FIELDS)
-            return after, Draft(now, by, action, changes=changed, user=name)
+            return after, Draft(
+                now, by, action, changes=changed, user=name, user_id=str(before["_id"])
+            )
 
         doc = await self._committed(update, may_remove_an_admin=changes.get("admin") is False)
         return None if doc is None else _user(doc)
@@ -118,7 +120,7 @@ class UserStore:
             deleted = await self._users.find_one_and_delete({"name": name}, session=session)
             if deleted is None:
                 return False, None
-            return True, Draft(now, by, "user.deleted", user=name)
+            return True, Draft(now, by, "user.deleted", user=name, user_id=str(deleted["_id"]))
 
         return await self._committed(delete, may_remove_an_admin=True)
 
@@ -158,11 +160,14 @@ def _new_user(name: str, scopes: list[str], admin: bool, key_hash: str, now: dat
 
 def _created(doc: Document, now: datetime, by: str) -> Draft:
     changes = recorded_changes({}, doc, USER_FIELDS)
-    return Draft(now, by, "user.created", changes=changes, user=str(doc["name"]))
+    return Draft(
+        now, by, "user.created", changes=changes, user=str(doc["name"]), user_id=str(doc["_id"])
+    )
 
 
 def _user(doc: Document) -> User:
     return User(
+        id=str(doc["_id"]),
         name=str(doc["name"]),
         scopes=list(doc.get("scopes", [])),
         admin=bool(doc.get("admin", False)),
