@@ -17,9 +17,8 @@ from tokens_server.models import utcnow
 from tokens_server.repository import Repository
 
 from . import dataset
-from .load import Request, alternate
-from .lookups import _summary
-from .stats import Ratio, percentile
+from .load import Request, alternate, compared
+from .stats import Ratio
 
 Document = dict[str, Any]
 
@@ -57,12 +56,5 @@ async def measure(client: AsyncMongoClient[Document], url: str, db_name: str,
             {"service": _service(session, url), "raw insert_one": _raw(client, db_name)},
             concurrency, seconds, rounds, warmup=min(1.0, seconds / 2),
         )
-    service, raw = runs["service"], runs["raw insert_one"]
-    label = f"create (c={concurrency}, j=True)"
-    note = f"{service.errors} errors" if service.errors or raw.errors else ""
-    ratios = [
-        Ratio(f"{label}: throughput", service.rate, raw.rate, "req/s", 0.8, ">=", note),
-        Ratio(f"{label}: p99", 1000 * percentile(service.latencies, 99),
-              1000 * percentile(raw.latencies, 99), "ms", 1.5, "<="),
-    ]
-    return ratios, {name: _summary(run) for name, run in runs.items()}
+    ratios = compared(f"create (c={concurrency}, j=True)", runs["service"], runs["raw insert_one"])
+    return ratios, {name: run.summary() for name, run in runs.items()}

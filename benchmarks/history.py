@@ -19,8 +19,7 @@ from typing import Any
 import aiohttp
 
 from . import dataset
-from .load import Request, alternate
-from .lookups import _summary
+from .load import Request, alternate, compared
 from .stats import Ratio, percentile
 
 STREAM = "/api/v1/events/stream"
@@ -67,15 +66,9 @@ async def writes(with_history: str, without_history: str, concurrency: int, seco
              "without history": _writes(session, without_history, patched)},
             concurrency, seconds, rounds, warmup=min(1.0, seconds / 2),
         )
-    on, off = runs["with history"], runs["without history"]
-    label = f"writes with history (c={concurrency})"
-    note = f"{on.errors + off.errors} errors" if on.errors or off.errors else ""
-    ratios = [
-        Ratio(f"{label}: throughput", on.rate, off.rate, "req/s", 0.8, ">=", note),
-        Ratio(f"{label}: p99", 1000 * percentile(on.latencies, 99),
-              1000 * percentile(off.latencies, 99), "ms", 1.5, "<="),
-    ]
-    return ratios, {name: _summary(run) for name, run in runs.items()}
+    ratios = compared(f"writes with history (c={concurrency})", runs["with history"],
+                      runs["without history"])
+    return ratios, {name: run.summary() for name, run in runs.items()}
 
 
 async def latency(writer: str, reader: str, samples: int) -> tuple[list[Ratio], dict[str, Any]]:

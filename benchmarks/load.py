@@ -7,6 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from .stats import Ratio, percentile
+
 # One request number in, awaits the request; raises on a wrong answer.
 Request = Callable[[int], Awaitable[None]]
 
@@ -25,6 +27,27 @@ class Run:
         self.latencies += other.latencies
         self.seconds += other.seconds
         self.errors += other.errors
+
+    def summary(self) -> dict[str, float]:
+        return {
+            "requests": len(self.latencies),
+            "seconds": self.seconds,
+            "errors": self.errors,
+            "rate": self.rate,
+            "p50_ms": 1000 * percentile(self.latencies, 50),
+            "p99_ms": 1000 * percentile(self.latencies, 99),
+        }
+
+
+def compared(name: str, run: Run, floor: Run, percentiles: tuple[int, ...] = (99,)) -> list[Ratio]:
+    """``run`` against ``floor`` measured beside it: throughput, then each latency percentile."""
+    errors = run.errors + floor.errors
+    ratios = [Ratio(f"{name}: throughput", run.rate, floor.rate, "req/s", 0.8, ">=",
+                    f"{errors} errors" if errors else "")]
+    for q in percentiles:
+        ratios.append(Ratio(f"{name}: p{q}", 1000 * percentile(run.latencies, q),
+                            1000 * percentile(floor.latencies, q), "ms", 1.5, "<="))
+    return ratios
 
 
 async def closed_loop(request: Request, concurrency: int, seconds: float) -> Run:

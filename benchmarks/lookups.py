@@ -7,8 +7,8 @@ from typing import Any
 import aiohttp
 
 from . import dataset
-from .load import Request, Run, alternate
-from .stats import Ratio, percentile
+from .load import Request, alternate, compared
+from .stats import Ratio
 
 
 def _check(response: aiohttp.ClientResponse) -> None:
@@ -37,16 +37,6 @@ def _verify(session: aiohttp.ClientSession, url: str, guids: list[str],
     return request
 
 
-def _ratios(name: str, service: Run, floor: Run) -> list[Ratio]:
-    note = f"{service.errors} errors" if service.errors or floor.errors else ""
-    return [
-        Ratio(f"{name}: throughput", service.rate, floor.rate, "req/s", 0.8, ">=", note),
-        Ratio(f"{name}: p50", *(1000 * percentile(r.latencies, 50) for r in (service, floor)),
-              "ms", 1.5, "<="),
-        Ratio(f"{name}: p99", *(1000 * percentile(r.latencies, 99) for r in (service, floor)),
-              "ms", 1.5, "<="),
-    ]
-
 
 async def measure(service_url: str, floor_url: str, data: dataset.Dataset, concurrency: int,
                   seconds: float, rounds: int) -> tuple[list[Ratio], dict[str, Any]]:
@@ -74,19 +64,11 @@ async def measure(service_url: str, floor_url: str, data: dataset.Dataset, concu
             # have done in the last minute: measured verifies then read only.
             runs = await alternate(contenders, concurrency, seconds, rounds,
                                    warmup=max(1.0, seconds / 2))
-            ratios += _ratios(f"{name} (c={concurrency})", runs["service"], runs["floor"])
-            ratios += _ratios(f"{name} vs floor with key lookup (c={concurrency})",
-                              runs["service"], runs["floor-auth"])
-            raw[name] = {k: _summary(r) for k, r in runs.items()}
+            latencies = (50, 99)
+            ratios += compared(f"{name} (c={concurrency})", runs["service"], runs["floor"],
+                               latencies)
+            ratios += compared(f"{name} vs floor with key lookup (c={concurrency})",
+                               runs["service"], runs["floor-auth"], latencies)
+            raw[name] = {k: r.summary() for k, r in runs.items()}
     return ratios, raw
 
-
-def _summary(run: Run) -> dict[str, float]:
-    return {
-        "requests": len(run.latencies),
-        "seconds": run.seconds,
-        "errors": run.errors,
-        "rate": run.rate,
-        "p50_ms": 1000 * percentile(run.latencies, 50),
-        "p99_ms": 1000 * percentile(run.latencies, 99),
-    }
