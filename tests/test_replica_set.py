@@ -8,12 +8,16 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from aiohttp.test_utils import TestClient
 
 from tests.server_process import ServerProcess
 from tests.support import ADMIN_KEY
 from tokens_server.embedded.process import _executable
+from tokens_server.repository.topology import commits_reach_the_journal
+from tokens_server.state import REPOSITORY
 
 _LISTENING = re.compile(r"secantus listening on 127\.0\.0\.1:(\d+)")
 EXIT_WITHIN_S = 60
@@ -51,3 +55,14 @@ def test_a_standalone_server_is_refused_with_a_way_out(tmp_path: Path, standalon
     [line] = server.stderr().strip().splitlines()
     assert "is a standalone server" in line and "needs a replica set" in line
     assert "--replSet rs0" in line and "rs.initiate()" in line
+
+
+async def test_the_embedded_database_gets_a_journaled_write_after_each_commit(
+    client: TestClient[Any, Any],
+) -> None:
+    """SecantusDB acknowledges a commit before its journal holds it, so each change is followed
+    by a journaled write (the kill test in test_faults shows what is lost without it); a
+    database that journals its commits is spared that write."""
+    repository = client.app[REPOSITORY]
+    assert not await commits_reach_the_journal(repository.db.client)
+    assert repository.events.confirm_commits

@@ -17,6 +17,7 @@ from .failures import store
 from .quota import TokenQuota
 from .scopes import ScopeStore
 from .tokens import TokenStore
+from .topology import commits_reach_the_journal
 from .users import UserStore
 
 __all__ = ["Repository", "connect", "database"]
@@ -86,6 +87,7 @@ class Repository:
         await self.users.create_indexes()
         await self.scopes.create_indexes()
         await self.auth_failures.create_indexes()
+        self.events.confirm_commits = not await commits_reach_the_journal(self.db.client)
 
     async def ping(self) -> None:
         await self.db.command("ping")

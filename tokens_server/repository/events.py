@@ -96,6 +96,9 @@ class EventStore:
         self._meta = meta
         self._retention_s = int(retention.total_seconds())
         self._sequencer = asyncio.Lock()
+        # Whether a change needs a journaled write after its commit to be durable; true until
+        # the database is known to journal its commits (``prepare``).
+        self.confirm_commits = True
 
     async def create_indexes(self) -> None:
         # Made here, outside any transaction: creating a collection inside one is not portable.
@@ -130,7 +133,7 @@ class EventStore:
 
         async with self._sequencer:
             result = await in_transaction(self._events, with_its_event)
-        if changed:
+        if changed and self.confirm_commits:
             # The embedded database commits a transaction without waiting for its journal,
             # whatever the write concern says; a journaled write after it waits for the
             # journal up to and including the commit. Measured: without it, a kill of the

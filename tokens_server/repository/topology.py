@@ -21,3 +21,11 @@ async def require_replica_set(client: AsyncMongoClient[Any]) -> None:
         "(for transactions and change streams); run it as a one-node replica set: start mongod "
         "with --replSet rs0, run rs.initiate() once in mongosh, and add ?replicaSet=rs0 to the URI"
     )
+
+
+async def commits_reach_the_journal(client: AsyncMongoClient[Any]) -> bool:
+    """Whether a committed transaction is journaled before it is acknowledged, as MongoDB does
+    for a journaled write concern. SecantusDB (it names itself in ``buildInfo``) acknowledges
+    ``commitTransaction`` before its journal holds it, whatever the write concern says."""
+    build = await client.admin.command("buildInfo")
+    return "secantusVersion" not in build
