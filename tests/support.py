@@ -3,6 +3,7 @@ behind the server's back."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from pymongo.database import Database
 
 from tokens_server.openapi import openapi_document
 from tokens_server.routes import OPERATIONS
+from tokens_server.state import REPOSITORY
 
 PROBLEM_JSON = "application/problem+json"
 ADMIN_KEY = "test-admin-key-0123456789abcdef-0123"
@@ -59,16 +61,27 @@ async def problem(
     return body
 
 
-def set_raw(raw_db: Database[dict[str, Any]], token_id: str, **fields: Any) -> None:
-    """Change a stored token directly, e.g. to move its dates into the past."""
+async def set_raw(
+    client: TestClient[Any, Any], raw_db: Database[dict[str, Any]], token_id: str, **fields: Any
+) -> None:
+    """Change a stored token behind the server's back, e.g. to move its dates into the past;
+    return once the server's change stream has made its memory forget the token."""
     result = raw_db["tokens"].update_one({"_id": ObjectId(token_id)}, {"$set": fields})
     assert result.matched_count == 1
+    memory = client.app[REPOSITORY].memory
+    for _ in range(500):
+        if not memory.holds_token(token_id):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the server's memory still holds the token after 5 s")
 
 
-def expire(raw_db: Database[dict[str, Any]], token_id: str) -> None:
+async def expire(
+    client: TestClient[Any, Any], raw_db: Database[dict[str, Any]], token_id: str
+) -> None:
     """Make a token expired, as if its valid_to had passed an hour ago."""
     past = now() - timedelta(hours=2)
-    set_raw(raw_db, token_id, valid_from=past, valid_to=past + timedelta(hours=1))
+    await set_raw(client, raw_db, token_id, valid_from=past, valid_to=past + timedelta(hours=1))
 
 
 @functools.cache

@@ -21,8 +21,9 @@ from aiohttp.test_utils import TestClient
 
 from tests.support import ADMIN, ADMIN_KEY, AiohttpClient
 from tokens_server.app import create_app
+from tokens_server.repository.memory import HEARD_WITHIN_S
 from tokens_server.settings import Settings
-from tokens_server.state import EMBEDDED_DB
+from tokens_server.state import EMBEDDED_DB, REPOSITORY
 
 KILLS = 5
 WRITERS = 4
@@ -185,6 +186,38 @@ async def test_a_hung_database_answers_503_without_hanging(
     print(f"\n503 for a list and for health after {took:.2f} s together")
     await _wait_healthy(client)
     assert (await client.get("/api/v1/tokens", headers=ADMIN)).status == 200
+
+
+async def test_memory_is_bypassed_while_the_change_stream_is_stalled_and_dropped_on_failure(
+    embedded_client: TestClient[Any, Any],
+) -> None:
+    """A stalled stream can no longer tell of changes: verify asks the database (here 503, as
+    it hangs), never a copy that may be stale. A failed stream drops every copy."""
+    client = embedded_client
+    database = client.app[EMBEDDED_DB]
+    memory = client.app[REPOSITORY].memory
+    assert database is not None and database.pid is not None
+    assert (await client.post("/api/v1/scopes", json={"name": "ops"}, headers=ADMIN)).ok
+    made = await client.post("/api/v1/tokens", json={"name": "T", "scopes": ["ops"]}, headers=ADMIN)
+    token = await made.json()
+    verify = {"json": {"guid": token["guid"]}, "headers": ADMIN}
+    assert (await (await client.post("/api/v1/tokens/verify", **verify)).json())["valid"]
+    assert memory.holds_token(token["id"])
+
+    os.kill(database.pid, signal.SIGSTOP)
+    try:
+        await asyncio.sleep(HEARD_WITHIN_S + 0.2)
+        async with asyncio.timeout(HANG):
+            stalled = await client.post("/api/v1/tokens/verify", **verify)
+    finally:
+        os.kill(database.pid, signal.SIGCONT)
+    assert stalled.status == 503
+
+    os.kill(database.pid, signal.SIGKILL)
+    await _wait_healthy(client)
+    assert not memory.holds_token(token["id"])
+    answered = await client.post("/api/v1/tokens/verify", **verify)
+    assert (await answered.json())["status"] == "active"
 
 
 async def test_the_watchdog_tries_again_after_a_failed_restart(

@@ -47,6 +47,8 @@ def test_every_variable_is_read() -> None:
         "TOKENS_AUTH_FAILURE_WINDOW_S": "30",
         "TOKENS_MAX_SUBSCRIBERS": "50",
         "TOKENS_EVENT_RETENTION_DAYS": "90",
+        "TOKENS_MEMORY_TOKENS": "0",
+        "TOKENS_MEMORY_USERS": "10",
     }
     assert sorted(env) == sorted(o.variable for o in OPTIONS)
     assert Settings.from_env(env) == Settings(
@@ -66,6 +68,8 @@ def test_every_variable_is_read() -> None:
         auth_failure_window_s=30,
         max_subscribers=50,
         event_retention_days=90,
+        memory_tokens=0,
+        memory_users=10,
     )
 
 

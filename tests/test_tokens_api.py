@@ -13,9 +13,11 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from bson import ObjectId
 from pymongo.database import Database
 
 from tests.support import ADMIN, expire, in_, iso, now, parse, problem, set_raw
+from tokens_server.state import REPOSITORY
 
 Client = TestClient[Any, Any]
 MakeToken = Callable[..., Awaitable[dict[str, Any]]]
@@ -310,7 +312,7 @@ async def lifecycle(
         "revoked": await make_token(name="D revoked", scopes=["ops"]),
         "ending": await make_token(name="E ending", scopes=["ops"], valid_to=in_(days=1)),
     }
-    expire(raw_db, tokens["expired"]["id"])
+    await expire(client, raw_db, tokens["expired"]["id"])
     revoke = await client.post(f"{TOKENS}/{tokens['revoked']['id']}/revoke", headers=ADMIN)
     assert revoke.status == 200
     return {key: await _get(client, token["id"]) for key, token in tokens.items()}
@@ -351,7 +353,7 @@ async def sortable(
     for name, active in specs:
         token = await make_token(name=name, scopes=["ops"])
         if not active:
-            expire(raw_db, token["id"])
+            await expire(client, raw_db, token["id"])
         made.append(await _get(client, token["id"]))
     return made
 
@@ -507,7 +509,7 @@ async def test_patch_leaves_unchanged_past_dates_alone(
     client: Client, make_token: MakeToken, raw_db: RawDb
 ) -> None:
     token = await make_token(name="Old", scopes=["ops"], valid_to=in_(days=5))
-    set_raw(raw_db, token["id"], valid_from=now() - timedelta(days=10))
+    await set_raw(client, raw_db, token["id"], valid_from=now() - timedelta(days=10))
     url = f"{TOKENS}/{token['id']}"
     stored = await _get(client, token["id"])
     for change in (
@@ -660,7 +662,7 @@ async def test_verify_scopes_precedence(
     assert (await _verify(client, token["guid"], ["analytics", "ops"]))["status"] == "active"
     assert (await _verify(client, token["guid"], ["billing"]))["status"] == "insufficient_scope"
     assert (await _verify(client, token["guid"], ["ops", "billing"]))["valid"] is False
-    expire(raw_db, token["id"])
+    await expire(client, raw_db, token["id"])
     assert (await _verify(client, token["guid"], ["billing"]))["status"] == "expired"
 
 
@@ -709,12 +711,26 @@ async def test_verify_records_last_used_at_most_once_a_minute(
     for _ in range(3):
         await _verify(client, token["guid"])
     assert (await _get(client, token["id"]))["last_used_at"] == first["last_used_at"]
-    # A use recorded over a minute ago is recorded anew.
-    set_raw(raw_db, token["id"], last_used_at=now() - timedelta(minutes=2))
-    await _verify(client, token["guid"])
-    again = await _get(client, token["id"])
-    assert parse(again["last_used_at"]) >= parse(first["last_used_at"])
-    assert again["version"] == 1
+    # The uses are written in one batch (every few seconds), the first use of the minute.
+    last_use = client.app[REPOSITORY].tokens.last_use
+    assert await last_use.flush() == 1
+    stored = raw_db["tokens"].find_one({"_id": ObjectId(token["id"])})
+    assert stored is not None and stored["last_used_at"] == parse(first["last_used_at"])
+    assert stored["version"] == 1 and await last_use.flush() == 0
+    # A minute later, a use is noted anew; an earlier one never moves it back.
+    later = parse(first["last_used_at"]) + timedelta(minutes=1, seconds=1)
+    last_use.note(token["id"], None, later)
+    last_use.note(token["id"], None, later + timedelta(seconds=30))
+    assert await last_use.flush() == 1
+    written = raw_db["tokens"].find_one({"_id": ObjectId(token["id"])})
+    assert written is not None and written["last_used_at"] == later
+    last_use.note(token["id"], None, later + timedelta(minutes=5))
+    raw_db["tokens"].update_one(
+        {"_id": ObjectId(token["id"])}, {"$set": {"last_used_at": later + timedelta(hours=1)}}
+    )
+    await last_use.flush()
+    newest = raw_db["tokens"].find_one({"_id": ObjectId(token["id"])})
+    assert newest is not None and newest["last_used_at"] == later + timedelta(hours=1)
 
 
 @pytest.mark.usefixtures("scoped")
@@ -754,8 +770,9 @@ async def test_unused_for_lists_tokens_never_used_or_not_lately(
     await make_token(name="Never used", scopes=["ops"])
     used_now = await make_token(name="Used now", scopes=["ops"])
     assert (await _verify(client, used_now["guid"]))["valid"] is True
+    await client.app[REPOSITORY].tokens.last_use.flush()  # as it does every few seconds
     long_ago = await make_token(name="Used long ago", scopes=["ops"])
-    set_raw(raw_db, long_ago["id"], last_used_at=now() - timedelta(days=10))
+    await set_raw(client, raw_db, long_ago["id"], last_used_at=now() - timedelta(days=10))
 
     assert await _names(client, "unused_for=5") == ["Never used", "Used long ago"]
     assert await _names(client, "unused_for=30") == ["Never used"]

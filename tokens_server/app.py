@@ -7,6 +7,7 @@ from aiohttp import web
 from .docs import add_docs
 from .embedded import embedded_database
 from .feed import event_feed
+from .last_use_writer import last_use_writer
 from .overload import InFlight
 from .problems import problem_middleware
 from .routes import add_routes
@@ -27,6 +28,7 @@ def create_app(settings: Settings) -> web.Application:
     # In this order: the repository connects to the database the first context started.
     app.cleanup_ctx.append(embedded_database)
     app.cleanup_ctx.append(repository)
+    app.cleanup_ctx.append(last_use_writer)
     app.cleanup_ctx.append(event_feed)
     add_routes(app)
     add_docs(app)

@@ -1,15 +1,15 @@
-"""The live feed: one change stream on the events per process, fanned out to every subscriber.
+"""The process's change stream, read from start to shutdown (``repository.changes``): each new
+event goes to every subscriber, each write to tokens and users makes memory forget its copy.
 
 A subscriber is an open ``/events/stream`` request. Each has a bounded queue; one that falls
 behind is ended (``Ended.BEHIND``) and its queue dropped, so memory stays bounded however slow
 a reader is. It reconnects with the last id it got and catches up from the collection.
 
-The stream runs while it is healthy. When it fails, every subscription ends
-(``Ended.RESTARTING``): an event committed while no stream watched would otherwise be missed.
-Subscribers reconnect, and the next subscription opens a new stream before it catches up from
-the collection, so nothing committed in between is lost.
+When the stream fails, every subscription ends (``Ended.RESTARTING``) and memory is dropped:
+an event or a write committed while no stream watched would otherwise be missed. The stream is
+opened again; subscribers reconnect, and a subscription waits for an open stream before it
+catches up from the collection, so nothing committed in between is lost.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -22,7 +22,8 @@ from aiohttp import web
 
 from .errors import DomainError, Overloaded
 from .models import Event
-from .repository.events import EventStore, NewEvents
+from .repository import Repository
+from .repository.changes import Changed, Changes, open_changes
 from .state import FEED, REPOSITORY, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,9 @@ log = logging.getLogger(__name__)
 # Events a subscriber may have waiting; past it the subscriber has fallen behind.
 QUEUE_LIMIT = 1000
 RETRY_AFTER_S = 1
+# The pause before opening a failed change stream again, doubled at each failure in a row.
+REOPEN_MIN_S = 0.25
+REOPEN_MAX_S = 5.0
 
 
 class Ended(enum.Enum):
@@ -66,11 +70,17 @@ class Subscription:
 
 
 class EventFeed:
-    def __init__(self, events: EventStore, max_subscribers: int) -> None:
-        self._events = events
+    """Reads the process's change stream from start to shutdown: new events to the subscribers,
+    every write to tokens and users to ``memory``. A stream that fails is opened again, after a
+    pause that doubles up to ``REOPEN_MAX_S``."""
+
+    def __init__(self, repo: Repository, max_subscribers: int) -> None:
+        self._repo = repo
+        self._memory = repo.memory
         self._max_subscribers = max_subscribers
         self._subscriptions: set[Subscription] = set()
         self._watching: asyncio.Task[None] | None = None
+        self._keeping: asyncio.Task[None] | None = None
         # Whether a stream is watching now; cleared at once when it fails, so that no
         # subscription joins a stream that will never deliver.
         self._live = False
@@ -80,6 +90,9 @@ class EventFeed:
     def subscribers(self) -> int:
         return len(self._subscriptions)
 
+    def start(self) -> None:
+        self._keeping = asyncio.create_task(self._keep_watching())
+
     async def subscribe(self) -> Subscription:
         """A new subscription, which gets every event committed from now on. Unavailable when
         the stream cannot be opened; Overloaded at the subscriber bound."""
@@ -88,13 +101,9 @@ class EventFeed:
                 f"the server feeds its limit of {self._max_subscribers} streams; try again shortly",
                 RETRY_AFTER_S,
             )
-        async with self._opening:
-            if not self._live:
-                stream = await self._events.open_stream()
-                self._watching = asyncio.create_task(self._watch(stream))
-                self._live = True
-            subscription = Subscription()
-            self._subscriptions.add(subscription)
+        await self._open()
+        subscription = Subscription()
+        self._subscriptions.add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
@@ -104,31 +113,69 @@ class EventFeed:
         """End every subscription and stop watching: the server is shutting down."""
         self._live = False
         self._end_all(Ended.SHUTDOWN)
-        if self._watching is not None:
-            self._watching.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watching
+        for task in (self._keeping, self._watching):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._memory.lost()
 
-    async def _watch(self, stream: NewEvents) -> None:
+    async def _open(self) -> None:
+        async with self._opening:
+            if not self._live:
+                changes = await open_changes(self._repo.db)
+                self._watching = asyncio.create_task(self._watch(changes))
+                self._live = True
+
+    async def _keep_watching(self) -> None:
+        pause = REOPEN_MIN_S
+        while True:
+            try:
+                await self._open()
+                assert self._watching is not None
+                await asyncio.shield(self._watching)
+                pause = REOPEN_MIN_S
+            except DomainError as error:
+                if pause == REOPEN_MIN_S:
+                    log.warning("the change stream cannot be opened (%s); trying again", error)
+            except Exception:
+                log.exception("the change stream cannot be opened; trying again")
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, REOPEN_MAX_S)
+
+    async def _watch(self, changes: Changes) -> None:
         try:
             while True:
-                event = await stream.next()
-                if event is not None:
+                change = await changes.next()
+                if isinstance(change, Event):
                     for subscription in list(self._subscriptions):
-                        subscription.offer(event)
+                        subscription.offer(change)
+                elif isinstance(change, Changed):
+                    self._forget(change)
+                self._memory.heard()
         except Exception as error:
-            # Whatever failed, no subscriber may wait on a stream that no longer delivers.
+            # Whatever failed, no subscriber may wait on a stream that no longer delivers, and
+            # no copy in memory may outlive a change that no stream reports.
             if not self._live:
                 pass  # closing: the stream was stopped on purpose
             elif isinstance(error, DomainError):
-                log.warning("the event stream failed (%s); subscribers will reconnect", error)
+                log.warning("the change stream failed (%s); subscribers will reconnect", error)
             else:
-                log.exception("the event stream failed; subscribers will reconnect")
+                log.exception("the change stream failed; subscribers will reconnect")
             self._live = False
+            self._memory.lost()
             self._end_all(Ended.RESTARTING)
         finally:
             with contextlib.suppress(DomainError):
-                await stream.close()
+                await changes.close()
+
+    def _forget(self, change: Changed) -> None:
+        if change.id is None:
+            self._memory.lost()  # a collection dropped or renamed: forget everything
+        elif change.collection == "tokens":
+            self._memory.forget_token(change.id)
+        else:
+            self._memory.forget_user(change.id)
 
     def _end_all(self, why: Ended) -> None:
         for subscription in self._subscriptions:
@@ -139,8 +186,9 @@ class EventFeed:
 async def event_feed(app: web.Application) -> AsyncIterator[None]:
     """The app's feed, made once the repository is open. Streams end when shutdown begins, as
     the server waits for open requests to finish before it closes."""
-    feed = EventFeed(app[REPOSITORY].events, app[SETTINGS].max_subscribers)
+    feed = EventFeed(app[REPOSITORY], app[SETTINGS].max_subscribers)
     app[FEED] = feed
+    feed.start()
 
     async def end_streams(_: web.Application) -> None:
         await feed.close()

@@ -63,6 +63,9 @@ class Settings:
     max_in_flight: int = 128
     # Open event streams (/events/stream) one process feeds; more answer 503 at once.
     max_subscribers: int = 1000
+    # Tokens and users each process keeps in memory for verify, get and authentication.
+    memory_tokens: int = 100_000
+    memory_users: int = 10_000
 
     def __post_init__(self) -> None:
         for option in OPTIONS:
@@ -121,11 +124,22 @@ def positive(text: str) -> int:
     return number
 
 
+def count(text: str) -> int:
+    number = _whole(text, "a whole number")
+    _at_least_zero(number)
+    return number
+
+
 def _whole(text: str, kind: str) -> int:
     try:
         return int(text)
     except ValueError:
         raise ValueError(f"must be {kind}, not {text!r}") from None
+
+
+def _at_least_zero(number: int) -> None:
+    if number < 0:
+        raise ValueError(f"must be at least 0, not {number}")
 
 
 def _at_least_one(number: int) -> None:
@@ -226,4 +240,10 @@ OPTIONS = (
            positive, _at_least_one),
     Option("event_retention_days", "TOKENS_EVENT_RETENTION_DAYS",
            "days the history keeps each event", positive, _at_least_one),
+    Option("memory_tokens", "TOKENS_MEMORY_TOKENS",
+           "tokens each process keeps in memory for verify and get (the most recently used; "
+           "0 reads every one from the database)", count, _at_least_zero),
+    Option("memory_users", "TOKENS_MEMORY_USERS",
+           "users each process keeps in memory to authenticate (the most recently used)",
+           count, _at_least_zero),
 )  # fmt: skip

@@ -11,6 +11,7 @@ from aiohttp import web
 from .first_admin import make_first_admin
 from .key_check import open_keyring
 from .repository import Repository, connect, database
+from .repository.memory import Memory
 from .repository.secret_keys import SecretKeyRecord
 from .repository.topology import require_replica_set
 from .state import EMBEDDED_DB, KEYRING, REPOSITORY, SETTINGS
@@ -38,6 +39,7 @@ async def repository(app: web.Application) -> AsyncIterator[None]:
             failure_window=window,
             list_timeout=list_timeout,
             event_retention=timedelta(days=settings.event_retention_days),
+            memory=Memory(settings.memory_tokens, settings.memory_users),
         )
         await repo.prepare()
         await make_first_admin(repo, settings)

@@ -14,6 +14,8 @@ from .auth_failures import AuthFailures
 from .bootstrap import BootstrapRecord
 from .events import EventStore
 from .failures import store
+from .last_use import LastUse
+from .memory import Memory
 from .quota import TokenQuota
 from .scopes import ScopeStore
 from .tokens import TokenStore
@@ -65,12 +67,18 @@ class Repository:
         failure_window: timedelta = timedelta(minutes=1),
         list_timeout: timedelta = timedelta(seconds=10),
         event_retention: timedelta = timedelta(days=400),
+        memory: Memory | None = None,
     ) -> None:
         self.db = database(client, db_name)
+        # Without a change stream to follow (offline commands), memory is never trusted.
+        self.memory = Memory(0, 0) if memory is None else memory
         quota = TokenQuota(self.db["users"], self.db["tokens"])
-        self.events = EventStore(self.db["events"], self.db["meta"], event_retention)
-        self.tokens = TokenStore(self.db["tokens"], keyring, quota, self.events, list_timeout)
-        self.users = UserStore(self.db["users"], self.db["guards"], self.events)
+        self.events = EventStore(self.db["events"], self.db["meta"], event_retention, self.memory)
+        last_use = LastUse(self.db["tokens"], self.memory.max_tokens)
+        self.tokens = TokenStore(
+            self.db["tokens"], keyring, quota, self.events, list_timeout, self.memory, last_use
+        )
+        self.users = UserStore(self.db["users"], self.db["guards"], self.events, self.memory)
         self.auth_failures = AuthFailures(self.db["auth_failures"], failure_window)
         self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
         self.scopes = ScopeStore(

@@ -18,12 +18,11 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
-from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.collection import AsyncCollection
 
-from ..errors import Unavailable
 from ..models import Caller, Event, EventAction, EventPage
 from .failures import store, untranslated
+from .memory import Memory
 from .transactions import Session, in_transaction
 
 Document = dict[str, Any]
@@ -31,9 +30,6 @@ T = TypeVar("T")
 
 _SEQUENCE = {"_id": "event_sequence"}
 _JOURNAL = {"_id": "journal"}
-# How long the change stream waits in the database for a new event before it answers "none yet":
-# at most half the client's timeout, which would otherwise end the wait with an error.
-_AWAIT_MS = 500
 # The fields an event records, each as it was and as it became. Named one by one, so that no
 # GUID in any form but the prefix (which every caller who sees the token sees anyway), no key
 # hash and no field added later reaches the history unless it is named here.
@@ -91,8 +87,10 @@ class EventStore:
         events: AsyncCollection[Document],
         meta: AsyncCollection[Document],
         retention: timedelta,
+        memory: Memory,
     ) -> None:
         self._events = events
+        self._memory = memory
         self._meta = meta
         self._retention_s = int(retention.total_seconds())
         self._sequencer = asyncio.Lock()
@@ -121,19 +119,26 @@ class EventStore:
     async def commit(self, change: Change[T]) -> T:
         """Run ``change`` and write its event in one transaction: both or neither."""
 
-        changed = False
+        committed: Draft | None = None
 
         async def with_its_event(session: Session) -> T:
-            nonlocal changed
-            result, draft = await change(session)
-            changed = draft is not None
-            if draft is not None:
-                await self._append(session, draft)
+            nonlocal committed
+            result, committed = await change(session)
+            if committed is not None:
+                await self._append(session, committed)
             return result
 
         async with self._sequencer:
             result = await in_transaction(self._events, with_its_event)
-        if changed and self.confirm_commits:
+        if committed is None:
+            return result
+        # This process forgets its copy now, before the change is answered; the change stream
+        # tells the other instances (and this one again) a moment later.
+        if committed.token is not None:
+            self._memory.forget_token(str(committed.token["_id"]))
+        if committed.user_id is not None:
+            self._memory.forget_user(committed.user_id)
+        if self.confirm_commits:
             # The embedded database commits a transaction without waiting for its journal,
             # whatever the write concern says; a journaled write after it waits for the
             # journal up to and including the commit. Measured: without it, a kill of the
@@ -183,39 +188,13 @@ class EventStore:
         query: Document = {"_id": {"$gt": after}, **visible_to(caller)}
         return await self._page(query, ASCENDING, limit)
 
-    async def open_stream(self) -> NewEvents:
-        """The events committed from this moment on, in commit order (a change stream)."""
-        timeout_s = self._events.database.client.options.timeout
-        wait_ms = _AWAIT_MS if timeout_s is None else min(_AWAIT_MS, int(timeout_s * 500))
-        stream = await self._events.watch(
-            [{"$match": {"operationType": "insert"}}], max_await_time_ms=wait_ms
-        )
-        return NewEvents(stream)
 
     async def _page(self, query: Document, order: int, limit: int) -> EventPage:
         # One more than asked for tells whether more follow, without counting them.
         cursor = self._events.find(query).sort("_id", order).limit(limit + 1)
-        events = [_event(doc) async for doc in cursor]
+        events = [event_of(doc) async for doc in cursor]
         return EventPage(events[:limit], more=len(events) > limit)
 
-
-@store
-class NewEvents:
-    """An open change stream on the events; one per process feeds every subscriber."""
-
-    def __init__(self, stream: AsyncChangeStream[Document]) -> None:
-        self._stream = stream
-
-    async def next(self) -> Event | None:
-        """The next event, or None when none came for a moment (so the reader can look up)."""
-        change = await self._stream.try_next()
-        if change is None and not self._stream.alive:
-            # A closed stream answers None at once, forever: its reader must open another.
-            raise Unavailable("the event stream closed")
-        return None if change is None else _event(change["fullDocument"])
-
-    async def close(self) -> None:
-        await self._stream.close()
 
 
 def visible_to(caller: Caller) -> Document:
@@ -225,7 +204,7 @@ def visible_to(caller: Caller) -> Document:
     return {"$or": [{"scopes": {"$in": sorted(caller.scopes)}}, {"user_id": caller.user_id}]}
 
 
-def _event(doc: Document) -> Event:
+def event_of(doc: Document) -> Event:
     return Event(
         id=doc["_id"],
         at=doc["at"],

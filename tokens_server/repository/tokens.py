@@ -4,7 +4,7 @@ How a token is stored is ``token_documents``; how a list is asked for is ``token
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,6 +19,8 @@ from ..keyring import Keyring
 from ..models import EventAction, Token, TokenPage, TokenQuery
 from .events import TOKEN_FIELDS, Draft, EventStore, recorded_changes
 from .failures import store
+from .last_use import LastUse
+from .memory import Memory
 from .quota import HOLDER, TokenQuota
 from .token_documents import Document, TokenDocuments
 from .token_listing import checks_guid_after_match, filtering, ordering, paged
@@ -52,12 +54,16 @@ class TokenStore:
         quota: TokenQuota,
         events: EventStore,
         list_timeout: timedelta,
+        memory: Memory,
+        last_use: LastUse,
     ) -> None:
         self._tokens = tokens
         self._docs = TokenDocuments(keyring)
         self._quota = quota
         self._events = events
         self._list_timeout_s = list_timeout.total_seconds()
+        self._memory = memory
+        self.last_use = last_use
 
     async def create_indexes(self) -> None:
         await self._tokens.create_index("guid_hash", unique=True)
@@ -117,7 +123,7 @@ class TokenStore:
             await self._events.commit(create)
         except DuplicateKeyError as error:
             raise _guid_taken(error) from None
-        return self._docs.token(doc)
+        return self._token(doc)
 
     async def reseal(self, limit: int | None = None) -> ResealOutcome:
         """Seal every GUID not sealed by the current key (or with a lookup hash under another)
@@ -158,12 +164,31 @@ class TokenStore:
         return ResealOutcome(resealed, remaining, duplicates)
 
     async def get(self, token_id: str) -> Token | None:
-        doc = await self._tokens.find_one({"_id": ObjectId(token_id)})
-        return None if doc is None else self._docs.token(doc)
+        doc = self._memory.token(token_id)
+        if doc is None:
+            ticket = self._memory.ticket()
+            doc = await self._tokens.find_one({"_id": ObjectId(token_id)})
+            if doc is not None:
+                self._memory.keep_token(ticket, doc)
+        return None if doc is None else self._token(doc)
 
     async def by_guid(self, guid: str) -> Token | None:
-        doc = await self._tokens.find_one({"guid_hash": self._docs.lookup(guid)})
-        return None if doc is None else self._docs.token(doc)
+        hashes = self._docs.keyring.lookup_hashes(guid)
+        doc = self._memory.token_by_hash(hashes)
+        if doc is None:
+            ticket = self._memory.ticket()
+            doc = await self._tokens.find_one({"guid_hash": self._docs.lookup(guid)})
+            if doc is not None:
+                self._memory.keep_token(ticket, doc)
+        return None if doc is None else self._token(doc)
+
+    def _token(self, doc: Document) -> Token:
+        """The stored token, with the latest use this process noted and has not written yet."""
+        token = self._docs.token(doc)
+        noted = self.last_use.latest(token.id)
+        if noted is not None and (token.last_used_at is None or noted > token.last_used_at):
+            return replace(token, last_used_at=noted)
+        return token
 
     async def update(
         self,
@@ -235,7 +260,7 @@ class TokenStore:
             doc = await self._events.commit(change)
         except DuplicateKeyError as error:
             raise _guid_taken(error) from None
-        return None if doc is None else self._docs.token(doc)
+        return None if doc is None else self._token(doc)
 
     async def delete(self, token_id: str, version: int | None, by: str, now: datetime) -> bool:
         oid = ObjectId(token_id)
@@ -251,12 +276,6 @@ class TokenStore:
 
         return await self._events.commit(delete)
 
-    async def touch(self, token_id: str, now: datetime, not_since: datetime) -> None:
-        """Record a use unless one was recorded after ``not_since``: one write a minute at most."""
-        await self._tokens.update_one(
-            {"_id": ObjectId(token_id), "last_used_at": {"$not": {"$gt": not_since}}},
-            {"$set": {"last_used_at": now}},
-        )
 
     async def page(self, query: TokenQuery, now: datetime) -> TokenPage:
         """A page of tokens, with its own time limit: a list costs what it matches (on the
@@ -274,14 +293,14 @@ class TokenStore:
             cursor = await self._tokens.aggregate([*stages, *ordering(query, now)])
             found = [
                 t
-                for t in [self._docs.token(d) async for d in cursor]
+                for t in [self._token(d) async for d in cursor]
                 if query.caller.holds_all(t.scopes) and t.guid.startswith(guid)
             ]
             return TokenPage(found[query.offset : query.offset + query.limit], len(found))
         cursor = await self._tokens.aggregate(paged(query, now, stages))
         result = await cursor.next()
         total = result["total"][0]["n"] if result["total"] else 0
-        return TokenPage([self._docs.token(d) for d in result["items"]], total)
+        return TokenPage([self._token(d) for d in result["items"]], total)
 
 
 def _guid_taken(error: DuplicateKeyError) -> Exception:

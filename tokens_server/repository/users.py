@@ -13,6 +13,7 @@ from ..errors import Conflict
 from ..models import EventAction, User
 from .events import USER_FIELDS, Change, Draft, EventStore, recorded_changes
 from .failures import store
+from .memory import Memory
 from .transactions import Session
 
 Document = dict[str, Any]
@@ -29,10 +30,12 @@ class UserStore:
         users: AsyncCollection[Document],
         guards: AsyncCollection[Document],
         events: EventStore,
+        memory: Memory,
     ) -> None:
         self._users = users
         self._guards = guards
         self._events = events
+        self._memory = memory
 
     async def create_indexes(self) -> None:
         await self._users.create_index("name", unique=True)
@@ -41,7 +44,12 @@ class UserStore:
         await self._guards.update_one(_ADMINS_GUARD, {"$setOnInsert": {"changes": 0}}, upsert=True)
 
     async def by_key_hash(self, key_hash: str) -> User | None:
-        doc = await self._users.find_one({"key_hash": key_hash})
+        doc = self._memory.user(key_hash)
+        if doc is None:
+            ticket = self._memory.ticket()
+            doc = await self._users.find_one({"key_hash": key_hash})
+            if doc is not None:
+                self._memory.keep_user(ticket, doc)
         return None if doc is None else _user(doc)
 
     async def all(self) -> list[User]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from ..errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
@@ -29,7 +29,6 @@ from ..names import search_key
 from ..repository import Repository
 from .contention import until_applied
 
-LAST_USED_RESOLUTION = timedelta(minutes=1)
 _MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
 
 
@@ -218,8 +217,7 @@ class TokenService:
             return Verification(valid=False, status=status)
         if not set(scopes) <= set(token.scopes):
             return Verification(valid=False, status="insufficient_scope")
-        if token.last_used_at is None or token.last_used_at <= now - LAST_USED_RESOLUTION:
-            await self.repo.tokens.touch(token.id, now, now - LAST_USED_RESOLUTION)
+        self.repo.tokens.last_use.note(token.id, token.last_used_at, now)
         return Verification(valid=True, status="active", token=token)
 
 

@@ -1,0 +1,168 @@
+"""Verify, get and authentication answer from memory, and memory stays exact: a change made
+through one instance is refused by another at once (polled, within a bound far above the
+milliseconds it takes), memory keeps within its bound, and a token expires the moment its
+valid_to passes. A stalled or failed change stream is in tests/test_faults.py."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from tests.support import ADMIN, AiohttpClient, iso, now
+from tokens_server.app import create_app
+from tokens_server.settings import Settings
+from tokens_server.state import REPOSITORY
+
+Client = TestClient[Any, Any]
+MakeScope = Callable[..., Awaitable[str]]
+MakeUser = Callable[..., Awaitable[dict[str, str]]]
+MakeToken = Callable[..., Awaitable[dict[str, Any]]]
+TOKENS = "/api/v1/tokens"
+# What "at once" is allowed to take here: the change stream delivers in milliseconds (see the
+# propagation benchmark), on a machine that may be busy with other tests.
+WITHIN_S = 2.0
+
+
+@pytest.fixture
+async def other(aiohttp_client: AiohttpClient, settings: Settings, client: Client) -> Client:
+    """A second instance on the same database, with its own memory and change stream."""
+    return await aiohttp_client(create_app(settings))
+
+
+async def _verify(client: Client, guid: str, headers: dict[str, str] = ADMIN) -> str:
+    response = await client.post(f"{TOKENS}/verify", json={"guid": guid}, headers=headers)
+    assert response.status == 200, await response.text()
+    status: str = (await response.json())["status"]
+    return status
+
+
+async def _until(check: Callable[[], Awaitable[bool]]) -> None:
+    deadline = time.monotonic() + WITHIN_S
+    while not await check():
+        assert time.monotonic() < deadline, f"not seen within {WITHIN_S} s"
+        await asyncio.sleep(0.005)
+
+
+def _remembers(client: Client, token_id: str) -> bool:
+    return client.app[REPOSITORY].memory.holds_token(token_id)
+
+
+async def _held_by_other(other: Client, token: dict[str, Any]) -> None:
+    """The other instance answers the token from memory: a first verify put it there."""
+    assert await _verify(other, token["guid"]) == "active"
+    assert _remembers(other, token["id"])
+
+
+async def test_a_revocation_is_refused_by_another_instance_at_once(
+    client: Client, other: Client, make_scope: MakeScope, make_token: MakeToken
+) -> None:
+    await make_scope("ops")
+    token = await make_token(name="Nightly", scopes=["ops"])
+    await _held_by_other(other, token)
+
+    assert (await client.post(f"{TOKENS}/{token['id']}/revoke", headers=ADMIN)).status == 200
+    await _until(lambda: _is(other, token["guid"], "revoked"))
+
+
+async def test_a_regenerated_guid_is_refused_by_another_instance_at_once(
+    client: Client, other: Client, make_scope: MakeScope, make_token: MakeToken
+) -> None:
+    await make_scope("ops")
+    token = await make_token(name="Nightly", scopes=["ops"])
+    await _held_by_other(other, token)
+
+    made = await client.post(f"{TOKENS}/{token['id']}/regenerate", headers=ADMIN)
+    new_guid = (await made.json())["guid"]
+    await _until(lambda: _is(other, token["guid"], "not_found"))
+    assert await _verify(other, new_guid) == "active"
+
+
+async def test_a_deleted_token_is_gone_from_another_instance_at_once(
+    client: Client, other: Client, make_scope: MakeScope, make_token: MakeToken
+) -> None:
+    await make_scope("ops")
+    token = await make_token(name="Nightly", scopes=["ops"])
+    await _held_by_other(other, token)
+    assert (await other.get(f"{TOKENS}/{token['id']}", headers=ADMIN)).status == 200
+
+    assert (await client.delete(f"{TOKENS}/{token['id']}", headers=ADMIN)).status == 204
+    await _until(lambda: _is(other, token["guid"], "not_found"))
+    assert (await other.get(f"{TOKENS}/{token['id']}", headers=ADMIN)).status == 404
+
+
+async def test_a_rotated_key_is_refused_by_another_instance_at_once(
+    client: Client, other: Client, make_user: MakeUser
+) -> None:
+    olga = await make_user("olga", [])
+    assert (await other.get("/api/v1/me", headers=olga)).status == 200
+
+    rotated = await client.post("/api/v1/users/olga/key", headers=olga)
+    assert rotated.status == 200
+    new_key = {"Authorization": f"Bearer {(await rotated.json())['api_key']}"}
+
+    async def refused() -> bool:
+        return (await other.get("/api/v1/me", headers=olga)).status == 401
+
+    await _until(refused)
+    assert (await other.get("/api/v1/me", headers=new_key)).status == 200
+
+
+async def test_a_removed_scope_is_refused_by_another_instance_at_once(
+    client: Client,
+    other: Client,
+    make_scope: MakeScope,
+    make_user: MakeUser,
+    make_token: MakeToken,
+) -> None:
+    await make_scope("ops")
+    olga = await make_user("olga", ["ops"])
+    token = await make_token(name="Nightly", scopes=["ops"])
+    assert await _verify(other, token["guid"], olga) == "active"
+
+    changed = await client.patch("/api/v1/users/olga", json={"scopes": []}, headers=ADMIN)
+    assert changed.status == 200
+    await _until(lambda: _is(other, token["guid"], "not_found", olga))
+
+
+async def test_a_token_expires_the_moment_its_valid_to_passes(
+    client: Client, make_scope: MakeScope, make_token: MakeToken
+) -> None:
+    await make_scope("ops")
+    ends = now() + timedelta(seconds=1)
+    token = await make_token(name="Brief", scopes=["ops"], valid_to=iso(ends))
+    assert await _verify(client, token["guid"]) == "active"
+    assert _remembers(client, token["id"])
+    await asyncio.sleep(max(0.0, (ends - now()).total_seconds()) + 0.01)
+    assert await _verify(client, token["guid"]) == "expired"
+
+
+async def test_memory_holds_at_most_its_bound(
+    aiohttp_client: AiohttpClient, settings: Settings, make_scope: MakeScope, make_user: MakeUser
+) -> None:
+    small = await aiohttp_client(create_app(replace(settings, memory_tokens=3, memory_users=2)))
+    memory = small.app[REPOSITORY].memory
+    await make_scope("ops")
+    users = [await make_user(f"user{n}", ["ops"]) for n in range(4)]
+    tokens = []
+    for n in range(6):
+        made = await small.post(TOKENS, json={"name": f"T{n}", "scopes": ["ops"]}, headers=ADMIN)
+        tokens.append(await made.json())
+    for n, token in enumerate(tokens):
+        assert await _verify(small, token["guid"], users[n % 4]) == "active"
+        assert memory.sizes[0] <= 3 and memory.sizes[1] <= 2
+    assert memory.sizes == (3, 2)
+    # The most recently used stay; the others are read again, with the same answers.
+    assert [_remembers(small, t["id"]) for t in tokens] == [False] * 3 + [True] * 3
+    for n, token in enumerate(tokens):
+        assert await _verify(small, token["guid"], users[n % 4]) == "active"
+
+
+async def _is(client: Client, guid: str, status: str, headers: dict[str, str] = ADMIN) -> bool:
+    return await _verify(client, guid, headers) == status

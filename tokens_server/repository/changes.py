@@ -1,0 +1,80 @@
+"""The one change stream a process reads: new events for the live feed, and every write to
+tokens and users so that the process's memory forgets what changed (``memory.py``).
+
+It watches the database rather than each collection: one stream, one order. A write to a token
+or a user is reported by id only, whoever made it (another instance, a migration, an operator's
+shell), so no copy outlives the document it was read from.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.asynchronous.change_stream import AsyncChangeStream
+from pymongo.asynchronous.database import AsyncDatabase
+
+from ..errors import Unavailable
+from ..models import Event
+from .events import event_of
+from .failures import speaks_domain_errors, store
+
+Document = dict[str, Any]
+
+# How long the stream waits in the database for news before it answers "none yet": at most
+# half the client's timeout, which would otherwise end the wait with an error. Memory trusts the
+# stream only while it answers this often (memory.HEARD_WITHIN_S).
+_AWAIT_MS = 500
+_WATCHED = ["tokens", "users"]
+_PIPELINE: list[Document] = [
+    {
+        "$match": {
+            "$or": [
+                {"ns.coll": "events", "operationType": "insert"},
+                {"ns.coll": {"$in": _WATCHED}},
+            ]
+        }
+    },
+    # Which fields changed is not needed, and would carry sealed GUIDs and key hashes about.
+    {"$project": {"updateDescription": 0}},
+]
+
+
+@dataclass(frozen=True)
+class Changed:
+    """A write to ``collection`` ("tokens" or "users"): to the document ``id``, or, when None,
+    to the collection as a whole (dropped or renamed)."""
+
+    collection: str
+    id: str | None
+
+
+@speaks_domain_errors
+async def open_changes(db: AsyncDatabase[Document]) -> Changes:
+    """The changes committed from this moment on, in commit order."""
+    timeout_s = db.client.options.timeout
+    wait_ms = _AWAIT_MS if timeout_s is None else min(_AWAIT_MS, int(timeout_s * 500))
+    return Changes(await db.watch(_PIPELINE, max_await_time_ms=wait_ms))
+
+
+@store
+class Changes:
+    def __init__(self, stream: AsyncChangeStream[Document]) -> None:
+        self._stream = stream
+
+    async def next(self) -> Event | Changed | None:
+        """The next change, or None when none came for a moment (the stream is alive)."""
+        change = await self._stream.try_next()
+        if change is None:
+            if not self._stream.alive:
+                # A closed stream answers None at once, forever: its reader must open another.
+                raise Unavailable("the change stream closed")
+            return None
+        collection = change.get("ns", {}).get("coll")
+        if collection == "events":
+            return event_of(change["fullDocument"])
+        key = change.get("documentKey")
+        return Changed(str(collection), None if key is None else str(key["_id"]))
+
+    async def close(self) -> None:
+        await self._stream.close()

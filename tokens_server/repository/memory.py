@@ -1,0 +1,180 @@
+"""Copies in this process of what the hot path reads: users by key hash, tokens by id and by GUID.
+
+They answer exactly what the database would, save for the few milliseconds a change takes to
+reach this process, because three rules hold:
+
+- **Every change evicts.** The process's change stream reports each write to ``tokens`` and
+  ``users`` (``forget_token`` / ``forget_user``), whichever instance or tool made it; a change
+  made here is also forgotten at once, before its answer leaves.
+- **Trusted only while heard.** The stream answers at least every half second; memory is used
+  only if it answered within ``HEARD_WITHIN_S`` (``heard``). When the stream fails, everything
+  is dropped (``lost``): changes made while nothing watched would never evict their copies.
+- **No copy of a read raced by a change.** A document read from the database is kept only if
+  nothing was forgotten while it was read (the ``epoch``): the read may have seen the document
+  just before a change whose eviction came first.
+
+Tokens are kept as stored, GUID sealed; they are opened per answer, as from the database.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
+
+Document = dict[str, Any]
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+# The stream waits at most half a second for news; twice that plus slack means it is stuck.
+HEARD_WITHIN_S = 1.5
+
+
+class BoundedMap(Generic[K, V]):
+    """A map of at most ``size`` entries; the least recently used goes first."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._items: OrderedDict[K, V] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, key: K) -> bool:
+        return key in self._items
+
+    def get(self, key: K) -> V | None:
+        value = self._items.get(key)
+        if value is not None:
+            self._items.move_to_end(key)
+        return value
+
+    def put(self, key: K, value: V) -> list[V]:
+        """Keep ``value``; answer the values pushed out to make room."""
+        self._items[key] = value
+        self._items.move_to_end(key)
+        pushed_out = []
+        while len(self._items) > self.size:
+            pushed_out.append(self._items.popitem(last=False)[1])
+        return pushed_out
+
+    def pop(self, key: K) -> V | None:
+        return self._items.pop(key, None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+class Memory:
+    def __init__(
+        self, max_tokens: int, max_users: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.max_tokens = max_tokens
+        self._tokens: BoundedMap[str, Document] = BoundedMap(max_tokens)
+        self._token_of_hash: dict[str, str] = {}
+        self._users: BoundedMap[str, Document] = BoundedMap(max_users)
+        self._key_of_user: dict[str, str] = {}
+        self._epoch = 0
+        self._heard_at = float("-inf")
+        self._clock = clock
+
+    # The stream's side.
+
+    def heard(self) -> None:
+        """The change stream answered: everything before this moment has been forgotten."""
+        self._heard_at = self._clock()
+
+    def lost(self) -> None:
+        """The change stream failed or closed: drop everything, trust nothing until heard."""
+        self._heard_at = float("-inf")
+        self._epoch += 1
+        self._tokens.clear()
+        self._token_of_hash.clear()
+        self._users.clear()
+        self._key_of_user.clear()
+
+    def forget_token(self, token_id: str) -> None:
+        self._epoch += 1
+        self._evict_token(token_id)
+
+    def forget_user(self, user_id: str) -> None:
+        self._epoch += 1
+        self._evict_user(user_id)
+
+    # The readers' side: look up; on a miss take a ticket, read the database, keep with it.
+
+    @property
+    def trusted(self) -> bool:
+        return self._clock() - self._heard_at < HEARD_WITHIN_S
+
+    def ticket(self) -> int | None:
+        """Taken before a read from the database; None when what it reads may not be kept."""
+        return self._epoch if self.trusted else None
+
+    def token(self, token_id: str) -> Document | None:
+        return self._tokens.get(token_id) if self.trusted else None
+
+    def token_by_hash(self, lookup_hashes: list[str]) -> Document | None:
+        """The token whose GUID has one of these keyed hashes (one per configured key)."""
+        if not self.trusted:
+            return None
+        for lookup_hash in lookup_hashes:
+            token_id = self._token_of_hash.get(lookup_hash)
+            if token_id is not None:
+                return self._tokens.get(token_id)
+        return None
+
+    def keep_token(self, ticket: int | None, doc: Document) -> None:
+        if not self._may_keep(ticket):
+            return
+        token_id = str(doc["_id"])
+        self._evict_token(token_id)  # an older copy may hold another GUID's hashes
+        for pushed_out in self._tokens.put(token_id, doc):
+            self._drop_hashes(pushed_out)
+        for lookup_hash in _hashes(doc):
+            self._token_of_hash[lookup_hash] = token_id
+
+    def user(self, key_hash: str) -> Document | None:
+        return self._users.get(key_hash) if self.trusted else None
+
+    def keep_user(self, ticket: int | None, doc: Document) -> None:
+        if not self._may_keep(ticket):
+            return
+        self._evict_user(str(doc["_id"]))  # an older copy may hold another key
+        for pushed_out in self._users.put(doc["key_hash"], doc):
+            self._key_of_user.pop(str(pushed_out["_id"]), None)
+        self._key_of_user[str(doc["_id"])] = doc["key_hash"]
+
+    # What it holds, for the operator's numbers and the tests.
+
+    def holds_token(self, token_id: str) -> bool:
+        return token_id in self._tokens
+
+    @property
+    def sizes(self) -> tuple[int, int]:
+        """Tokens and users held."""
+        return len(self._tokens), len(self._users)
+
+    def _may_keep(self, ticket: int | None) -> bool:
+        return ticket is not None and ticket == self._epoch and self.trusted
+
+    def _evict_token(self, token_id: str) -> None:
+        doc = self._tokens.pop(token_id)
+        if doc is not None:
+            self._drop_hashes(doc)
+
+    def _evict_user(self, user_id: str) -> None:
+        key_hash = self._key_of_user.pop(user_id, None)
+        if key_hash is not None:
+            self._users.pop(key_hash)
+
+    def _drop_hashes(self, doc: Document) -> None:
+        for lookup_hash in _hashes(doc):
+            self._token_of_hash.pop(lookup_hash, None)
+
+
+def _hashes(doc: Document) -> list[str]:
+    # During a secret-key rotation a token is stored with a hash under each key.
+    stored = doc["guid_hash"]
+    return [stored] if isinstance(stored, str) else list(stored)
