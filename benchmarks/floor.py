@@ -1,9 +1,9 @@
 """The floors for single-token requests: bare aiohttp apps doing the same indexed lookups.
 
-``/floor``: the one token lookup alone, as the issue defines the floor. ``/floor-auth``: the
-caller's key looked up by its hash first, as every authenticated request must (the service keeps
-no credential cache, so a rotated key stops working at once on every instance). Neither has
+``/floor``: the one token lookup alone, the floor any design that reads the database per request
+stands on. ``/floor-auth``: the caller's key looked up by its hash first. Neither has
 decryption, validation or an access log: what the framework and the database cost on their own.
+``/bare/me``: a JSON answer with no I/O at all, the framework's own limit.
 """
 
 from __future__ import annotations
@@ -47,6 +47,10 @@ async def verify(request: web.Request) -> web.Response:
     return web.json_response({"valid": doc is not None})
 
 
+async def bare_me(_: web.Request) -> web.Response:
+    return web.json_response({"name": "bench", "admin": False, "scopes": [dataset.CALLER_SCOPE]})
+
+
 def create_floor_app(uri: str, db_name: str) -> web.Application:
     async def connection(app: web.Application) -> AsyncIterator[None]:
         client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(uri, tz_aware=True)
@@ -60,4 +64,5 @@ def create_floor_app(uri: str, db_name: str) -> web.Application:
     for prefix in ("/floor", "/floor-auth"):
         app.router.add_get(f"{prefix}/tokens/{{token_id}}", get_token)
         app.router.add_post(f"{prefix}/verify", verify)
+    app.router.add_get("/bare/me", bare_me)
     return app

@@ -103,7 +103,7 @@ async def _event_about(stream: aiohttp.ClientResponse, token_id: str) -> None:
 async def idle_readers(url: str, pid: int | None) -> tuple[list[Ratio], dict[str, Any]]:
     """RSS of the process at ``pid`` before and after IDLE_READERS streams open on it."""
     assert pid is not None, "the service must run in its own process"
-    before = _rss_kib(pid)
+    before = rss_kib(pid)
     connector = aiohttp.TCPConnector(limit=IDLE_READERS + 10)
     timeout = aiohttp.ClientTimeout(total=None, sock_read=60)
     async with aiohttp.ClientSession(headers=_auth(), connector=connector) as session:
@@ -112,7 +112,7 @@ async def idle_readers(url: str, pid: int | None) -> tuple[list[Ratio], dict[str
         try:
             await asyncio.gather(*(s.content.readline() for s in streams))
             await asyncio.sleep(1)
-            during = _rss_kib(pid)
+            during = rss_kib(pid)
         finally:
             for stream in streams:
                 stream.close()
@@ -124,7 +124,7 @@ async def idle_readers(url: str, pid: int | None) -> tuple[list[Ratio], dict[str
                     "kib_per_reader": per_reader}
 
 
-def _rss_kib(pid: int) -> int:
+def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])

@@ -39,14 +39,16 @@ class Run:
         }
 
 
-def compared(name: str, run: Run, floor: Run, percentiles: tuple[int, ...] = (99,)) -> list[Ratio]:
-    """``run`` against ``floor`` measured beside it: throughput, then each latency percentile."""
+def compared(name: str, run: Run, floor: Run, percentiles: tuple[int, ...] = (99,),
+             throughput: float = 0.8, latency: float = 1.5) -> list[Ratio]:
+    """``run`` against ``floor`` measured beside it: throughput, then each latency percentile,
+    against those targets."""
     errors = run.errors + floor.errors
-    ratios = [Ratio(f"{name}: throughput", run.rate, floor.rate, "req/s", 0.8, ">=",
+    ratios = [Ratio(f"{name}: throughput", run.rate, floor.rate, "req/s", throughput, ">=",
                     f"{errors} errors" if errors else "")]
     for q in percentiles:
         ratios.append(Ratio(f"{name}: p{q}", 1000 * percentile(run.latencies, q),
-                            1000 * percentile(floor.latencies, q), "ms", 1.5, "<="))
+                            1000 * percentile(floor.latencies, q), "ms", latency, "<="))
     return ratios
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.repository import connect
 
-from . import create, dataset, history, listing, lookups, machine, widget
+from . import create, dataset, history, listing, lookups, machine, memory, widget
 from .servers import Server, start
 from .stats import Ratio, not_measured
 
@@ -31,12 +31,13 @@ class Plan:
     rounds: int
     list_samples: int  # per list case and contender
     latency_samples: int  # changes timed from one instance to a reader of another
+    revocations: int  # revocations timed from one instance to a refusal by another
 
 
 FULL = Plan(visible=1000, sizes=(1000, 10_000, 100_000), concurrency=16, seconds=4, rounds=3,
-            list_samples=12, latency_samples=300)
+            list_samples=12, latency_samples=300, revocations=200)
 QUICK = Plan(visible=200, sizes=(200, 2000, 10_000), concurrency=16, seconds=1.5, rounds=1,
-             list_samples=3, latency_samples=50)
+             list_samples=3, latency_samples=50, revocations=50)
 
 
 def say(text: str) -> None:
@@ -89,6 +90,7 @@ async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
                     servers.append(server)
                     services[size] = server.url
                 largest = plan.sizes[-1]
+                largest_pid = servers[-1].pid
                 floor = await start("floor", db.uri, data[largest].db_name, workdir / "floor",
                                     in_process)
                 servers.append(floor)
@@ -99,6 +101,9 @@ async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
                 new, raw["lookups"] = await lookups.measure(
                     services[largest], floor.url, data[largest], plan.concurrency,
                     plan.seconds, plan.rounds)
+                show(new)
+                new, raw["me"] = await memory.me(services[largest], floor.url, plan.concurrency,
+                                                 plan.seconds, plan.rounds)
                 show(new)
                 phase("lookups")
 
@@ -130,6 +135,9 @@ async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
                 new, raw["latency"] = await history.latency(
                     other.url, services[smallest], plan.latency_samples)
                 show(new)
+                new, raw["propagation"] = await memory.propagation(
+                    other.url, services[smallest], plan.revocations)
+                show(new)
                 if in_process:
                     # Switching the history off is process-wide: it would reach every app here.
                     say(not_measured("writes with history", "apps run in this process"))
@@ -145,6 +153,14 @@ async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
                     new, raw["idle_readers"] = await history.idle_readers(other.url, other.pid)
                     show(new)
                 phase("history")
+                if in_process:
+                    say(not_measured("memory holding every token", "apps run in this process"))
+                else:
+                    new, raw["held"] = await memory.held(
+                        client, services[largest], largest_pid, data[largest].db_name,
+                        plan.concurrency)
+                    show(new)
+                phase("memory")
             finally:
                 for server in servers:
                     await server.stop()

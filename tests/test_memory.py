@@ -166,3 +166,25 @@ async def test_memory_holds_at_most_its_bound(
 
 async def _is(client: Client, guid: str, status: str, headers: dict[str, str] = ADMIN) -> bool:
     return await _verify(client, guid, headers) == status
+
+
+async def test_a_new_scope_is_listed_by_another_instance_at_once(
+    client: Client, other: Client, make_scope: MakeScope
+) -> None:
+    async def names() -> list[str]:
+        response = await other.get("/api/v1/scopes", headers=ADMIN)
+        return [scope["name"] for scope in (await response.json())["items"]]
+
+    assert await names() == []
+    await make_scope("ops")
+
+    async def listed() -> bool:
+        return await names() == ["ops"]
+
+    await _until(listed)
+    assert (await client.delete("/api/v1/scopes/ops", headers=ADMIN)).status == 204
+
+    async def gone() -> bool:
+        return await names() == []
+
+    await _until(gone)

@@ -174,8 +174,10 @@ class EventFeed:
             self._memory.lost()  # a collection dropped or renamed: forget everything
         elif change.collection == "tokens":
             self._memory.forget_token(change.id)
-        else:
+        elif change.collection == "users":
             self._memory.forget_user(change.id)
+        else:
+            self._memory.forget_scopes()
 
     def _end_all(self, why: Ended) -> None:
         for subscription in self._subscriptions:

@@ -82,7 +82,7 @@ class Repository:
         self.auth_failures = AuthFailures(self.db["auth_failures"], failure_window)
         self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
         self.scopes = ScopeStore(
-            self.db["scopes"], self.db["tokens"], self.db["users"], self.events
+            self.db["scopes"], self.db["tokens"], self.db["users"], self.events, self.memory
         )
 
     async def prepare(self) -> None:

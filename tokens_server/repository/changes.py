@@ -1,8 +1,8 @@
 """The one change stream a process reads: new events for the live feed, and every write to
-tokens and users so that the process's memory forgets what changed (``memory.py``).
+tokens, users and scopes so that the process's memory forgets what changed (``memory.py``).
 
-It watches the database rather than each collection: one stream, one order. A write to a token
-or a user is reported by id only, whoever made it (another instance, a migration, an operator's
+It watches the database rather than each collection: one stream, one order. A write is
+reported by id only, whoever made it (another instance, a migration, an operator's
 shell), so no copy outlives the document it was read from.
 """
 
@@ -25,7 +25,7 @@ Document = dict[str, Any]
 # half the client's timeout, which would otherwise end the wait with an error. Memory trusts the
 # stream only while it answers this often (memory.HEARD_WITHIN_S).
 _AWAIT_MS = 500
-_WATCHED = ["tokens", "users"]
+_WATCHED = ["tokens", "users", "scopes"]
 _PIPELINE: list[Document] = [
     {
         "$match": {
@@ -42,7 +42,7 @@ _PIPELINE: list[Document] = [
 
 @dataclass(frozen=True)
 class Changed:
-    """A write to ``collection`` ("tokens" or "users"): to the document ``id``, or, when None,
+    """A write to ``collection`` (tokens, users or scopes): to the document ``id``, or, when None,
     to the collection as a whole (dropped or renamed)."""
 
     collection: str

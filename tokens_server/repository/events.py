@@ -138,6 +138,8 @@ class EventStore:
             self._memory.forget_token(str(committed.token["_id"]))
         if committed.user_id is not None:
             self._memory.forget_user(committed.user_id)
+        if committed.scope is not None:
+            self._memory.forget_scopes()
         if self.confirm_commits:
             # The embedded database commits a transaction without waiting for its journal,
             # whatever the write concern says; a journaled write after it waits for the

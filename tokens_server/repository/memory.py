@@ -1,10 +1,10 @@
 """Copies in this process of what the hot path reads: users by key hash, tokens by id and by GUID.
 
 They answer exactly what the database would, save for the few milliseconds a change takes to
-reach this process, because three rules hold:
+reach this process, because three rules hold. (Scopes are kept too, as one sorted list.)
 
-- **Every change evicts.** The process's change stream reports each write to ``tokens`` and
-  ``users`` (``forget_token`` / ``forget_user``), whichever instance or tool made it; a change
+- **Every change evicts.** The process's change stream reports each write to ``tokens``,
+  ``users`` and ``scopes`` (``forget_*``), whichever instance or tool made it; a change
   made here is also forgotten at once, before its answer leaves.
 - **Trusted only while heard.** The stream answers at least every half second; memory is used
   only if it answered within ``HEARD_WITHIN_S`` (``heard``). When the stream fails, everything
@@ -75,6 +75,7 @@ class Memory:
         self._token_of_hash: dict[str, str] = {}
         self._users: BoundedMap[str, Document] = BoundedMap(max_users)
         self._key_of_user: dict[str, str] = {}
+        self._scopes: list[Document] | None = None  # every scope, or not known
         self._epoch = 0
         self._heard_at = float("-inf")
         self._clock = clock
@@ -93,6 +94,7 @@ class Memory:
         self._token_of_hash.clear()
         self._users.clear()
         self._key_of_user.clear()
+        self._scopes = None
 
     def forget_token(self, token_id: str) -> None:
         self._epoch += 1
@@ -101,6 +103,10 @@ class Memory:
     def forget_user(self, user_id: str) -> None:
         self._epoch += 1
         self._evict_user(user_id)
+
+    def forget_scopes(self) -> None:
+        self._epoch += 1
+        self._scopes = None
 
     # The readers' side: look up; on a miss take a ticket, read the database, keep with it.
 
@@ -145,6 +151,14 @@ class Memory:
         for pushed_out in self._users.put(doc["key_hash"], doc):
             self._key_of_user.pop(str(pushed_out["_id"]), None)
         self._key_of_user[str(doc["_id"])] = doc["key_hash"]
+
+    def scopes(self) -> list[Document] | None:
+        """Every scope, sorted by name, if known."""
+        return self._scopes if self.trusted else None
+
+    def keep_scopes(self, ticket: int | None, docs: list[Document]) -> None:
+        if self._may_keep(ticket):
+            self._scopes = docs
 
     # What it holds, for the operator's numbers and the tests.
 

@@ -11,6 +11,7 @@ from ..errors import Conflict
 from ..models import Scope
 from .events import SCOPE_FIELDS, Draft, EventStore, recorded_changes
 from .failures import store
+from .memory import Memory
 from .transactions import Session
 
 Document = dict[str, object]
@@ -24,20 +25,26 @@ class ScopeStore:
         tokens: AsyncCollection[Document],
         users: AsyncCollection[Document],
         events: EventStore,
+        memory: Memory,
     ) -> None:
         self._scopes = scopes
         self._tokens = tokens
         self._users = users
         self._events = events
+        self._memory = memory
 
     async def create_indexes(self) -> None:
         await self._scopes.create_index("name", unique=True)
 
     async def all(self, names: frozenset[str] | None = None) -> list[Scope]:
         """Every scope, or only those named; sorted by name."""
-        query: Document = {} if names is None else {"name": {"$in": sorted(names)}}
-        cursor = self._scopes.find(query).sort("name", 1)
-        return [_scope(doc) async for doc in cursor]
+        docs = self._memory.scopes()
+        if docs is None:
+            ticket = self._memory.ticket()
+            # All of them: a deployment has tens or hundreds, and memory keeps the whole list.
+            docs = [doc async for doc in self._scopes.find({}).sort("name", 1)]
+            self._memory.keep_scopes(ticket, docs)
+        return [_scope(doc) for doc in docs if names is None or doc["name"] in names]
 
     async def missing(self, names: list[str]) -> list[str]:
         """Those of ``names`` that are not scopes, in the order given."""
