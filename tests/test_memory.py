@@ -157,7 +157,7 @@ async def test_memory_holds_at_most_its_bound(
     for n, token in enumerate(tokens):
         assert await _verify(small, token["guid"], users[n % 4]) == "active"
         assert memory.sizes[0] <= 3 and memory.sizes[1] <= 2
-    assert memory.sizes == (3, 2)
+    assert memory.sizes == (3, 2) and memory.index_sizes == (3, 2)
     # The most recently used stay; the others are read again, with the same answers.
     assert [_remembers(small, t["id"]) for t in tokens] == [False] * 3 + [True] * 3
     for n, token in enumerate(tokens):
@@ -188,3 +188,16 @@ async def test_a_new_scope_is_listed_by_another_instance_at_once(
         return await names() == []
 
     await _until(gone)
+
+
+async def test_no_memory_at_all_keeps_nothing(
+    aiohttp_client: AiohttpClient, settings: Settings, make_scope: MakeScope
+) -> None:
+    none = await aiohttp_client(create_app(replace(settings, memory_tokens=0, memory_users=0)))
+    memory = none.app[REPOSITORY].memory
+    await make_scope("ops")
+    made = await none.post(TOKENS, json={"name": "T", "scopes": ["ops"]}, headers=ADMIN)
+    token = await made.json()
+    for _ in range(2):
+        assert await _verify(none, token["guid"]) == "active"
+    assert memory.sizes == (0, 0) and memory.index_sizes == (0, 0)

@@ -34,6 +34,7 @@ RETRY_AFTER_S = 1
 # The pause before opening a failed change stream again, doubled at each failure in a row.
 REOPEN_MIN_S = 0.25
 REOPEN_MAX_S = 5.0
+CLOSE_WITHIN_S = 2.0
 
 
 class Ended(enum.Enum):
@@ -166,8 +167,11 @@ class EventFeed:
             self._memory.lost()
             self._end_all(Ended.RESTARTING)
         finally:
-            with contextlib.suppress(DomainError):
-                await changes.close()
+            # Bounded: a stream cancelled mid-read may leave its connection waiting on the
+            # database, and a shutdown must not wait on it.
+            with contextlib.suppress(DomainError, TimeoutError):
+                async with asyncio.timeout(CLOSE_WITHIN_S):
+                    await changes.close()
 
     def _forget(self, change: Changed) -> None:
         if change.id is None:

@@ -136,10 +136,11 @@ class Memory:
             return
         token_id = str(doc["_id"])
         self._evict_token(token_id)  # an older copy may hold another GUID's hashes
-        for pushed_out in self._tokens.put(token_id, doc):
-            self._drop_hashes(pushed_out)
         for lookup_hash in _hashes(doc):
             self._token_of_hash[lookup_hash] = token_id
+        # Hashes after the copy: with no room at all, the copy itself is pushed out.
+        for pushed_out in self._tokens.put(token_id, doc):
+            self._drop_hashes(pushed_out)
 
     def user(self, key_hash: str) -> Document | None:
         return self._users.get(key_hash) if self.trusted else None
@@ -148,9 +149,9 @@ class Memory:
         if not self._may_keep(ticket):
             return
         self._evict_user(str(doc["_id"]))  # an older copy may hold another key
+        self._key_of_user[str(doc["_id"])] = doc["key_hash"]
         for pushed_out in self._users.put(doc["key_hash"], doc):
             self._key_of_user.pop(str(pushed_out["_id"]), None)
-        self._key_of_user[str(doc["_id"])] = doc["key_hash"]
 
     def scopes(self) -> list[Document] | None:
         """Every scope, sorted by name, if known."""
@@ -169,6 +170,11 @@ class Memory:
     def sizes(self) -> tuple[int, int]:
         """Tokens and users held."""
         return len(self._tokens), len(self._users)
+
+    @property
+    def index_sizes(self) -> tuple[int, int]:
+        """Entries of the maps from GUID hash and from user id: never more than their copies."""
+        return len(self._token_of_hash), len(self._key_of_user)
 
     def _may_keep(self, ticket: int | None) -> bool:
         return ticket is not None and ticket == self._epoch and self.trusted
