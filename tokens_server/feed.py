@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .errors import DomainError, Overloaded
+from .errors import DomainError, Overloaded, Unavailable
 from .models import Event
 from .repository import Repository
 from .repository.changes import Changed, Changes, open_changes
@@ -34,7 +34,7 @@ RETRY_AFTER_S = 1
 # The pause before opening a failed change stream again, doubled at each failure in a row.
 REOPEN_MIN_S = 0.25
 REOPEN_MAX_S = 5.0
-CLOSE_WITHIN_S = 2.0
+CLOSE_WITHIN_S = 3.0
 
 
 class Ended(enum.Enum):
@@ -85,6 +85,7 @@ class EventFeed:
         # Whether a stream is watching now; cleared at once when it fails, so that no
         # subscription joins a stream that will never deliver.
         self._live = False
+        self._closing = False
         self._opening = asyncio.Lock()
 
     @property
@@ -112,17 +113,23 @@ class EventFeed:
 
     async def close(self) -> None:
         """End every subscription and stop watching: the server is shutting down."""
+        self._closing = True
         self._live = False
         self._end_all(Ended.SHUTDOWN)
-        for task in (self._keeping, self._watching):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = [task for task in (self._keeping, self._watching) if task is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # The driver may finish a read under way before it gives in to the cancel (measured:
+            # a shutdown that waited forever); the loops also stop on _closing, after at most
+            # one wait of the stream.
+            await asyncio.wait(tasks, timeout=CLOSE_WITHIN_S)
         self._memory.lost()
 
     async def _open(self) -> None:
         async with self._opening:
+            if self._closing:
+                raise Unavailable("the server is shutting down")
             if not self._live:
                 changes = await open_changes(self._repo.db)
                 self._watching = asyncio.create_task(self._watch(changes))
@@ -130,13 +137,15 @@ class EventFeed:
 
     async def _keep_watching(self) -> None:
         pause = REOPEN_MIN_S
-        while True:
+        while not self._closing:
             try:
                 await self._open()
                 assert self._watching is not None
                 await asyncio.shield(self._watching)
                 pause = REOPEN_MIN_S
             except DomainError as error:
+                if self._closing:
+                    return
                 if pause == REOPEN_MIN_S:
                     log.warning("the change stream cannot be opened (%s); trying again", error)
             except Exception:
@@ -146,7 +155,7 @@ class EventFeed:
 
     async def _watch(self, changes: Changes) -> None:
         try:
-            while True:
+            while not self._closing:
                 change = await changes.next()
                 if isinstance(change, Event):
                     for subscription in list(self._subscriptions):
