@@ -60,4 +60,6 @@ def for_browser() -> dict[str, Any]:
         "guid_filter_min": GUID_FILTER_MIN,
         "name_max": NAME_MAX,
         "description_max": DESCRIPTION_MAX,
+        # The sorts the server offers: a column is sortable when its key is one of them.
+        "sorts": list(get_args(SortKey)),
     }

@@ -16,6 +16,7 @@ ROW_FIELDS: set[str] = {
     "scopes",
     "valid_from",
     "valid_to",
+    "last_used_at",
     "is_active",
     "status",
     "version",

@@ -219,6 +219,36 @@ def test_sort_by_name_and_by_is_active(page: Page, api: Api, prefix: str) -> Non
     expect(page.get_by_test_id("sort-active")).to_contain_text("▲")
 
 
+def test_sort_by_expiration_and_last_use_from_their_headers(
+    page: Page, api: Api, prefix: str
+) -> None:
+    now = datetime.now(UTC)
+    api.token(f"{prefix} later", ["analytics"], valid_to=now + timedelta(days=5))
+    api.token(f"{prefix} sooner", ["analytics"], valid_to=now + timedelta(days=2))
+    never = api.token(f"{prefix} never", ["analytics"])
+    assert api.run(lambda c: c.verify_token(never.guid)).valid
+    search(page, prefix)
+    expect(names(page)).to_have_text([f"{prefix} later", f"{prefix} never", f"{prefix} sooner"])
+    expect(rows(page).get_by_test_id("last-used")).to_have_text(["Never", "just now", "Never"])
+
+    header = page.get_by_test_id("sort-valid-to")
+    header.click()  # soonest end first; never last
+    expect(names(page)).to_have_text([f"{prefix} sooner", f"{prefix} later", f"{prefix} never"])
+    expect(header.locator("..")).to_have_attribute("aria-sort", "ascending")
+    expect(header).to_contain_text("▲")
+    header.click()
+    expect(names(page)).to_have_text([f"{prefix} never", f"{prefix} later", f"{prefix} sooner"])
+    expect(header.locator("..")).to_have_attribute("aria-sort", "descending")
+    expect(page.get_by_test_id("sort-name").locator("..")).to_have_attribute("aria-sort", "none")
+
+    used = page.get_by_test_id("sort-last-used")
+    used.click()
+    expect(used.locator("..")).to_have_attribute("aria-sort", "ascending")
+    expect(header.locator("..")).to_have_attribute("aria-sort", "none")
+    used.click()
+    expect(used.locator("..")).to_have_attribute("aria-sort", "descending")
+
+
 def test_filters_by_guid_scope_and_status(page: Page, api: Api, prefix: str) -> None:
     wanted = api.token(f"{prefix} wanted", ["finance"])
     other = api.token(f"{prefix} other", ["ml"])
