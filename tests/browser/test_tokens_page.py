@@ -249,6 +249,27 @@ def test_sort_by_expiration_and_last_use_from_their_headers(
     expect(used.locator("..")).to_have_attribute("aria-sort", "descending")
 
 
+def test_tokens_about_to_expire_are_marked_and_one_click_away(
+    page: Page, api: Api, prefix: str
+) -> None:
+    now = datetime.now(UTC)
+    api.token(f"{prefix} soon", ["analytics"], valid_to=now + timedelta(days=2))
+    api.token(f"{prefix} later", ["analytics"], valid_to=now + timedelta(days=30))
+    expiring = api.run(lambda c: c.list_tokens(expires_within=7, limit=1)).total
+    search(page, prefix)
+    expect(names(page)).to_have_text([f"{prefix} later", f"{prefix} soon"])
+    expect(rows(page).get_by_test_id("expiry-note")).to_have_text(["Expires in 2 days"])
+    expect(rows(page).nth(1).get_by_test_id("expiry-note")).to_be_visible()
+    words = f"{expiring} tokens expire" if expiring > 1 else "1 token expires"
+    expect(page.get_by_test_id("expiring-text")).to_have_text(f"{words} within 7 days — ")
+
+    page.get_by_test_id("expiring-show").click()
+    expect(names(page)).to_have_text([f"{prefix} soon"])
+    expect(page.get_by_test_id("expiring-text")).to_contain_text("Showing the tokens")
+    page.get_by_test_id("expiring-show").click()  # "show all"
+    expect(names(page)).to_have_text([f"{prefix} later", f"{prefix} soon"])
+
+
 def test_filters_by_guid_scope_and_status(page: Page, api: Api, prefix: str) -> None:
     wanted = api.token(f"{prefix} wanted", ["finance"])
     other = api.token(f"{prefix} other", ["ml"])

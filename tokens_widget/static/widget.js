@@ -255,6 +255,26 @@ function banners(model) {
   return { node, draw, dispose: onTraits(model, ["error", "notice"], draw) };
 }
 
+/** "3 tokens expire within 7 days — show": the tokens about to expire, one click away. */
+function expiryNotice(model) {
+  const text = h("span", { "data-testid": "expiring-text" });
+  const button = h("button", { type: "button", class: "tkn-link", "data-testid": "expiring-show" });
+  const node = h("div", { class: "tkn-banner tkn-expiring", role: "status", "data-testid": "expiring" }, text, button);
+  button.addEventListener("click", () => setTrait(model, "expiring_only", !model.get("expiring_only")));
+  function draw() {
+    const count = model.get("expiring");
+    const days = model.get("expiry_warning_days");
+    const only = model.get("expiring_only");
+    const within = `within ${days === 1 ? "1 day" : `${days} days`}`;
+    node.hidden = !only && count === 0;
+    text.textContent = only
+      ? `Showing the tokens that expire ${within} — `
+      : `${count === 1 ? "1 token expires" : `${count} tokens expire`} ${within} — `;
+    button.textContent = only ? "show all" : "show";
+  }
+  return { node, draw, dispose: onTraits(model, ["expiring", "expiry_warning_days", "expiring_only"], draw) };
+}
+
 /** Search by name and GUID (sent once the typing pauses), scopes, status, and the hint. */
 function filterBar(model, limits) {
   const nameInput = h("input", { type: "search", placeholder: "Keywords…", "aria-label": "Search by name", "data-testid": "name-filter" });
@@ -392,6 +412,7 @@ function gridRow({ onEdit, onConfirm, onHistory }) {
     validFrom.replaceChildren(...localDate(data.valid_from));
     validTo.title = data.valid_to ? fullDateFormat.format(new Date(data.valid_to)) : "Never expires";
     validTo.replaceChildren(...(data.valid_to ? localDate(data.valid_to) : [h("span", { class: "tkn-muted" }, "Never")]));
+    if (data.expiry_note) validTo.append(h("span", { class: "tkn-expiry", "data-testid": "expiry-note" }, data.expiry_note));
     lastUsed.title = data.last_used_at ? fullDateFormat.format(new Date(data.last_used_at)) : "Never used";
     lastUsed.replaceChildren(data.last_used_at ? usedAgo(data.last_used_at) : h("span", { class: "tkn-muted" }, "Never"));
     status.className = `tkn-status tkn-${data.is_active ? "active" : "inactive"}`;
@@ -1072,6 +1093,7 @@ function render({ model, el }) {
   const parts = [
     top,
     banners(model),
+    expiryNotice(model),
     filterBar(model, limits),
     grid(model, limits, {
       onEdit: (row) => openForm(layer, context, row),
