@@ -41,12 +41,13 @@ def names(page: Page) -> Locator:
 
 def test_the_grid_in_the_viewers_time_zone_and_the_screenshot(page: Page, api: Api) -> None:
     now = datetime.now(UTC)
-    api.token(
+    nightly = api.token(
         "Nightly ETL",
         ["analytics"],
         description="Loads the warehouse every night",
         valid_to=now + timedelta(days=90),
     )
+    assert api.run(lambda c: c.verify_token(nightly.guid)).valid
     api.token(
         "Model training pipeline",
         ["ml"],
@@ -57,7 +58,7 @@ def test_the_grid_in_the_viewers_time_zone_and_the_screenshot(page: Page, api: A
         "Quarterly finance export",
         ["finance", "analytics"],
         description="Reports for the board",
-        valid_to=now + timedelta(days=30),
+        valid_to=now + timedelta(days=3),
     )
     api.token("BI dashboard refresh", ["analytics"])
     legacy = api.token("Legacy CRM import", ["finance"])
@@ -69,6 +70,9 @@ def test_the_grid_in_the_viewers_time_zone_and_the_screenshot(page: Page, api: A
     expect(training.get_by_test_id("valid-from")).to_have_text("Jan 15, 203110:30 AM")
     expect(training.get_by_test_id("status")).to_have_text("Scheduled")
     expect(row(page, "BI dashboard refresh").get_by_test_id("valid-to")).to_have_text("Never")
+    quarterly = row(page, "Quarterly finance export")
+    expect(quarterly.get_by_test_id("expiry-note")).to_have_text("Expires in 3 days")
+    expect(row(page, "Nightly ETL").get_by_test_id("last-used")).to_have_text("just now")
     expect(page.get_by_text("Times shown in Europe/Ljubljana")).to_be_visible()
     expect(page.get_by_test_id("sort-name").locator("..")).to_have_attribute(
         "aria-sort", "ascending"
