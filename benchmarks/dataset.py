@@ -71,7 +71,15 @@ def _token_fields(rng: random.Random, scope: str, now: datetime) -> tuple[Docume
         "valid_from": valid_from.replace(microsecond=0),
         "valid_to": None if valid_to is None else valid_to.replace(microsecond=0),
     }
-    audit = {"revoked_at": revoked_at, "revoked_by": None if revoked_at is None else "bench"}
+    # Made over the last year and a half; half never used, the rest within the last 60 days.
+    created_at = now - timedelta(days=rng.uniform(0, 500))
+    last_used_at = None if rng.random() < 0.5 else now - timedelta(days=rng.uniform(0, 60))
+    audit = {
+        "revoked_at": revoked_at,
+        "revoked_by": None if revoked_at is None else "bench",
+        "created_at": created_at.replace(microsecond=0),
+        "last_used_at": None if last_used_at is None else last_used_at.replace(microsecond=0),
+    }
     return fields, audit
 
 

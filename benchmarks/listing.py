@@ -10,18 +10,18 @@ from __future__ import annotations
 import contextlib
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from tokens_server.models import Caller, TokenQuery, utcnow
+from tokens_server.models import Caller, TokenQuery, TokenSort, utcnow
 from tokens_server.repository import Repository
 
 from . import dataset
 from .stats import Ratio, percentile
 
-SORTS = ("name", "-name", "is_active", "-is_active")
+SORTS: tuple[str, ...] = get_args(TokenSort)
 Document = dict[str, Any]
 
 

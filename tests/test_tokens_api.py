@@ -426,7 +426,7 @@ async def test_paging_defaults_and_past_the_end(client: Client) -> None:
         ("offset=-1", "offset"),
         ("limit=ten", "limit"),
         ("offset=1.5", "offset"),
-        ("sort=created_at", "sort"),
+        ("sort=updated_at", "sort"),
         ("sort=+name", "sort"),
     ],
 )

@@ -8,7 +8,20 @@ from enum import Enum
 from typing import Any, Literal, get_args
 
 TokenStatus = Literal["scheduled", "active", "expired", "revoked"]
-TokenSort = Literal["name", "-name", "is_active", "-is_active"]
+TokenSort = Literal[
+    "name",
+    "-name",
+    "is_active",
+    "-is_active",
+    "valid_from",
+    "-valid_from",
+    "valid_to",
+    "-valid_to",
+    "last_used_at",
+    "-last_used_at",
+    "created_at",
+    "-created_at",
+]
 StatusFilter = Literal["active", "inactive"]
 # The events that may change who an existing user is as a caller: its key, scopes or existence.
 UserChange = Literal["user.updated", "user.key_rotated", "user.deleted"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 # The server's own GUID maker (standard library only, shipped in the same distribution), so a
@@ -176,7 +177,7 @@ class ActionHandler:
         token = await self._client().get_token(str(request.get("token_id")))
         # The dialog's next save compares with these values, not those it opened with.
         self.widget.page_tokens[token.id] = token
-        return {"row": token_row(token)}
+        return {"row": token_row(token, datetime.now(UTC), self.widget.expiry_warning_days)}
 
     # --- helpers -----------------------------------------------------------------------------
 

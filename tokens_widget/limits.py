@@ -17,6 +17,7 @@ from tokens_server.limits import (
     DESCRIPTION_MAX,
     GUID_FILTER_MIN,
     HEARTBEAT_S,
+    LIST_DAYS_MAX,
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
     TOKEN_NAME_MAX,
@@ -29,6 +30,7 @@ __all__ = [
     "FEED_SILENCE_MAX",
     "GUID_FILTER_MIN",
     "GUID_PATTERN",
+    "LIST_DAYS_MAX",
     "NAME_MAX",
     "PAGE_SIZES",
     "PAGE_SIZE_MAX",
@@ -60,4 +62,6 @@ def for_browser() -> dict[str, Any]:
         "guid_filter_min": GUID_FILTER_MIN,
         "name_max": NAME_MAX,
         "description_max": DESCRIPTION_MAX,
+        # The sorts the server offers: a column is sortable when its key is one of them.
+        "sorts": list(get_args(SortKey)),
     }

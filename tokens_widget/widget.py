@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Coroutine, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,16 @@ class TokensWidget(anywidget.AnyWidget):
     sort = t.Enum(limits.SORT_KEYS, "name", help="Column to sort by; '-' descends.").tag(sync=True)
     page = t.Int(0, help="Zero-based page number.").tag(sync=True)
     page_size = t.Int(limits.DEFAULT_PAGE_SIZE, help=f"Rows per page, one of {PAGE_SIZES}.").tag(
+        sync=True
+    )
+
+    expiry_warning_days = t.Int(
+        7, help="Mark active tokens that expire within this many days, and count them."
+    ).tag(sync=True)
+    expiring_only = t.Bool(
+        False, help="Show only the active tokens that expire within expiry_warning_days."
+    ).tag(sync=True)
+    expiring = t.Int(0, help="How many active tokens expire within expiry_warning_days.").tag(
         sync=True
     )
 
@@ -123,7 +134,23 @@ class TokensWidget(anywidget.AnyWidget):
 
     # --- reacting to the front end -----------------------------------------------------------
 
-    @t.observe("name_filter", "guid_filter", "scope_filter", "status_filter", "sort", "page_size")
+    @t.validate("expiry_warning_days")
+    def _valid_expiry_warning_days(self, proposal: Any) -> int:
+        days = int(proposal["value"])
+        if not 1 <= days <= limits.LIST_DAYS_MAX:
+            raise t.TraitError(f"expiry_warning_days must be 1 to {limits.LIST_DAYS_MAX}")
+        return days
+
+    @t.observe(
+        "name_filter",
+        "guid_filter",
+        "scope_filter",
+        "status_filter",
+        "sort",
+        "page_size",
+        "expiring_only",
+        "expiry_warning_days",
+    )
     def _on_filter(self, change: Mapping[str, Any]) -> None:
         # A new filter starts again at the first page. The browser already waited for the
         # typing to pause, so each change is one reload.
@@ -216,7 +243,9 @@ class TokensWidget(anywidget.AnyWidget):
             sort=self.sort,
             limit=self.page_size,
             offset=self.page * self.page_size,
+            expires_within=self.expiry_warning_days if self.expiring_only else None,
         )
+        soon = await self.client.list_tokens(expires_within=self.expiry_warning_days, limit=1)
         if not page.items and page.total and self.page > 0:
             # The page emptied (deletions elsewhere): show the last page that has rows.
             last = (page.total - 1) // self.page_size
@@ -224,8 +253,10 @@ class TokensWidget(anywidget.AnyWidget):
             return
         self.page_tokens = {token.id: token for token in page.items}
         # A new list object every time: a list trait syncs only when its value is replaced.
-        self._rows = [token_row(token) for token in page.items]
+        now = datetime.now(UTC)
+        self._rows = [token_row(token, now, self.expiry_warning_days) for token in page.items]
         self.total = page.total
+        self.expiring = soon.total
         self._loaded = True
         self.error = ""
 

@@ -41,12 +41,13 @@ def names(page: Page) -> Locator:
 
 def test_the_grid_in_the_viewers_time_zone_and_the_screenshot(page: Page, api: Api) -> None:
     now = datetime.now(UTC)
-    api.token(
+    nightly = api.token(
         "Nightly ETL",
         ["analytics"],
         description="Loads the warehouse every night",
         valid_to=now + timedelta(days=90),
     )
+    assert api.run(lambda c: c.verify_token(nightly.guid)).valid
     api.token(
         "Model training pipeline",
         ["ml"],
@@ -57,7 +58,7 @@ def test_the_grid_in_the_viewers_time_zone_and_the_screenshot(page: Page, api: A
         "Quarterly finance export",
         ["finance", "analytics"],
         description="Reports for the board",
-        valid_to=now + timedelta(days=30),
+        valid_to=now + timedelta(days=3),
     )
     api.token("BI dashboard refresh", ["analytics"])
     legacy = api.token("Legacy CRM import", ["finance"])
@@ -69,6 +70,9 @@ def test_the_grid_in_the_viewers_time_zone_and_the_screenshot(page: Page, api: A
     expect(training.get_by_test_id("valid-from")).to_have_text("Jan 15, 203110:30 AM")
     expect(training.get_by_test_id("status")).to_have_text("Scheduled")
     expect(row(page, "BI dashboard refresh").get_by_test_id("valid-to")).to_have_text("Never")
+    quarterly = row(page, "Quarterly finance export")
+    expect(quarterly.get_by_test_id("expiry-note")).to_have_text("Expires in 3 days")
+    expect(row(page, "Nightly ETL").get_by_test_id("last-used")).to_have_text("just now")
     expect(page.get_by_text("Times shown in Europe/Ljubljana")).to_be_visible()
     expect(page.get_by_test_id("sort-name").locator("..")).to_have_attribute(
         "aria-sort", "ascending"
@@ -217,6 +221,57 @@ def test_sort_by_name_and_by_is_active(page: Page, api: Api, prefix: str) -> Non
     page.get_by_test_id("sort-active").click()  # inactive first
     expect(names(page)).to_have_text([f"{prefix} charlie", f"{prefix} Alpha", f"{prefix} bravo"])
     expect(page.get_by_test_id("sort-active")).to_contain_text("▲")
+
+
+def test_sort_by_expiration_and_last_use_from_their_headers(
+    page: Page, api: Api, prefix: str
+) -> None:
+    now = datetime.now(UTC)
+    api.token(f"{prefix} later", ["analytics"], valid_to=now + timedelta(days=5))
+    api.token(f"{prefix} sooner", ["analytics"], valid_to=now + timedelta(days=2))
+    never = api.token(f"{prefix} never", ["analytics"])
+    assert api.run(lambda c: c.verify_token(never.guid)).valid
+    search(page, prefix)
+    expect(names(page)).to_have_text([f"{prefix} later", f"{prefix} never", f"{prefix} sooner"])
+    expect(rows(page).get_by_test_id("last-used")).to_have_text(["Never", "just now", "Never"])
+
+    header = page.get_by_test_id("sort-valid-to")
+    header.click()  # soonest end first; never last
+    expect(names(page)).to_have_text([f"{prefix} sooner", f"{prefix} later", f"{prefix} never"])
+    expect(header.locator("..")).to_have_attribute("aria-sort", "ascending")
+    expect(header).to_contain_text("▲")
+    header.click()
+    expect(names(page)).to_have_text([f"{prefix} never", f"{prefix} later", f"{prefix} sooner"])
+    expect(header.locator("..")).to_have_attribute("aria-sort", "descending")
+    expect(page.get_by_test_id("sort-name").locator("..")).to_have_attribute("aria-sort", "none")
+
+    used = page.get_by_test_id("sort-last-used")
+    used.click()
+    expect(used.locator("..")).to_have_attribute("aria-sort", "ascending")
+    expect(header.locator("..")).to_have_attribute("aria-sort", "none")
+    used.click()
+    expect(used.locator("..")).to_have_attribute("aria-sort", "descending")
+
+
+def test_tokens_about_to_expire_are_marked_and_one_click_away(
+    page: Page, api: Api, prefix: str
+) -> None:
+    now = datetime.now(UTC)
+    api.token(f"{prefix} soon", ["analytics"], valid_to=now + timedelta(days=2))
+    api.token(f"{prefix} later", ["analytics"], valid_to=now + timedelta(days=30))
+    expiring = api.run(lambda c: c.list_tokens(expires_within=7, limit=1)).total
+    search(page, prefix)
+    expect(names(page)).to_have_text([f"{prefix} later", f"{prefix} soon"])
+    expect(rows(page).get_by_test_id("expiry-note")).to_have_text(["Expires in 2 days"])
+    expect(rows(page).nth(1).get_by_test_id("expiry-note")).to_be_visible()
+    words = f"{expiring} tokens expire" if expiring > 1 else "1 token expires"
+    expect(page.get_by_test_id("expiring-text")).to_have_text(f"{words} within 7 days — ")
+
+    page.get_by_test_id("expiring-show").click()
+    expect(names(page)).to_have_text([f"{prefix} soon"])
+    expect(page.get_by_test_id("expiring-text")).to_contain_text("Showing the tokens")
+    page.get_by_test_id("expiring-show").click()  # "show all"
+    expect(names(page)).to_have_text([f"{prefix} later", f"{prefix} soon"])
 
 
 def test_filters_by_guid_scope_and_status(page: Page, api: Api, prefix: str) -> None:

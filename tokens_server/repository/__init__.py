@@ -91,6 +91,7 @@ class Repository:
         # lack one. After the first start the index exists and finds such tokens at once.
         await self.tokens.encrypt_plaintext_guids()
         await self.tokens.create_indexes()
+        await self.tokens.add_end_dates()
         await self.events.create_indexes()
         await self.users.create_indexes()
         await self.scopes.create_indexes()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from ..crypto import GuidCipher
@@ -11,6 +12,14 @@ from ..models import Token
 from ..names import search_key
 
 Document = dict[str, Any]
+
+# ``ends_at`` is ``valid_to``, with "never" stored as the last instant a date can hold: sorted
+# by it, on an index, tokens that never expire come after every date, not before as null would.
+NEVER = datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
+def ends_at(valid_to: datetime | None) -> datetime:
+    return NEVER if valid_to is None else valid_to
 
 
 class TokenDocuments:
@@ -43,6 +52,8 @@ class TokenDocuments:
         stored = {k: v for k, v in changes.items() if k != "guid"}
         if "name" in changes:
             stored["name_key"] = search_key(changes["name"])
+        if "valid_to" in changes:
+            stored["ends_at"] = ends_at(changes["valid_to"])
         if "guid" in changes:
             stored.update(self.guid_fields(changes["guid"]))
         return stored

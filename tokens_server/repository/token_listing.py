@@ -16,11 +16,21 @@ from .token_documents import TokenDocuments
 Document = dict[str, Any]
 
 # One ordering for each sort a list may ask for (TokenSort); name and _id break ties.
+# valid_to sorts by ends_at, where "never" is the latest date (token_documents.NEVER); never used
+# (null last_used_at) comes first ascending, as null sorts before every date.
 SORTS: dict[TokenSort, Document] = {
     "name": {"name_key": 1, "name": 1, "_id": 1},
     "-name": {"name_key": -1, "name": 1, "_id": 1},
     "is_active": {"is_active": 1, "name_key": 1, "name": 1, "_id": 1},
     "-is_active": {"is_active": -1, "name_key": 1, "name": 1, "_id": 1},
+    "valid_from": {"valid_from": 1, "name_key": 1, "name": 1, "_id": 1},
+    "-valid_from": {"valid_from": -1, "name_key": 1, "name": 1, "_id": 1},
+    "valid_to": {"ends_at": 1, "name_key": 1, "name": 1, "_id": 1},
+    "-valid_to": {"ends_at": -1, "name_key": 1, "name": 1, "_id": 1},
+    "last_used_at": {"last_used_at": 1, "name_key": 1, "name": 1, "_id": 1},
+    "-last_used_at": {"last_used_at": -1, "name_key": 1, "name": 1, "_id": 1},
+    "created_at": {"created_at": 1, "name_key": 1, "name": 1, "_id": 1},
+    "-created_at": {"created_at": -1, "name_key": 1, "name": 1, "_id": 1},
 }
 
 

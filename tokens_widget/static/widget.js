@@ -255,6 +255,26 @@ function banners(model) {
   return { node, draw, dispose: onTraits(model, ["error", "notice"], draw) };
 }
 
+/** "3 tokens expire within 7 days — show": the tokens about to expire, one click away. */
+function expiryNotice(model) {
+  const text = h("span", { "data-testid": "expiring-text" });
+  const button = h("button", { type: "button", class: "tkn-link", "data-testid": "expiring-show" });
+  const node = h("div", { class: "tkn-banner tkn-expiring", role: "status", "data-testid": "expiring" }, text, button);
+  button.addEventListener("click", () => setTrait(model, "expiring_only", !model.get("expiring_only")));
+  function draw() {
+    const count = model.get("expiring");
+    const days = model.get("expiry_warning_days");
+    const only = model.get("expiring_only");
+    const within = `within ${days === 1 ? "1 day" : `${days} days`}`;
+    node.hidden = !only && count === 0;
+    text.textContent = only
+      ? `Showing the tokens that expire ${within} — `
+      : `${count === 1 ? "1 token expires" : `${count} tokens expire`} ${within} — `;
+    button.textContent = only ? "show all" : "show";
+  }
+  return { node, draw, dispose: onTraits(model, ["expiring", "expiry_warning_days", "expiring_only"], draw) };
+}
+
 /** Search by name and GUID (sent once the typing pauses), scopes, status, and the hint. */
 function filterBar(model, limits) {
   const nameInput = h("input", { type: "search", placeholder: "Keywords…", "aria-label": "Search by name", "data-testid": "name-filter" });
@@ -362,13 +382,14 @@ function gridRow({ onEdit, onConfirm, onHistory }) {
   const guid = h("td", { class: "tkn-guid" });
   const validFrom = h("td", { "data-testid": "valid-from" });
   const validTo = h("td", { "data-testid": "valid-to" });
+  const lastUsed = h("td", { "data-testid": "last-used" });
   const status = h("span", { "data-testid": "status" });
   const edit = iconButton("edit", "Edit", { "data-testid": "edit", onclick: () => onEdit(row.current) });
   const revoke = iconButton("revoke", "Revoke", { "data-testid": "revoke", onclick: () => onConfirm("revoke", row.current) });
   const remove = iconButton("trash", "Delete", { class: "tkn-icon tkn-danger-icon", "data-testid": "delete", onclick: () => onConfirm("delete", row.current) });
   const history = iconButton("history", "History", { "data-testid": "history", onclick: () => onHistory(row.current) });
   const nameCell = h("td", { class: "tkn-name" }, name, scopes);
-  row.node = h("tr", { "data-testid": "row" }, nameCell, guid, validFrom, validTo,
+  row.node = h("tr", { "data-testid": "row" }, nameCell, guid, validFrom, validTo, lastUsed,
     h("td", {}, status), h("td", { class: "tkn-row-actions" }, history, edit, revoke, remove));
   let drawn = "";
 
@@ -391,6 +412,9 @@ function gridRow({ onEdit, onConfirm, onHistory }) {
     validFrom.replaceChildren(...localDate(data.valid_from));
     validTo.title = data.valid_to ? fullDateFormat.format(new Date(data.valid_to)) : "Never expires";
     validTo.replaceChildren(...(data.valid_to ? localDate(data.valid_to) : [h("span", { class: "tkn-muted" }, "Never")]));
+    if (data.expiry_note) validTo.append(h("span", { class: "tkn-expiry", "data-testid": "expiry-note" }, data.expiry_note));
+    lastUsed.title = data.last_used_at ? fullDateFormat.format(new Date(data.last_used_at)) : "Never used";
+    lastUsed.replaceChildren(data.last_used_at ? usedAgo(data.last_used_at) : h("span", { class: "tkn-muted" }, "Never"));
     status.className = `tkn-status tkn-${data.is_active ? "active" : "inactive"}`;
     status.textContent = data.is_active ? "Active" : STATUS_WORDS[data.status] || "Inactive";
     const label = (button, verb, disabled, title) => {
@@ -413,31 +437,36 @@ function firstEnabled(node) {
 }
 
 /** The sortable table of one page of tokens; rows are kept by id between draws. */
-function grid(model, actions, fallbackFocus) {
+function grid(model, limits, actions, fallbackFocus) {
+  // A column sorts by the server's sort of its key; a first click sorts one way, the next the
+  // other. "Is active" starts with the active tokens, every other column ascending.
   const sortHeader = (label, key, testid) => {
     const indicator = h("span", { class: "tkn-sort-indicator", "aria-hidden": "true" });
     const button = h("button", { type: "button", class: "tkn-sort", "data-testid": testid }, label, indicator);
     const th = h("th", { scope: "col" }, button);
-    button.addEventListener("click", () => {
-      const sort = model.get("sort");
-      // Name starts A→Z; "Is active" starts with the active tokens first.
-      const next = key === "name" ? (sort === "name" ? "-name" : "name") : (sort === "-is_active" ? "is_active" : "-is_active");
-      setTrait(model, "sort", next);
-    });
+    const first = key === "is_active" ? "-is_active" : key;
+    const other = first.startsWith("-") ? first.slice(1) : `-${first}`;
+    button.addEventListener("click", () => setTrait(model, "sort", model.get("sort") === first ? other : first));
     return { th, key, indicator };
   };
-  const sortName = sortHeader("Name", "name", "sort-name");
-  const sortActive = sortHeader("Is active", "is_active", "sort-active");
+  const headerCell = (label, key, testid) => (limits.sorts.includes(key) ? sortHeader(label, key, testid) : { th: h("th", { scope: "col" }, label) });
+  const columns = [
+    headerCell("Name", "name", "sort-name"),
+    { th: h("th", { scope: "col" }, "GUID") },
+    headerCell("Active from", "valid_from", "sort-valid-from"),
+    headerCell("Expiration", "valid_to", "sort-valid-to"),
+    headerCell("Last used", "last_used_at", "sort-last-used"),
+    headerCell("Is active", "is_active", "sort-active"),
+    { th: h("th", { scope: "col", class: "tkn-actions-col" }, h("span", { class: "tkn-offscreen" }, "Actions")) },
+  ];
+  const sortable = columns.filter((c) => c.key);
   const tbody = h("tbody", { "data-testid": "rows" });
-  const table = h("table", { class: "tkn-grid" },
-    h("thead", {}, h("tr", {}, sortName.th, h("th", { scope: "col" }, "GUID"), h("th", { scope: "col" }, "Active from"),
-      h("th", { scope: "col" }, "Expiration"), sortActive.th, h("th", { scope: "col", class: "tkn-actions-col" }, h("span", { class: "tkn-offscreen" }, "Actions")))),
-    tbody);
+  const table = h("table", { class: "tkn-grid" }, h("thead", {}, h("tr", {}, ...columns.map((c) => c.th))), tbody);
   const node = h("div", { class: "tkn-table-wrap" }, table);
   const rows = new Map(); // token id -> gridRow
 
   function message(text) {
-    return h("tr", { class: "tkn-empty" }, h("td", { colspan: "6" }, text));
+    return h("tr", { class: "tkn-empty" }, h("td", { colspan: String(columns.length) }, text));
   }
 
   function drawRows() {
@@ -477,7 +506,7 @@ function grid(model, actions, fallbackFocus) {
 
   function drawSort() {
     const sort = model.get("sort");
-    for (const column of [sortName, sortActive]) {
+    for (const column of sortable) {
       const active = sort.replace("-", "") === column.key;
       const descending = sort.startsWith("-");
       column.th.setAttribute("aria-sort", active ? (descending ? "descending" : "ascending") : "none");
@@ -970,6 +999,17 @@ function historyDialog(layer, request, row) {
   more();
 }
 
+/** "just now", "4 min ago", "3 days ago": how long ago a token was last used. */
+function usedAgo(iso) {
+  const minutes = (Date.now() - Date.parse(iso)) / 60_000;
+  if (!(minutes >= 1)) return "just now"; // also when the clocks disagree a little
+  if (minutes < 60) return `${Math.floor(minutes)} min ago`;
+  const hours = minutes / 60;
+  if (hours < 24) return `${Math.floor(hours)} h ago`;
+  const days = Math.floor(hours / 24);
+  return days === 1 ? "1 day ago" : `${days} days ago`;
+}
+
 /** "just now", "3 minutes ago": how long ago an instant was, for a notice that stays open. */
 function ago(iso) {
   const seconds = (Date.now() - Date.parse(iso)) / 1000;
@@ -1053,8 +1093,9 @@ function render({ model, el }) {
   const parts = [
     top,
     banners(model),
+    expiryNotice(model),
     filterBar(model, limits),
-    grid(model, {
+    grid(model, limits, {
       onEdit: (row) => openForm(layer, context, row),
       onConfirm: (kind, row) => confirmAction(layer, request, kind, row),
       onHistory: (row) => historyDialog(layer, request, row),
