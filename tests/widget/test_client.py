@@ -83,7 +83,7 @@ async def test_list_filters_sort_and_pages(admin: TokensClient) -> None:
     assert everything == ["alpha etl", "Beta ETL", "gamma"]
     assert (await admin.list_tokens(status="inactive")).total == 0
     in_two_days = datetime.now(UTC) + timedelta(days=2)
-    ending = await admin.create_token("ending", ["ml"], valid_to=in_two_days)
+    await admin.create_token("ending", ["ml"], valid_to=in_two_days)
     assert [t.name for t in (await admin.list_tokens(expires_within=7)).items] == ["ending"]
     # None was used yet (what a use does to the filter: tests/test_tokens_api.py).
     unused = await admin.list_tokens(unused_for=1)
