@@ -72,8 +72,8 @@ class Subscription:
 
 class EventFeed:
     """Reads the process's change stream from start to shutdown: new events to the subscribers,
-    every write to tokens and users to ``memory``. A stream that fails is opened again, after a
-    pause that doubles up to ``REOPEN_MAX_S``."""
+    every write to tokens, users and scopes to ``memory``. A stream that fails is opened again,
+    after a pause that doubles up to ``REOPEN_MAX_S``."""
 
     def __init__(self, repo: Repository, max_subscribers: int) -> None:
         self._repo = repo
