@@ -37,7 +37,7 @@ class Plan:
 FULL = Plan(visible=1000, sizes=(1000, 10_000, 100_000), concurrency=16, seconds=4, rounds=3,
             list_samples=12, latency_samples=300, revocations=200)
 QUICK = Plan(visible=200, sizes=(200, 2000, 10_000), concurrency=16, seconds=1.5, rounds=1,
-             list_samples=3, latency_samples=50, revocations=50)
+             list_samples=3, latency_samples=50, revocations=200)
 
 
 def say(text: str) -> None:
