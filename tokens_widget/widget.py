@@ -92,6 +92,7 @@ class TokensWidget(anywidget.AnyWidget):
         self.home = HomeLoop()
         self._reload_task: asyncio.Task[None] | None = None
         self._busy_count = 0
+        self._count_due = True
         self.user: User | None = None
         #: The tokens of the page shown, by id.
         self.page_tokens: dict[str, Token] = {}
@@ -154,14 +155,18 @@ class TokensWidget(anywidget.AnyWidget):
     def _on_filter(self, change: Mapping[str, Any]) -> None:
         # A new filter starts again at the first page. The browser already waited for the
         # typing to pause, so each change is one reload.
+        # The count of tokens about to expire does not depend on the filters, the sort or the
+        # page: it is asked again only when its number of days changes (or the tokens do).
+        recount = change["name"] == "expiry_warning_days"
         if self.page != 0:
+            self._count_due = self._count_due or recount
             self.page = 0  # the page observer reloads
         else:
-            self._schedule_reload()
+            self._schedule_reload(recount=recount)
 
     @t.observe("page")
     def _on_page(self, change: Mapping[str, Any]) -> None:
-        self._schedule_reload()
+        self._schedule_reload(recount=False)
 
     @on_home_loop
     def _on_message(self, widget: Any, content: Any, buffers: list[bytes]) -> None:
@@ -196,9 +201,13 @@ class TokensWidget(anywidget.AnyWidget):
         self._schedule_reload(with_user=True)
 
     @on_home_loop  # a filter or page changed in the browser arrives on a subshell too
-    def _schedule_reload(self, with_user: bool = False) -> asyncio.Task[None] | None:
+    def _schedule_reload(
+        self, with_user: bool = False, recount: bool = True
+    ) -> asyncio.Task[None] | None:
         if self.client is None:
             return None
+        # Kept until a load has counted: a reload dropped for a newer one passes it on.
+        self._count_due = self._count_due or recount
         with_user = with_user or not self._loaded
         if self._reload_task is not None and not self._reload_task.done():
             # The newest request wins; an older one still waiting or running is dropped.
@@ -245,7 +254,6 @@ class TokensWidget(anywidget.AnyWidget):
             offset=self.page * self.page_size,
             expires_within=self.expiry_warning_days if self.expiring_only else None,
         )
-        soon = await self.client.list_tokens(expires_within=self.expiry_warning_days, limit=1)
         if not page.items and page.total and self.page > 0:
             # The page emptied (deletions elsewhere): show the last page that has rows.
             last = (page.total - 1) // self.page_size
@@ -256,7 +264,10 @@ class TokensWidget(anywidget.AnyWidget):
         now = datetime.now(UTC)
         self._rows = [token_row(token, now, self.expiry_warning_days) for token in page.items]
         self.total = page.total
-        self.expiring = soon.total
+        if self._count_due:
+            soon = await self.client.list_tokens(expires_within=self.expiry_warning_days, limit=1)
+            self.expiring = soon.total
+            self._count_due = False
         self._loaded = True
         self.error = ""
 
