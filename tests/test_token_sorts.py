@@ -1,6 +1,7 @@
 """Sorting a token list by its dates, each way: tokens that never expire after every date when
 ascending by valid_to, never-used tokens first when ascending by last use, ties by name then
-id, and pages that split a tie neither repeat nor skip a token."""
+id (descending: the exact reverse, ties too, so one index serves both), and pages that split a
+tie neither repeat nor skip a token."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from tests.support import ADMIN, in_, now
+from tokens_server.repository.token_listing import SORTS
 from tokens_server.state import REPOSITORY
 
 Client = TestClient[Any, Any]
@@ -63,11 +65,11 @@ async def tokens(
     ("sort", "order"),
     [
         ("valid_from", ["Alpha", "Bravo", "Charlie", "Delta"]),
-        ("-valid_from", ["Delta", "Charlie", "Alpha", "Bravo"]),
+        ("-valid_from", ["Delta", "Charlie", "Bravo", "Alpha"]),
         ("valid_to", ["Delta", "Charlie", "Alpha", "Bravo"]),
         ("-valid_to", ["Bravo", "Alpha", "Charlie", "Delta"]),
         ("last_used_at", ["Charlie", "Delta", "Alpha", "Bravo"]),
-        ("-last_used_at", ["Alpha", "Bravo", "Delta", "Charlie"]),
+        ("-last_used_at", ["Bravo", "Alpha", "Delta", "Charlie"]),
         ("created_at", ["Delta", "Alpha", "Charlie", "Bravo"]),
         ("-created_at", ["Bravo", "Charlie", "Alpha", "Delta"]),
     ],
@@ -116,3 +118,13 @@ async def test_tokens_stored_before_end_dates_get_them_at_start(
     stored = raw_db["tokens"].find_one({"_id": ObjectId(soon["id"])})
     assert stored is not None and stored["ends_at"] == stored["valid_to"]
     assert never["valid_to"] is None
+
+
+async def test_each_date_sort_reads_one_index_forwards_or_backwards(
+    client: Client, raw_db: RawDb
+) -> None:
+    indexes = [dict(index["key"]) for index in raw_db["tokens"].list_indexes()]
+    for sort in ("valid_from", "valid_to", "last_used_at", "created_at"):
+        ascending, descending = SORTS[sort], SORTS[f"-{sort}"]
+        assert ascending in indexes, sort
+        assert descending == {key: -direction for key, direction in ascending.items()}, sort

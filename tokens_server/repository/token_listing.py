@@ -15,7 +15,9 @@ from .token_documents import TokenDocuments
 
 Document = dict[str, Any]
 
-# One ordering for each sort a list may ask for (TokenSort); name and _id break ties.
+# One ordering for each sort a list may ask for (TokenSort); name and _id break ties. A date's
+# descending sort is the exact reverse of its ascending one, ties too: MongoDB reads one index
+# (repository/tokens.create_indexes) forwards or backwards, never with mixed directions.
 # valid_to sorts by ends_at, where "never" is the latest date (token_documents.NEVER); never used
 # (null last_used_at) comes first ascending, as null sorts before every date.
 SORTS: dict[TokenSort, Document] = {
@@ -24,13 +26,13 @@ SORTS: dict[TokenSort, Document] = {
     "is_active": {"is_active": 1, "name_key": 1, "name": 1, "_id": 1},
     "-is_active": {"is_active": -1, "name_key": 1, "name": 1, "_id": 1},
     "valid_from": {"valid_from": 1, "name_key": 1, "name": 1, "_id": 1},
-    "-valid_from": {"valid_from": -1, "name_key": 1, "name": 1, "_id": 1},
+    "-valid_from": {"valid_from": -1, "name_key": -1, "name": -1, "_id": -1},
     "valid_to": {"ends_at": 1, "name_key": 1, "name": 1, "_id": 1},
-    "-valid_to": {"ends_at": -1, "name_key": 1, "name": 1, "_id": 1},
+    "-valid_to": {"ends_at": -1, "name_key": -1, "name": -1, "_id": -1},
     "last_used_at": {"last_used_at": 1, "name_key": 1, "name": 1, "_id": 1},
-    "-last_used_at": {"last_used_at": -1, "name_key": 1, "name": 1, "_id": 1},
+    "-last_used_at": {"last_used_at": -1, "name_key": -1, "name": -1, "_id": -1},
     "created_at": {"created_at": 1, "name_key": 1, "name": 1, "_id": 1},
-    "-created_at": {"created_at": -1, "name_key": 1, "name": 1, "_id": 1},
+    "-created_at": {"created_at": -1, "name_key": -1, "name": -1, "_id": -1},
 }
 
 
@@ -95,6 +97,7 @@ def ordering(query: TokenQuery, now: datetime) -> list[Document]:
 
 
 def paged(query: TokenQuery, now: datetime, stages: list[Document]) -> list[Document]:
-    """``stages`` followed by one facet: the total they match and the page asked for."""
-    page = [*ordering(query, now), {"$skip": query.offset}, {"$limit": query.limit}]
-    return [*stages, {"$facet": {"total": [{"$count": "n"}], "items": page}}]
+    """``stages``, sorted, then one facet: the total they match and the page asked for. The
+    sort comes before the facet: stages inside a facet never use an index."""
+    page = [{"$skip": query.offset}, {"$limit": query.limit}]
+    return [*stages, *ordering(query, now), {"$facet": {"total": [{"$count": "n"}], "items": page}}]
