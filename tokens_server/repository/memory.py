@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 Document = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
+D = TypeVar("D")
 
 # The stream waits at most half a second for news; twice that plus slack means it is stuck.
 HEARD_WITHIN_S = 1.5
@@ -117,6 +118,22 @@ class Memory:
     def ticket(self) -> int | None:
         """Taken before a read from the database; None when what it reads may not be kept."""
         return self._epoch if self.trusted else None
+
+    async def read_through(
+        self,
+        held: D | None,
+        read: Callable[[], Awaitable[D | None]],
+        keep: Callable[[int | None, D], None],
+    ) -> D | None:
+        """``held`` when memory had it; else what ``read`` finds in the database, kept (by
+        ``keep``) unless a change raced the read. The one way every store reads through."""
+        if held is not None:
+            return held
+        ticket = self.ticket()
+        found = await read()
+        if found is not None:
+            keep(ticket, found)
+        return found
 
     def token(self, token_id: str) -> Document | None:
         return self._tokens.get(token_id) if self.trusted else None

@@ -44,7 +44,11 @@ class TokenDocuments:
 
     def lookup(self, guid: str) -> str | Document:
         """The condition on ``guid_hash`` that finds ``guid`` under any configured key."""
-        hashes = self.keyring.lookup_hashes(guid)
+        return self.matching(self.keyring.lookup_hashes(guid))
+
+    @staticmethod
+    def matching(hashes: list[str]) -> str | Document:
+        """The condition on ``guid_hash`` that finds any of these lookup hashes."""
         return hashes[0] if len(hashes) == 1 else {"$in": hashes}
 
     def stored(self, changes: Mapping[str, Any]) -> Document:

@@ -179,22 +179,20 @@ class TokenStore:
         return ResealOutcome(resealed, remaining, duplicates)
 
     async def get(self, token_id: str) -> Token | None:
-        doc = self._memory.token(token_id)
-        if doc is None:
-            ticket = self._memory.ticket()
-            doc = await self._tokens.find_one({"_id": ObjectId(token_id)})
-            if doc is not None:
-                self._memory.keep_token(ticket, doc)
+        doc = await self._memory.read_through(
+            self._memory.token(token_id),
+            lambda: self._tokens.find_one({"_id": ObjectId(token_id)}),
+            self._memory.keep_token,
+        )
         return None if doc is None else self._token(doc)
 
     async def by_guid(self, guid: str) -> Token | None:
         hashes = self._docs.keyring.lookup_hashes(guid)
-        doc = self._memory.token_by_hash(hashes)
-        if doc is None:
-            ticket = self._memory.ticket()
-            doc = await self._tokens.find_one({"guid_hash": self._docs.lookup(guid)})
-            if doc is not None:
-                self._memory.keep_token(ticket, doc)
+        doc = await self._memory.read_through(
+            self._memory.token_by_hash(hashes),
+            lambda: self._tokens.find_one({"guid_hash": TokenDocuments.matching(hashes)}),
+            self._memory.keep_token,
+        )
         return None if doc is None else self._token(doc)
 
     def _token(self, doc: Document) -> Token:

@@ -44,12 +44,11 @@ class UserStore:
         await self._guards.update_one(_ADMINS_GUARD, {"$setOnInsert": {"changes": 0}}, upsert=True)
 
     async def by_key_hash(self, key_hash: str) -> User | None:
-        doc = self._memory.user(key_hash)
-        if doc is None:
-            ticket = self._memory.ticket()
-            doc = await self._users.find_one({"key_hash": key_hash})
-            if doc is not None:
-                self._memory.keep_user(ticket, doc)
+        doc = await self._memory.read_through(
+            self._memory.user(key_hash),
+            lambda: self._users.find_one({"key_hash": key_hash}),
+            self._memory.keep_user,
+        )
         return None if doc is None else _user(doc)
 
     async def all(self) -> list[User]:
