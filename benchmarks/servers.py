@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 from pathlib import Path
 
 from tokens_server.serve import serving
 
-from .worker import build, logs_access
+from .worker import URI_VARIABLE, build, logs_access
 
 
 class Server:
@@ -49,8 +50,8 @@ async def start(kind: str, uri: str, db_name: str, data_dir: Path,
             serving(app, "127.0.0.1", 0, access_log=logs_access(kind)))
         return Server(f"http://127.0.0.1:{addresses[0][1]}", None, served)
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "benchmarks.worker", kind, uri, db_name, str(data_dir),
-        stdout=asyncio.subprocess.PIPE,
+        sys.executable, "-m", "benchmarks.worker", kind, db_name, str(data_dir),
+        stdout=asyncio.subprocess.PIPE, env={**os.environ, URI_VARIABLE: uri},
     )
     assert process.stdout is not None
     line = await asyncio.wait_for(process.stdout.readline(), 60)

@@ -1,14 +1,17 @@
 """A web app in its own process, so the load generator does not share its GIL.
 
-    python -m benchmarks.worker service|service-without-history|floor URI DB_NAME DATA_DIR
+    BENCH_MONGO_URI=URI python -m benchmarks.worker KIND DB_NAME DATA_DIR
 
-prints ``port N`` once it listens on 127.0.0.1 and serves until SIGTERM.
+where KIND is service, service-without-history or floor, prints ``port N`` once it listens on
+127.0.0.1 and serves until SIGTERM. The URI (it carries the embedded database's password) comes
+in the environment: a command line is readable by every local user.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -24,6 +27,8 @@ from tokens_server.settings import Settings
 
 from . import dataset
 from .floor import create_floor_app
+
+URI_VARIABLE = "BENCH_MONGO_URI"
 
 
 def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
@@ -80,8 +85,8 @@ async def _serve(kind: str, uri: str, db_name: str, data_dir: Path) -> None:
 
 
 def main() -> None:
-    kind, uri, db_name, data_dir = sys.argv[1:5]
-    asyncio.run(_serve(kind, uri, db_name, Path(data_dir)))
+    kind, db_name, data_dir = sys.argv[1:4]
+    asyncio.run(_serve(kind, os.environ[URI_VARIABLE], db_name, Path(data_dir)))
 
 
 if __name__ == "__main__":
