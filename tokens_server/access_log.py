@@ -22,15 +22,20 @@ _LONG, _VERY_LONG = 16, 32
 def _word(text: str) -> str:
     """Cut short what may be an API key pasted in the wrong place: a long segment that cannot
     be a name, or any very long one (a configured admin key may look like a name)."""
-    name_like = _NAME_OR_ID.fullmatch(text) and not text.startswith("tk_")
-    if len(text) >= _VERY_LONG or (len(text) >= _LONG and not name_like):
+    if len(text) < _LONG:
+        return text
+    if len(text) >= _VERY_LONG or text.startswith("tk_") or not _NAME_OR_ID.fullmatch(text):
         return text[:3] + "…"
     return text
 
 
 def redacted_target(request: web.BaseRequest) -> str:
     """The path with GUIDs and key-like segments cut short, every query value replaced by ``…``."""
-    path = "/".join(_word(segment) for segment in _GUID.sub(r"\1-…", request.path).split("/"))
+    segments = request.path.split("/")
+    # A GUID (32 hex digits, no slash) lies within one segment of 32 characters or more.
+    if any(len(segment) >= _VERY_LONG for segment in segments):
+        segments = _GUID.sub(r"\1-…", request.path).split("/")
+    path = "/".join([_word(segment) for segment in segments])
     if not request.query:
         return path
     return path + "?" + "&".join(f"{_word(_GUID.sub('…', key))}=…" for key in request.query)

@@ -26,9 +26,10 @@ FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # bytes arrive as those; a UTF-8 stream could not even write them).
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
 # Hex digits in groups joined by - or / (raw or %-escaped): a GUID in any spelling, also split
-# across path segments. 12 or more digits are cut to the first 8.
-_HEX_RUN = re.compile(r"[0-9a-fA-F]+(?:(?:[-/]|%2[dDfF])[0-9a-fA-F]+)*")
-_HEX_DIGIT = re.compile(r"[0-9a-fA-F]")
+# across path segments. 12 or more digits are cut to the first 8. Only a run of 12 characters or
+# more can hold 12 digits: the lookahead passes over the others (every a-f in a word is a run)
+# inside the regex engine, instead of calling back into Python for each (20 a line, 60 µs).
+_HEX_RUN = re.compile(r"(?=[0-9a-fA-F%/-]{12})[0-9a-fA-F]+(?:(?:[-/]|%2[dDfF])[0-9a-fA-F]+)*")
 _HEX_KEPT, _HEX_CUT_FROM = 8, 12
 # A server-made API key, and what may be one without its prefix: a long run of the URL-safe
 # alphabet mixing upper case, lower case and digits, as random bytes in base64 do.
@@ -50,11 +51,14 @@ def _escaped(char: str) -> str:
 
 def _cut_hex_run(match: re.Match[str]) -> str:
     run = match.group()
-    digits = _HEX_DIGIT.findall(run)
-    if len(digits) < _HEX_CUT_FROM:
+    # A run holds only hex digits and the separators' -, / and %: the rest are its digits.
+    if len(run) - run.count("-") - run.count("/") - run.count("%") < _HEX_CUT_FROM:
         return run
     # Keep the run as written up to its 8th hex digit.
-    end = next(m.end() for i, m in enumerate(_HEX_DIGIT.finditer(run), 1) if i == _HEX_KEPT)
+    digits = end = 0
+    while digits < _HEX_KEPT:
+        digits += run[end] not in "-/%"
+        end += 1
     return run[:end] + MASK
 
 
