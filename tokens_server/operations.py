@@ -21,7 +21,7 @@ from .auth import authenticate
 from .models import Caller
 from .overload import admitted
 from .parsing import if_match, read_body, read_query, refuse_query
-from .schemas import dump
+from .schemas import dump_json
 
 Input = TypeVar("Input")
 # Who calls a public operation: no one in particular, holding nothing.
@@ -54,7 +54,13 @@ class Call(Generic[Input]):
             assert declared is None, f"{self.operation.operation_id} must answer {declared}"
             return web.Response(status=self.operation.status, headers=headers)
         assert declared is not None and isinstance(body, declared), type(body)
-        return web.json_response(dump(body), status=self.operation.status, headers=headers)
+        return web.Response(
+            body=dump_json(body),
+            status=self.operation.status,
+            headers=headers,
+            content_type="application/json",
+            charset="utf-8",
+        )
 
     def url_for(self, operation_id: str, **parts: str) -> str:
         """The address of another operation's resource, as the router builds it."""

@@ -351,3 +351,8 @@ class ProblemOut(Out):
 
 def dump(model: BaseModel) -> dict[str, Any]:
     return model.model_dump(mode="json", exclude_none=False)
+
+
+def dump_json(model: BaseModel) -> bytes:
+    """The model as JSON, encoded in one pass: no dict in between, no ``json.dumps``."""
+    return model.__pydantic_serializer__.to_json(model)
