@@ -38,7 +38,8 @@ def bearer_key(header: str | None) -> str | None:
     key = key.strip(" \t")
     if scheme.lower() != "bearer" or not key or len(key) > MAX_KEY_LENGTH:
         return None
-    if not all("!" <= c <= "~" for c in key):
+    # Visible ASCII is printable ASCII but the space; checked in C, not character by character.
+    if not (key.isascii() and key.isprintable()) or " " in key:
         return None
     return key
 
@@ -70,10 +71,7 @@ async def current_caller(request: web.Request) -> Caller | None:
 
 
 async def _caller_of(request: web.Request, key: str) -> Caller | None:
-    user = await request.app[REPOSITORY].users.by_key_hash(hash_api_key(key))
-    if user is None:
-        return None
-    return Caller(name=user.name, admin=user.admin, scopes=frozenset(user.scopes), user_id=user.id)
+    return await request.app[REPOSITORY].users.caller_by_key_hash(hash_api_key(key))
 
 
 async def _count_failure(request: web.Request, address: str, now: datetime) -> datetime | None:

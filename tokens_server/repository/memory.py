@@ -14,6 +14,7 @@ reach this process, because three rules hold. (Scopes are kept too, as one sorte
   just before a change whose eviction came first.
 
 Tokens are kept as stored, GUID sealed; they are opened per answer, as from the database.
+Users are kept as the ``Caller`` a request gets, built once per copy rather than per request.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
+
+from ..models import Caller
 
 Document = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
@@ -74,7 +77,7 @@ class Memory:
         self.max_tokens = max_tokens
         self._tokens: BoundedMap[str, Document] = BoundedMap(max_tokens)
         self._token_of_hash: dict[str, str] = {}
-        self._users: BoundedMap[str, Document] = BoundedMap(max_users)
+        self._users: BoundedMap[str, Caller] = BoundedMap(max_users)
         self._key_of_user: dict[str, str] = {}
         self._scopes: list[Document] | None = None  # every scope, or not known
         self._epoch = 0
@@ -159,16 +162,17 @@ class Memory:
         for pushed_out in self._tokens.put(token_id, doc):
             self._drop_hashes(pushed_out)
 
-    def user(self, key_hash: str) -> Document | None:
+    def caller(self, key_hash: str) -> Caller | None:
+        """Who holds the key with this hash."""
         return self._users.get(key_hash) if self.trusted else None
 
-    def keep_user(self, ticket: int | None, doc: Document) -> None:
+    def keep_caller(self, ticket: int | None, key_hash: str, caller: Caller) -> None:
         if not self._may_keep(ticket):
             return
-        self._evict_user(str(doc["_id"]))  # an older copy may hold another key
-        self._key_of_user[str(doc["_id"])] = doc["key_hash"]
-        for pushed_out in self._users.put(doc["key_hash"], doc):
-            self._key_of_user.pop(str(pushed_out["_id"]), None)
+        self._evict_user(caller.user_id)  # an older copy may hold another key
+        self._key_of_user[caller.user_id] = key_hash
+        for pushed_out in self._users.put(key_hash, caller):
+            self._key_of_user.pop(pushed_out.user_id, None)
 
     def scopes(self) -> list[Document] | None:
         """Every scope, sorted by name, if known."""

@@ -10,7 +10,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from ..errors import Conflict
-from ..models import EventAction, User
+from ..models import Caller, EventAction, User
 from .events import USER_FIELDS, Change, Draft, EventStore, recorded_changes
 from .failures import store
 from .memory import Memory
@@ -21,6 +21,8 @@ T = TypeVar("T")
 
 # The one document every change that may remove an admin writes; see _keeping_an_admin.
 _ADMINS_GUARD = {"_id": "admins"}
+# What a caller is made of: authentication reads no more.
+_CALLER_FIELDS = {"name": 1, "admin": 1, "scopes": 1}
 
 
 @store
@@ -43,13 +45,18 @@ class UserStore:
         # Made here, not inside a transaction: creating a collection there is not portable.
         await self._guards.update_one(_ADMINS_GUARD, {"$setOnInsert": {"changes": 0}}, upsert=True)
 
-    async def by_key_hash(self, key_hash: str) -> User | None:
-        doc = await self._memory.read_through(
-            self._memory.user(key_hash),
-            lambda: self._users.find_one({"key_hash": key_hash}),
-            self._memory.keep_user,
+    async def caller_by_key_hash(self, key_hash: str) -> Caller | None:
+        """Who holds the key with this hash, as a request's caller."""
+
+        async def read() -> Caller | None:
+            doc = await self._users.find_one({"key_hash": key_hash}, _CALLER_FIELDS)
+            return None if doc is None else _caller(doc)
+
+        return await self._memory.read_through(
+            self._memory.caller(key_hash),
+            read,
+            lambda ticket, caller: self._memory.keep_caller(ticket, key_hash, caller),
         )
-        return None if doc is None else _user(doc)
 
     async def all(self) -> list[User]:
         return [_user(doc) async for doc in self._users.find({}).sort("name", 1)]
@@ -180,4 +187,13 @@ def _user(doc: Document) -> User:
         admin=bool(doc.get("admin", False)),
         created_at=doc["created_at"],
         updated_at=doc["updated_at"],
+    )
+
+
+def _caller(doc: Document) -> Caller:
+    return Caller(
+        name=str(doc["name"]),
+        admin=bool(doc.get("admin", False)),
+        scopes=frozenset(doc.get("scopes", [])),
+        user_id=str(doc["_id"]),
     )
