@@ -62,11 +62,13 @@ class TokenDocuments:
             stored.update(self.guid_fields(changes["guid"]))
         return stored
 
-    def token(self, doc: Document) -> Token:
+    def token(self, doc: Document, guid: str | None = None) -> Token:
+        """The stored token; ``guid`` when the caller knows it already (it found the token by
+        the GUID's lookup hash), which spares opening the sealed one."""
         return Token(
             id=str(doc["_id"]),
             name=doc["name"],
-            guid=self.keyring.open(doc["guid_enc"], doc.get("guid_key")),
+            guid=self.keyring.open(doc["guid_enc"], doc.get("guid_key")) if guid is None else guid,
             description=doc.get("description", ""),
             scopes=list(doc["scopes"]),
             valid_from=doc["valid_from"],

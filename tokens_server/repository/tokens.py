@@ -193,11 +193,12 @@ class TokenStore:
             lambda: self._tokens.find_one({"guid_hash": TokenDocuments.matching(hashes)}),
             self._memory.keep_token,
         )
-        return None if doc is None else self._token(doc)
+        # Found by the GUID's lookup hash: its GUID is this one, no need to open the sealed one.
+        return None if doc is None else self._token(doc, guid)
 
-    def _token(self, doc: Document) -> Token:
+    def _token(self, doc: Document, guid: str | None = None) -> Token:
         """The stored token, with the latest use this process noted and has not written yet."""
-        token = self._docs.token(doc)
+        token = self._docs.token(doc, guid)
         noted = self.last_use.latest(token.id)
         if noted is not None and (token.last_used_at is None or noted > token.last_used_at):
             return replace(token, last_used_at=noted)
