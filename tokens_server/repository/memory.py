@@ -13,7 +13,8 @@ reach this process, because three rules hold. (Scopes are kept too, as one sorte
   nothing was forgotten while it was read (the ``epoch``): the read may have seen the document
   just before a change whose eviction came first.
 
-Tokens are kept as stored, GUID sealed; they are opened per answer, as from the database.
+Tokens are kept as the fields answers read (``HeldToken``), GUID sealed; it is opened per
+answer, as from the database.
 Users are kept as the ``Caller`` a request gets, built once per copy rather than per request.
 """
 
@@ -25,6 +26,7 @@ from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
 from ..models import Caller
+from .token_documents import HeldToken
 
 Document = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
@@ -75,7 +77,7 @@ class Memory:
         self, max_tokens: int, max_users: int, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.max_tokens = max_tokens
-        self._tokens: BoundedMap[str, Document] = BoundedMap(max_tokens)
+        self._tokens: BoundedMap[str, HeldToken] = BoundedMap(max_tokens)
         self._token_of_hash: dict[str, str] = {}
         self._users: BoundedMap[str, Caller] = BoundedMap(max_users)
         self._key_of_user: dict[str, str] = {}
@@ -138,10 +140,10 @@ class Memory:
             keep(ticket, found)
         return found
 
-    def token(self, token_id: str) -> Document | None:
+    def token(self, token_id: str) -> HeldToken | None:
         return self._tokens.get(token_id) if self.trusted else None
 
-    def token_by_hash(self, lookup_hashes: list[str]) -> Document | None:
+    def token_by_hash(self, lookup_hashes: list[str]) -> HeldToken | None:
         """The token whose GUID has one of these keyed hashes (one per configured key)."""
         if not self.trusted:
             return None
@@ -151,15 +153,15 @@ class Memory:
                 return self._tokens.get(token_id)
         return None
 
-    def keep_token(self, ticket: int | None, doc: Document) -> None:
+    def keep_token(self, ticket: int | None, held: HeldToken) -> None:
         if not self._may_keep(ticket):
             return
-        token_id = str(doc["_id"])
+        token_id = held.id
         self._evict_token(token_id)  # an older copy may hold another GUID's hashes
-        for lookup_hash in _hashes(doc):
+        for lookup_hash in held.lookup_hashes:
             self._token_of_hash[lookup_hash] = token_id
         # Hashes after the copy: with no room at all, the copy itself is pushed out.
-        for pushed_out in self._tokens.put(token_id, doc):
+        for pushed_out in self._tokens.put(token_id, held):
             self._drop_hashes(pushed_out)
 
     def caller(self, key_hash: str) -> Caller | None:
@@ -210,12 +212,6 @@ class Memory:
         if key_hash is not None:
             self._users.pop(key_hash)
 
-    def _drop_hashes(self, doc: Document) -> None:
-        for lookup_hash in _hashes(doc):
+    def _drop_hashes(self, held: HeldToken) -> None:
+        for lookup_hash in held.lookup_hashes:
             self._token_of_hash.pop(lookup_hash, None)
-
-
-def _hashes(doc: Document) -> list[str]:
-    # During a secret-key rotation a token is stored with a hash under each key.
-    stored = doc["guid_hash"]
-    return [stored] if isinstance(stored, str) else list(stored)

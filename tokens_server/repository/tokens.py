@@ -22,7 +22,7 @@ from .failures import store
 from .last_use import LastUse
 from .memory import Memory
 from .quota import HOLDER, TokenQuota
-from .token_documents import Document, TokenDocuments, ends_at
+from .token_documents import Document, HeldToken, TokenDocuments, ends_at
 from .token_listing import checks_guid_after_match, filtering, ordering, paged
 from .transactions import Session
 
@@ -179,26 +179,32 @@ class TokenStore:
         return ResealOutcome(resealed, remaining, duplicates)
 
     async def get(self, token_id: str) -> Token | None:
-        doc = await self._memory.read_through(
+        held = await self._memory.read_through(
             self._memory.token(token_id),
-            lambda: self._tokens.find_one({"_id": ObjectId(token_id)}),
+            lambda: self._held({"_id": ObjectId(token_id)}),
             self._memory.keep_token,
         )
-        return None if doc is None else self._token(doc)
+        return None if held is None else self._noted(self._docs.token_of(held))
 
     async def by_guid(self, guid: str) -> Token | None:
         hashes = self._docs.keyring.lookup_hashes(guid)
-        doc = await self._memory.read_through(
+        held = await self._memory.read_through(
             self._memory.token_by_hash(hashes),
-            lambda: self._tokens.find_one({"guid_hash": TokenDocuments.matching(hashes)}),
+            lambda: self._held({"guid_hash": TokenDocuments.matching(hashes)}),
             self._memory.keep_token,
         )
         # Found by the GUID's lookup hash: its GUID is this one, no need to open the sealed one.
-        return None if doc is None else self._token(doc, guid)
+        return None if held is None else self._noted(self._docs.token_of(held, guid))
 
-    def _token(self, doc: Document, guid: str | None = None) -> Token:
-        """The stored token, with the latest use this process noted and has not written yet."""
-        token = self._docs.token(doc, guid)
+    async def _held(self, condition: Document) -> HeldToken | None:
+        doc = await self._tokens.find_one(condition)
+        return None if doc is None else TokenDocuments.held(doc)
+
+    def _token(self, doc: Document) -> Token:
+        return self._noted(self._docs.token(doc))
+
+    def _noted(self, token: Token) -> Token:
+        """The token, with the latest use this process noted and has not written yet."""
         noted = self.last_use.latest(token.id)
         if noted is not None and (token.last_used_at is None or noted > token.last_used_at):
             return replace(token, last_used_at=noted)
