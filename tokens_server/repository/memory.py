@@ -23,12 +23,11 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
-from ..models import Caller
+from ..models import Caller, Scope
 from .token_documents import HeldToken
 
-Document = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 D = TypeVar("D")
@@ -81,7 +80,7 @@ class Memory:
         self._token_of_hash: dict[str, str] = {}
         self._users: BoundedMap[str, Caller] = BoundedMap(max_users)
         self._key_of_user: dict[str, str] = {}
-        self._scopes: list[Document] | None = None  # every scope, or not known
+        self._scopes: list[Scope] | None = None  # every scope, or not known
         self._epoch = 0
         self._heard_at = float("-inf")
         self._clock = clock
@@ -176,13 +175,13 @@ class Memory:
         for pushed_out in self._users.put(key_hash, caller):
             self._key_of_user.pop(pushed_out.user_id, None)
 
-    def scopes(self) -> list[Document] | None:
+    def scopes(self) -> list[Scope] | None:
         """Every scope, sorted by name, if known."""
         return self._scopes if self.trusted else None
 
-    def keep_scopes(self, ticket: int | None, docs: list[Document]) -> None:
+    def keep_scopes(self, ticket: int | None, scopes: list[Scope]) -> None:
         if self._may_keep(ticket):
-            self._scopes = docs
+            self._scopes = scopes
 
     # What it holds, for the operator's numbers and the tests.
 

@@ -39,14 +39,14 @@ class ScopeStore:
     async def all(self, names: frozenset[str] | None = None) -> list[Scope]:
         """Every scope, or only those named; sorted by name."""
         # All of them: a deployment has tens or hundreds, and memory keeps the whole list.
-        docs = await self._memory.read_through(
+        scopes = await self._memory.read_through(
             self._memory.scopes(), self._every_scope, self._memory.keep_scopes
         )
-        assert docs is not None, "a list, maybe empty"
-        return [_scope(doc) for doc in docs if names is None or doc["name"] in names]
+        assert scopes is not None, "a list, maybe empty"
+        return [scope for scope in scopes if names is None or scope.name in names]
 
-    async def _every_scope(self) -> list[Document]:
-        return [doc async for doc in self._scopes.find({}).sort("name", 1)]
+    async def _every_scope(self) -> list[Scope]:
+        return [_scope(doc) async for doc in self._scopes.find({}).sort("name", 1)]
 
     async def missing(self, names: list[str]) -> list[str]:
         """Those of ``names`` that are not scopes, in the order given."""
