@@ -19,7 +19,7 @@ from pydantic import (
 )
 
 from .guids import GUID_PATTERN, random_looking
-from .limits import DESCRIPTION_MAX, SCOPES_MAX, TOKEN_NAME_MAX
+from .limits import DESCRIPTION_MAX, GRACE_MAX_S, SCOPES_MAX, TOKEN_NAME_MAX
 from .names import name_pattern, normalized_name
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
@@ -116,6 +116,15 @@ UserScopes = Annotated[
     list[ScopeName], Field(max_length=SCOPES_MAX), AfterValidator(_unique), _UNIQUE
 ]
 Guid = Annotated[str, StringConstraints(pattern=GUID_PATTERN), AfterValidator(random_looking)]
+Grace = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=GRACE_MAX_S,
+        description="Seconds the GUID being replaced keeps working beside the new one "
+        "(verify then answers `superseded`); 0, the default, ends it at once.",
+    ),
+]
 
 NameFilter = Annotated[
     str,

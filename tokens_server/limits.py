@@ -23,6 +23,8 @@ PAGE_SIZE_MAX: Final = 200
 OFFSET_MAX: Final = 1_000_000_000
 # The longest look-ahead (expires_within) or look-back (unused_for) a token list takes, in days.
 LIST_DAYS_MAX: Final = 3650
+# How long a replaced GUID may keep working beside its successor (a rotation's overlap), in s.
+GRACE_MAX_S: Final = 30 * 24 * 3600
 # An event stream sends at least a comment this often, so a reader that hears nothing for
 # longer knows its connection is gone.
 HEARTBEAT_S: Final = 15

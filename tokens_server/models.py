@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Literal, get_args
 
@@ -72,6 +72,8 @@ class Token:
     revoked_by: str | None
     last_used_at: datetime | None
     version: int
+    # After a GUID was replaced with a grace: until when the one before it still verifies.
+    previous_guid_until: datetime | None = None
 
     def status(self, now: datetime) -> TokenStatus:
         if self.revoked_at is not None:
@@ -84,6 +86,12 @@ class Token:
 
     def is_active(self, now: datetime) -> bool:
         return self.status(now) == "active"
+
+    def previous_guid_works_until(self, now: datetime) -> datetime | None:
+        """Until when the GUID before this one still verifies; None once it does not. Revoking
+        or expiring the token ends both GUIDs."""
+        until = self.previous_guid_until
+        return until if until is not None and until > now and self.is_active(now) else None
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,8 @@ class TokenChanges(_Change):
     scopes: list[str] | Unset = UNSET
     description: str | Unset = UNSET
     guid: str | Unset = UNSET
+    # With a new ``guid``: how long the one it replaces keeps working (zero: it stops now).
+    grace: timedelta | Unset = UNSET
     valid_from: datetime | Unset | None = UNSET
     valid_to: datetime | Unset | None = UNSET
 
@@ -189,6 +199,8 @@ class Verification:
     valid: bool
     status: VerificationStatus
     token: Token | None = None
+    # The GUID was the token's previous one, which works until then beside its successor.
+    superseded_until: datetime | None = None
 
 
 @dataclass(frozen=True)

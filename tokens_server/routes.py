@@ -85,9 +85,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         f"{_TOKEN}/regenerate",
         tokens.regenerate_token,
-        "Give a token a new GUID; the old one stops working at once",
+        "Give a token a new GUID; the old one stops working at once, or after a grace",
         response=s.TokenOut,
-        errors=_CHANGE,
+        body=s.RegenerateRequest,
+        body_optional=True,
+        errors=(400, *_CHANGE, 413, 415),
         if_match=True,
     ),
     Operation(

@@ -8,6 +8,7 @@ document cannot drift from what is served.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -15,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from .field_types import (
     DIGITS_ONLY,
     Description,
+    Grace,
     Guid,
     NameFilter,
     ScopeList,
@@ -84,12 +86,22 @@ class TokenPatch(Strict):
     scopes: ScopeList = None  # type: ignore[assignment]
     description: Description = None  # type: ignore[assignment]
     guid: Guid = None  # type: ignore[assignment]
+    grace: Grace = 0
     valid_from: TimestampIn | None = Field(None, description="null: active from now.")
     valid_to: TimestampIn | None = Field(None, description="null: never expires.")
 
     def changes(self) -> TokenChanges:
         """The fields the request names, null included; those it leaves out stay UNSET."""
-        return TokenChanges(**{field: getattr(self, field) for field in self.model_fields_set})
+        fields = {field: getattr(self, field) for field in self.model_fields_set}
+        if "grace" in fields:
+            fields["grace"] = timedelta(seconds=self.grace)
+        return TokenChanges(**fields)
+
+
+class RegenerateRequest(Strict):
+    """Optional: without a body, the GUID being replaced stops working at once."""
+
+    grace: Grace = 0
 
 
 class VerifyRequest(Strict):
@@ -160,8 +172,6 @@ class TokenListQuery(BaseModel):
         )
 
 
-
-
 class HistoryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: PageSize = PAGE_SIZE_DEFAULT
@@ -218,6 +228,10 @@ class TokenOut(Out):
     revoked_at: Timestamp | None
     revoked_by: str | None
     last_used_at: Timestamp | None
+    previous_guid_until: Timestamp | None = Field(
+        description="After a regeneration with a grace: until when the GUID before this one "
+        "still verifies; null when it does not (none, its grace ended, or the token ended)."
+    )
     version: int
     can_change: bool = Field(
         description="True when the caller holds every scope of the token, so may change, "
@@ -243,6 +257,12 @@ class VerifyOut(Out):
     valid: bool
     status: VerificationStatus
     token: VerifiedToken | None = None
+    superseded: bool = Field(
+        False,
+        description="The GUID was replaced with a grace: it verifies until `superseded_until`, "
+        "then no more. Move to the token's new GUID before then.",
+    )
+    superseded_until: Timestamp | None = None
 
     @classmethod
     def of(cls, verification: Verification) -> VerifyOut:
@@ -254,7 +274,14 @@ class VerifyOut(Out):
                 id=token.id, name=token.name, scopes=token.scopes, valid_to=token.valid_to
             )
         )
-        return cls(valid=verification.valid, status=verification.status, token=summary)
+        until = verification.superseded_until
+        return cls(
+            valid=verification.valid,
+            status=verification.status,
+            token=summary,
+            superseded=until is not None,
+            superseded_until=until,
+        )
 
 
 class ScopeOut(Out):

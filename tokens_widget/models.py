@@ -45,6 +45,8 @@ class Token(ApiModel):
     revoked_at: AwareDatetime | None = None
     revoked_by: str | None = None
     last_used_at: AwareDatetime | None = None
+    # After a regeneration with a grace: until when the GUID it replaced still verifies.
+    previous_guid_until: AwareDatetime | None = None
     version: int
     # Whether the caller may change, revoke or delete it; the server decides.
     can_change: bool
@@ -107,6 +109,9 @@ class Verification(ApiModel):
     valid: bool
     status: str
     token: VerifiedToken | None = None
+    # The GUID was replaced with a grace: it works until ``superseded_until``, then no more.
+    superseded: bool = False
+    superseded_until: AwareDatetime | None = None
 
 
 class FieldChange(ApiModel):

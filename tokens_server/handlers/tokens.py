@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from ..schemas import (
     EventOut,
     EventPageOut,
     HistoryQuery,
+    RegenerateRequest,
     TokenCreate,
     TokenListQuery,
     TokenOut,
@@ -40,6 +42,7 @@ def token_out(token: Token, caller: Caller) -> TokenOut:
         "guid": token.guid if holds_all else None,
         "guid_prefix": GuidCipher.prefix(token.guid),
         "can_change": holds_all,
+        "previous_guid_until": token.previous_guid_works_until(now),
     }
     return TokenOut(**fields, is_active=token.is_active(now), status=token.status(now))
 
@@ -88,9 +91,10 @@ async def revoke_token(call: Call[None]) -> web.Response:
     return _answer(call, token)
 
 
-async def regenerate_token(call: Call[None]) -> web.Response:
+async def regenerate_token(call: Call[RegenerateRequest]) -> web.Response:
     token_id, expected = call.path["token_id"], call.expected_version
-    token = await _service(call).regenerate(call.caller, token_id, expected)
+    grace = timedelta(seconds=call.input.grace)
+    token = await _service(call).regenerate(call.caller, token_id, expected, grace)
     return _answer(call, token)
 
 

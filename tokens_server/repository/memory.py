@@ -23,6 +23,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, Generic, TypeVar
 
+from .token_documents import lookup_hashes
+
 Document = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -153,7 +155,7 @@ class Memory:
             return
         token_id = str(doc["_id"])
         self._evict_token(token_id)  # an older copy may hold another GUID's hashes
-        for lookup_hash in _hashes(doc):
+        for lookup_hash in lookup_hashes(doc):
             self._token_of_hash[lookup_hash] = token_id
         # Hashes after the copy: with no room at all, the copy itself is pushed out.
         for pushed_out in self._tokens.put(token_id, doc):
@@ -207,11 +209,5 @@ class Memory:
             self._users.pop(key_hash)
 
     def _drop_hashes(self, doc: Document) -> None:
-        for lookup_hash in _hashes(doc):
+        for lookup_hash in lookup_hashes(doc):
             self._token_of_hash.pop(lookup_hash, None)
-
-
-def _hashes(doc: Document) -> list[str]:
-    # During a secret-key rotation a token is stored with a hash under each key.
-    stored = doc["guid_hash"]
-    return [stored] if isinstance(stored, str) else list(stored)

@@ -22,6 +22,18 @@ def ends_at(valid_to: datetime | None) -> datetime:
     return NEVER if valid_to is None else valid_to
 
 
+def lookup_hashes(doc: Document) -> list[str]:
+    """Every hash a GUID lookup may find this token by: its GUID's and a replaced one's still
+    stored, each under one key, or under two during a secret-key rotation."""
+    found: list[str] = []
+    for stored in (doc.get("guid_hash"), (doc.get("previous_guid") or {}).get("hash")):
+        if isinstance(stored, str):
+            found.append(stored)
+        elif stored is not None:
+            found.extend(stored)
+    return found
+
+
 class TokenDocuments:
     """Converts between Tokens and documents; each GUID sealed under the keyring's current key.
 
@@ -51,15 +63,25 @@ class TokenDocuments:
         """The condition on ``guid_hash`` that finds any of these lookup hashes."""
         return hashes[0] if len(hashes) == 1 else {"$in": hashes}
 
+    def previous_guid(self, guid: str | None) -> Document | None:
+        """A replaced GUID that still verifies for a while: sealed and hashed like a current
+        one (under ``previous_guid.hash``), so a key rotation reseals it too."""
+        if guid is None:
+            return None
+        fields = self.guid_fields(guid)
+        return {"enc": fields["guid_enc"], "key": fields["guid_key"], "hash": fields["guid_hash"]}
+
     def stored(self, changes: Mapping[str, Any]) -> Document:
-        """Domain field values as stored: with the name's sort key and the GUID sealed."""
-        stored = {k: v for k, v in changes.items() if k != "guid"}
+        """Domain field values as stored: with the name's sort key and the GUIDs sealed."""
+        stored = {k: v for k, v in changes.items() if k not in ("guid", "previous_guid")}
         if "name" in changes:
             stored["name_key"] = search_key(changes["name"])
         if "valid_to" in changes:
             stored["ends_at"] = ends_at(changes["valid_to"])
         if "guid" in changes:
             stored.update(self.guid_fields(changes["guid"]))
+        if "previous_guid" in changes:
+            stored["previous_guid"] = self.previous_guid(changes["previous_guid"])
         return stored
 
     def token(self, doc: Document) -> Token:
@@ -79,4 +101,5 @@ class TokenDocuments:
             revoked_by=doc.get("revoked_by"),
             last_used_at=doc.get("last_used_at"),
             version=doc["version"],
+            previous_guid_until=doc.get("previous_guid_until"),
         )

@@ -408,6 +408,11 @@ function gridRow({ onEdit, onConfirm, onHistory }) {
     else description.remove();
     scopes.replaceChildren(...data.scopes.map((s) => h("span", { class: "tkn-chip" }, s)));
     guid.replaceChildren(guidCell(data));
+    const oldUntil = data.previous_guid_until ? new Date(data.previous_guid_until) : null;
+    if (oldUntil && oldUntil > new Date()) {
+      guid.append(h("span", { class: "tkn-old-guid", "data-testid": "previous-guid-note", title: fullDateFormat.format(oldUntil) },
+        `Old GUID valid until ${dayFormat.format(oldUntil)} ${timeFormat.format(oldUntil)}`));
+    }
     validFrom.title = fullDateFormat.format(new Date(data.valid_from));
     validFrom.replaceChildren(...localDate(data.valid_from));
     validTo.title = data.valid_to ? fullDateFormat.format(new Date(data.valid_to)) : "Never expires";
@@ -679,6 +684,7 @@ function draftOf(row) {
     description: row ? row.description : "",
     valid_from: row ? toLocalInput(row.valid_from) : "",
     valid_to: row ? toLocalInput(row.valid_to) : "",
+    grace: 0,
   };
 }
 
@@ -706,7 +712,11 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
     }));
   const guidInput = h("input", { type: "text", readonly: true, value: draft.guid, class: "tkn-mono", "data-testid": "form-guid", "aria-label": "GUID", tabindex: "-1" });
   const regenerate = iconButton("refresh", "Regenerate GUID", { "data-testid": "form-regenerate", disabled: locked });
-  regenerate.addEventListener("click", () => newGuid().then(() => changed("guid")));
+  regenerate.addEventListener("click", () => newGuid().then(() => { showGrace(); changed("guid"); }));
+  // Editing only, once the GUID is replaced: whoever uses the old one gets time to move over.
+  const graceSelect = h("select", { "data-testid": "form-grace" },
+    limits.graces.map((g) => h("option", { value: String(g.seconds) }, g.label)));
+  graceSelect.addEventListener("change", () => { draft.grace = Number(graceSelect.value); changed("grace"); });
   const description = h("textarea", { rows: "3", maxlength: String(limits.description_max), "data-testid": "form-description" });
   description.value = draft.description;
   // "min" greys out past days and times in the browser's calendar and flags an earlier value.
@@ -746,12 +756,14 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
   };
   // Someone else's change to this token is told here, never written over the person's draft.
   const notice = editing ? changedNotice(model, row.id, () => reloadValues()) : null;
+  const graceField = labelled("Keep the old GUID working for", false, graceSelect, "grace", "Until then both GUIDs work; the old one verifies as superseded.");
   const body = h("div", { class: "tkn-dialog-body tkn-form" },
     notice?.node,
     merged,
     labelled("Name", true, nameInput, "name"),
     labelled("Scopes", true, scopeChips, "scopes", locked ? "A revoked token keeps its scopes." : null),
     labelled("GUID", false, h("div", { class: "tkn-guid-field" }, guidInput, copyButton(() => draft.guid, "Copy GUID"), regenerate), "guid"),
+    graceField,
     labelled("Description", false, description, "description"),
     h("div", { class: "tkn-two" },
       labelled("Valid from", false, validFrom, "valid_from", "Empty: from the moment it is saved."),
@@ -786,6 +798,11 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
     save.disabled = !answer.result.valid;
     showErrors(answer.result.errors);
   }, VALIDATE_DEBOUNCE_MS);
+
+  function showGrace() {
+    graceField.hidden = !editing || draft.guid === row.guid;
+    graceSelect.value = String(draft.grace);
+  }
 
   function changed(key) {
     touched.add(key);
@@ -909,8 +926,10 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
       chip.disabled = revoked;
     }
     for (const control of [regenerate, validFrom, validTo]) control.disabled = revoked;
+    showGrace();
   }
 
+  showGrace();
   return {
     body,
     footer,
