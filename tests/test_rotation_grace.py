@@ -197,3 +197,11 @@ async def test_a_key_rotation_reseals_the_previous_guid(
     new_only = await aiohttp_client(create_app(replace(both, previous_secret_key=None)))
     assert (await _verify(new_only, token["guid"]))["superseded"] is True
     assert (await _verify(new_only, rotated["guid"]))["superseded"] is False
+
+
+async def test_a_grace_written_as_a_whole_float_is_that_many_seconds(
+    client: Client, token: dict[str, Any]
+) -> None:
+    # JSON Schema's integer: 3600.0 is 3600 to any JSON reader.
+    rotated = await _regenerate(client, token["id"], grace=3600.0)
+    assert parse(rotated["previous_guid_until"]) > now() + timedelta(minutes=59)

@@ -51,6 +51,13 @@ def _digits(value: object) -> object:
     return value
 
 
+def _whole(value: object) -> object:
+    # JSON has one kind of number: 3600.0 is the integer 3600 to JSON Schema, so to us too.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _to_utc_millis(value: datetime) -> datetime:
     try:
         value = value.astimezone(UTC)
@@ -116,6 +123,7 @@ UserScopes = Annotated[
     list[ScopeName], Field(max_length=SCOPES_MAX), AfterValidator(_unique), _UNIQUE
 ]
 Guid = Annotated[str, StringConstraints(pattern=GUID_PATTERN), AfterValidator(random_looking)]
+# Bounds before the validator, so the document shows them as minimum and maximum.
 Grace = Annotated[
     int,
     Field(
@@ -124,6 +132,7 @@ Grace = Annotated[
         description="Seconds the GUID being replaced keeps working beside the new one "
         "(verify then answers `superseded`); 0, the default, ends it at once.",
     ),
+    BeforeValidator(_whole),
 ]
 
 NameFilter = Annotated[

@@ -82,6 +82,8 @@ class TokenCreate(Strict):
 
 
 class TokenPatch(Strict):
+    # A grace is for the GUID a new one replaces: without a new guid it is refused.
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"grace": ["guid"]}})
     name: TokenName = None  # type: ignore[assignment]
     scopes: ScopeList = None  # type: ignore[assignment]
     description: Description = None  # type: ignore[assignment]
