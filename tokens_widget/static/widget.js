@@ -105,19 +105,41 @@ function debounce(fn, ms) {
 
 const FOCUSABLE = "button:not([disabled]), input:not([disabled]):not([tabindex='-1']), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
 
+let keysMarked = false;
+
 /**
- * Keep keys pressed in here away from the notebook around us. JupyterLab handles keydown as it
- * bubbles to the document, and in command mode a plain "x", "a" or "d d" typed while one of our
- * buttons or selects has focus would cut, insert or delete notebook cells. Chords with Ctrl, Alt
- * or Meta (save, the command palette) and Shift+Enter (run the cell) still reach JupyterLab.
+ * Keep keys pressed in here away from the notebook around us. In command mode a plain "x", "a"
+ * or "d d" typed while one of our buttons or selects has focus would cut, insert or delete
+ * notebook cells. Chords with Ctrl, Alt or Meta (save, the command palette) and Shift+Enter (run
+ * the cell) still reach the notebook.
+ *
+ * JupyterLab handles keydown as it bubbles to the document, so stopping it here is enough there.
+ * Notebook 7 handles it on the document on the way down (capture phase), before any listener on
+ * our node runs. Its shortcut matcher walks up from the focused element and gives up at one
+ * marked data-lm-suppress-shortcuts; the focused button itself already matches the command-mode
+ * shortcuts, so it is the one to mark. One capture listener on the window, which sees each key
+ * before the document does, marks it for the keys we keep and unmarks it for those that pass.
  */
 function keepKeys(node) {
+  node.setAttribute("data-tkn-keep-keys", "");
   node.addEventListener("keydown", (event) => {
-    const chord = event.ctrlKey || event.metaKey || event.altKey;
-    const runCell = event.key === "Enter" && event.shiftKey;
-    if (!chord && !runCell) event.stopPropagation();
+    if (!passesToNotebook(event)) event.stopPropagation();
   });
+  if (!keysMarked) {
+    keysMarked = true;
+    window.addEventListener("keydown", (event) => {
+      const target = event.target;
+      if (target instanceof Element && target.closest("[data-tkn-keep-keys]")) {
+        target.toggleAttribute("data-lm-suppress-shortcuts", !passesToNotebook(event));
+      }
+    }, true);
+  }
   return node;
+}
+
+function passesToNotebook(event) {
+  const chord = event.ctrlKey || event.metaKey || event.altKey;
+  return chord || (event.key === "Enter" && event.shiftKey);
 }
 
 /** A copy button, with a polite live region beside it that tells screen readers the outcome. */
