@@ -141,6 +141,9 @@ def _base_body(operation_id: str) -> dict[str, Any]:
         "create_scope": {"name": f"extra-{n}", "description": ""},
         "create_user": {"name": f"user-{n}", "scopes": ["analytics"], "admin": False},
         "patch_user": {"scopes": ["analytics"], "admin": False},
+        # An id no token has: the base request changes nothing.
+        "bulk_revoke": {"ids": ["0123456789abcdef01234567"]},
+        "bulk_delete": {"ids": ["0123456789abcdef01234567"]},
     }
     return bodies[operation_id]
 

@@ -23,6 +23,8 @@ TokenSort = Literal[
     "-created_at",
 ]
 StatusFilter = Literal["active", "inactive"]
+# What became of one id of a bulk change: changed, or refused as the single change would be.
+BulkOutcome = Literal["revoked", "deleted", "not_found", "forbidden", "conflict"]
 # The events that may change who an existing user is as a caller: its key, scopes or existence.
 UserChange = Literal["user.updated", "user.key_rotated", "user.deleted"]
 USER_CHANGES: frozenset[str] = frozenset(get_args(UserChange))
@@ -141,6 +143,15 @@ class Caller:
         if self.admin or event.user_id == self.user_id:
             return True
         return event.token_id is not None and not self.scopes.isdisjoint(event.scopes)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    """One id's outcome in a bulk change; ``detail`` says why when it was refused."""
+
+    id: str
+    outcome: BulkOutcome
+    detail: str | None = None
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ document cannot drift from what is served.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
@@ -23,6 +24,7 @@ from .field_types import (
     ScopeName,
     Timestamp,
     TimestampIn,
+    TokenIds,
     TokenName,
     UserName,
     UserScopes,
@@ -39,6 +41,8 @@ from .limits import (
     VERIFY_GUID_MAX,
 )
 from .models import (
+    BulkOutcome,
+    BulkResult,
     Event,
     EventAction,
     NewToken,
@@ -109,6 +113,13 @@ class RegenerateRequest(Strict):
 class VerifyRequest(Strict):
     guid: Annotated[str, StringConstraints(max_length=VERIFY_GUID_MAX)]
     scopes: Annotated[list[ScopeName], Field(max_length=SCOPES_MAX)] = []
+
+
+class BulkRequest(Strict):
+    ids: TokenIds = Field(
+        description="The tokens to change, each named once; each is changed on its own, so "
+        "a refusal of one leaves the others changed."
+    )
 
 
 class ScopeCreate(Strict):
@@ -284,6 +295,33 @@ class VerifyOut(Out):
             superseded=until is not None,
             superseded_until=until,
         )
+
+
+class BulkResultOut(Out):
+    id: str
+    outcome: BulkOutcome = Field(
+        description="not_found: no such token, or none you can see; forbidden: you see it but "
+        "lack one of its scopes; conflict: revoking a token that is not active."
+    )
+    detail: str | None = Field(description="Why it was refused; null when it was changed.")
+
+
+class BulkCounts(Out):
+    revoked: int = 0
+    deleted: int = 0
+    not_found: int = 0
+    forbidden: int = 0
+    conflict: int = 0
+
+
+class BulkOut(Out):
+    results: list[BulkResultOut] = Field(description="One per id sent, in the order sent.")
+    counts: BulkCounts = Field(description="How many ids had each outcome.")
+
+    @classmethod
+    def of(cls, results: list[BulkResult]) -> BulkOut:
+        counts = BulkCounts(**Counter[str](result.outcome for result in results))
+        return cls(results=[BulkResultOut(**vars(r)) for r in results], counts=counts)
 
 
 class ScopeOut(Out):
