@@ -21,6 +21,7 @@ from .connection import API_KEY_VARIABLE, URL_VARIABLE, Connection, from_environ
 from .limits import DEFAULT_PAGE_SIZE, PAGE_SIZE_MAX, SortKey, StatusFilter
 from .live_events import ConnectionListener, follow
 from .models import (
+    BulkResult,
     Event,
     EventPage,
     Health,
@@ -269,6 +270,17 @@ class TokensClient:
                 "POST", f"/tokens/{_seg(token_id)}/regenerate", json=body, if_match=if_match
             )
         )
+
+    async def bulk_revoke(self, ids: Iterable[str]) -> BulkResult:
+        """Revoke each token (at most ``BULK_IDS_MAX``, none twice): each id's outcome, in order.
+        A refusal of one id is its outcome (not_found, forbidden, conflict), not an error."""
+        body = {"ids": list(ids)}
+        return BulkResult.model_validate(await self._call("POST", "/tokens/bulk-revoke", json=body))
+
+    async def bulk_delete(self, ids: Iterable[str]) -> BulkResult:
+        """Delete each token (at most ``BULK_IDS_MAX``, none twice): each id's outcome, in order."""
+        body = {"ids": list(ids)}
+        return BulkResult.model_validate(await self._call("POST", "/tokens/bulk-delete", json=body))
 
     async def verify_token(self, guid: str, scopes: Iterable[str] | None = None) -> Verification:
         """Is ``guid`` a usable credential (holding every scope in ``scopes``)?"""

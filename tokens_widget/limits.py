@@ -13,6 +13,7 @@ from typing import Any, Final, get_args
 
 from tokens_server.guids import GUID_PATTERN
 from tokens_server.limits import (
+    BULK_IDS_MAX,
     CLOCK_SKEW,
     DESCRIPTION_MAX,
     GRACE_MAX_S,
@@ -26,6 +27,7 @@ from tokens_server.limits import (
 from tokens_server.models import StatusFilter, TokenSort
 
 __all__ = [
+    "BULK_IDS_MAX",
     "DEFAULT_PAGE_SIZE",
     "DESCRIPTION_MAX",
     "FEED_SILENCE_MAX",
@@ -71,4 +73,6 @@ def for_browser() -> dict[str, Any]:
         "graces": [{"seconds": seconds, "label": label} for seconds, label in GRACES.items()],
         # The sorts the server offers: a column is sortable when its key is one of them.
         "sorts": list(get_args(SortKey)),
+        # How many tokens one bulk revoke or delete takes, so the page can say so.
+        "bulk_ids_max": BULK_IDS_MAX,
     }

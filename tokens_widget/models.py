@@ -114,6 +114,36 @@ class Verification(ApiModel):
     superseded_until: AwareDatetime | None = None
 
 
+class BulkItem(ApiModel):
+    """What became of one id of a bulk change: ``outcome`` is revoked or deleted, or the
+    refusal (not_found, forbidden, conflict) with its reason in ``detail``."""
+
+    id: str
+    # Text, not a closed set, so that a newer server's outcome does not break this client.
+    outcome: str
+    detail: str | None = None
+
+
+class BulkCounts(ApiModel):
+    revoked: int = 0
+    deleted: int = 0
+    not_found: int = 0
+    forbidden: int = 0
+    conflict: int = 0
+
+
+class BulkResult(ApiModel):
+    """The answer of ``POST /tokens/bulk-revoke`` and ``/bulk-delete``: one item per id, in the
+    order sent, and how many had each outcome."""
+
+    results: tuple[BulkItem, ...]
+    counts: BulkCounts
+
+    def ids(self, outcome: str) -> list[str]:
+        """The ids that had ``outcome``, in the order sent."""
+        return [item.id for item in self.results if item.outcome == outcome]
+
+
 class FieldChange(ApiModel):
     """One recorded field of a change, as it was (``from_``, ``"from"`` in JSON) and became."""
 
