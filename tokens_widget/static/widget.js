@@ -396,8 +396,10 @@ const STATUS_WORDS = { scheduled: "Scheduled", expired: "Expired", revoked: "Rev
  * One row of the grid. Built once per token id and updated in place when the token changes, so
  * a focused button stays where it is. The buttons act on the row's latest state (row.current).
  */
-function gridRow({ onEdit, onConfirm, onHistory }) {
+function gridRow({ onEdit, onConfirm, onHistory, onSelect }) {
   const row = { current: null };
+  const pick = h("input", { type: "checkbox", class: "tkn-pick", "data-testid": "select-row" });
+  pick.addEventListener("change", () => onSelect([row.current.id], pick.checked));
   const name = h("span", { class: "tkn-name-text", "data-testid": "name" });
   const description = h("span", { class: "tkn-desc" });
   const scopes = h("span", { class: "tkn-scopes" });
@@ -411,13 +413,13 @@ function gridRow({ onEdit, onConfirm, onHistory }) {
   const remove = iconButton("trash", "Delete", { class: "tkn-icon tkn-danger-icon", "data-testid": "delete", onclick: () => onConfirm("delete", row.current) });
   const history = iconButton("history", "History", { "data-testid": "history", onclick: () => onHistory(row.current) });
   const nameCell = h("td", { class: "tkn-name" }, name, scopes);
-  row.node = h("tr", { "data-testid": "row" }, nameCell, guid, validFrom, validTo, lastUsed,
+  row.node = h("tr", { "data-testid": "row" }, h("td", { class: "tkn-pick-cell" }, pick), nameCell, guid, validFrom, validTo, lastUsed,
     h("td", {}, status), h("td", { class: "tkn-row-actions" }, history, edit, revoke, remove));
   let drawn = "";
 
-  row.draw = (data) => {
+  row.draw = (data, picked) => {
     row.current = data;
-    const key = JSON.stringify(data);
+    const key = JSON.stringify([data, picked]);
     if (key === drawn) return;
     drawn = key;
     const locked = !data.can_change;
@@ -453,6 +455,11 @@ function gridRow({ onEdit, onConfirm, onHistory }) {
     label(revoke, "Revoke", locked || !data.is_active, !data.is_active ? "Already inactive" : locked ? WHY_LOCKED : "Revoke");
     label(remove, "Delete", locked, locked ? WHY_LOCKED : "Delete");
     history.setAttribute("aria-label", `History of ${data.name}`);
+    // Only a token the caller may change can be picked for a bulk revoke or delete.
+    pick.checked = picked;
+    pick.disabled = locked;
+    pick.setAttribute("aria-label", `Select ${data.name}`);
+    pick.title = locked ? WHY_LOCKED : `Select ${data.name}`;
     // A button disabled under the keyboard (Revoke, once revoked) hands it to its row's next.
     if (focused?.disabled) firstEnabled(row.node)?.focus();
   };
@@ -477,7 +484,11 @@ function grid(model, limits, actions, fallbackFocus) {
     return { th, key, indicator };
   };
   const headerCell = (label, key, testid) => (limits.sorts.includes(key) ? sortHeader(label, key, testid) : { th: h("th", { scope: "col" }, label) });
+  const pageBox = h("input", { type: "checkbox", class: "tkn-pick", "aria-label": "Select all on this page", title: "Select all on this page", "data-testid": "select-page" });
+  const changeable = () => (model.get("_rows") || []).filter((item) => item.can_change).map((item) => item.id);
+  pageBox.addEventListener("change", () => actions.onSelect(pageBox.checked ? changeable() : (model.get("_rows") || []).map((item) => item.id), pageBox.checked));
   const columns = [
+    { th: h("th", { scope: "col", class: "tkn-pick-cell" }, pageBox) },
     headerCell("Name", "name", "sort-name"),
     { th: h("th", { scope: "col" }, "GUID") },
     headerCell("Active from", "valid_from", "sort-valid-from"),
@@ -498,6 +509,12 @@ function grid(model, limits, actions, fallbackFocus) {
 
   function drawRows() {
     const data = model.get("_rows") || [];
+    const picked = new Set(model.get("selected") || []);
+    const pickable = changeable();
+    const onPage = pickable.filter((id) => picked.has(id)).length;
+    pageBox.checked = pickable.length > 0 && onPage === pickable.length;
+    pageBox.indeterminate = onPage > 0 && onPage < pickable.length;
+    pageBox.disabled = pickable.length === 0;
     let wanted;
     if (!model.get("_loaded")) {
       wanted = [message(model.get("error") ? "Tokens could not be loaded." : "Loading tokens…")];
@@ -511,7 +528,7 @@ function grid(model, limits, actions, fallbackFocus) {
           row = gridRow(actions);
           rows.set(item.id, row);
         }
-        row.draw(item);
+        row.draw(item, picked.has(item.id));
         return row.node;
       });
     }
@@ -550,9 +567,10 @@ function grid(model, limits, actions, fallbackFocus) {
     watcher.observe(node);
     watcher.observe(table);
   }
-  const offs = [onTraits(model, ["_rows", "_loaded", "error"], drawRows), onTraits(model, ["sort"], drawSort)];
+  const offs = [onTraits(model, ["_rows", "_loaded", "error", "selected"], drawRows), onTraits(model, ["sort"], drawSort)];
   return {
     node,
+    pageBox,
     draw() { drawRows(); drawSort(); },
     dispose() {
       watcher?.disconnect();
@@ -599,7 +617,8 @@ function dialogLayer(fallbackFocus) {
     nextId: () => ++count,
     open(options) {
       closeOpen?.();
-      const close = openDialog(node, { ...options, fallbackFocus, onClosed: () => { if (closeOpen === close) closeOpen = null; options.onClosed?.(); } });
+      // A dialog may name where focus goes when its opener is gone; else the layer's default.
+      const close = openDialog(node, { ...options, fallbackFocus: [options.fallbackFocus, fallbackFocus], onClosed: () => { if (closeOpen === close) closeOpen = null; options.onClosed?.(); } });
       closeOpen = close;
       return close;
     },
@@ -655,8 +674,13 @@ function openDialog(layer, { id, title, body, footer, testid, describedBy, fallb
     open = false;
     stopKeepingFocus();
     overlay.remove();
-    const back = opener && opener.isConnected && !opener.disabled ? opener : fallbackFocus;
-    back?.focus();
+    // The first that takes it: an opener hidden meanwhile (the selection bar, once its action
+    // cleared the selection) or a fallback disabled meanwhile does not.
+    for (const node of [opener, ...[fallbackFocus].flat()]) {
+      if (!node?.isConnected || node.disabled) continue;
+      node.focus();
+      if (document.activeElement === node) break;
+    }
     onClosed?.();
   }
   layer.replaceChildren(overlay);
@@ -689,6 +713,82 @@ function confirmAction(layer, request, kind, row) {
     problem.textContent = answer.error;
     problem.hidden = false;
     confirm.textContent = texts[2];
+  });
+  cancel.focus(); // the least destructive choice
+}
+
+/**
+ * "K selected · Revoke selected · Delete selected · Clear" while anything is selected, with
+ * "Select all N matching" once the whole page is. Python keeps the selection; this sends asks.
+ */
+function selectionBar(model, limits, { ask, onBulk, fallbackFocus }) {
+  const count = h("strong", { "data-testid": "selection-count" });
+  const revoke = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "bulk-revoke" }, "Revoke selected");
+  const remove = h("button", { type: "button", class: "tkn-button tkn-small tkn-danger", "data-testid": "bulk-delete" }, "Delete selected");
+  const clear = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "clear-selection" }, "Clear");
+  const matching = h("button", { type: "button", class: "tkn-link", "data-testid": "select-matching" });
+  const note = h("span", { class: "tkn-selection-note", "data-testid": "selection-note" });
+  const dot = () => h("span", { class: "tkn-muted", "aria-hidden": "true" }, "·");
+  const node = h("div", { class: "tkn-banner tkn-selection", role: "region", "aria-label": "Selected tokens", "data-testid": "selection-bar" },
+    count, dot(), revoke, dot(), remove, dot(), clear, matching, note);
+  revoke.addEventListener("click", () => onBulk("revoke"));
+  remove.addEventListener("click", () => onBulk("delete"));
+  clear.addEventListener("click", () => ask("clear_selection"));
+  matching.addEventListener("click", () => ask("select_matching"));
+  function draw() {
+    const selected = model.get("selected") || [];
+    const rows = model.get("_rows") || [];
+    const total = model.get("total");
+    const pickable = rows.filter((row) => row.can_change);
+    const wholePage = pickable.length > 0 && pickable.every((row) => selected.includes(row.id));
+    const hide = selected.length === 0;
+    // The bar going away with the keyboard in it (Clear) hands it to the page's checkbox.
+    if (hide && node.contains(document.activeElement)) fallbackFocus?.focus();
+    // Hidden, it keeps its place: rows moving down as it appears would put the next row's
+    // checkbox where the pointer is about to click.
+    node.classList.toggle("tkn-selection-none", hide);
+    node.setAttribute("aria-hidden", String(hide));
+    count.textContent = `${number.format(selected.length)} selected`;
+    matching.hidden = !wholePage || model.get("_all_matching") || total <= rows.length;
+    const capped = total > limits.bulk_ids_max ? ` (the first ${number.format(limits.bulk_ids_max)}: one action takes at most that many)` : "";
+    matching.textContent = `Select all ${number.format(total)} matching${capped}`;
+    note.textContent = model.get("_selection_note");
+    note.hidden = !note.textContent;
+  }
+  return { node, draw, dispose: onTraits(model, ["selected", "_rows", "total", "_all_matching", "_selection_note"], draw) };
+}
+
+/** One confirmation for a bulk revoke or delete, naming the count and the first few names. */
+function confirmBulk(layer, request, kind, model, fallbackFocus) {
+  const selected = model.get("selected") || [];
+  const many = selected.length === 1 ? "1 token" : `${number.format(selected.length)} tokens`;
+  const verb = kind === "revoke" ? "Revoke" : "Delete";
+  const consequence = kind === "revoke"
+    ? "They stop working now and cannot be activated again; tokens that are not active stay as they are."
+    : "Anything still using them stops working. This cannot be undone.";
+  const id = `tkn-dialog-${layer.nextId()}`;
+  const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true });
+  const cancel = h("button", { type: "button", class: "tkn-button", "data-testid": "cancel" }, "Cancel");
+  const confirm = h("button", { type: "button", class: "tkn-button tkn-danger", "data-testid": "confirm" }, `${verb} ${many}`);
+  const close = layer.open({ id, title: `${verb} ${many}`, testid: `confirm-bulk-${kind}`, describedBy: `${id}-text`, fallbackFocus,
+    body: h("div", { class: "tkn-dialog-body" },
+      h("p", { id: `${id}-text`, "data-testid": "bulk-question" }, `${verb} ${many}: ${model.get("_selection_summary")}?`),
+      h("p", {}, consequence), problem),
+    footer: h("div", { class: "tkn-dialog-foot" }, cancel, confirm) });
+  cancel.addEventListener("click", close);
+  confirm.addEventListener("click", async () => {
+    confirm.disabled = true;
+    confirm.textContent = kind === "revoke" ? "Revoking…" : "Deleting…";
+    const answer = await request(`bulk_${kind}`, { count: selected.length }).catch(unlessClosed);
+    if (!answer) return;
+    if (answer.ok) {
+      close();
+      return;
+    }
+    problem.textContent = answer.error;
+    problem.hidden = false;
+    confirm.disabled = false;
+    confirm.textContent = `${verb} ${many}`;
   });
   cancel.focus(); // the least destructive choice
 }
@@ -1131,18 +1231,18 @@ function render({ model, el }) {
   const context = { model, request, limits };
   const top = header(model, { onRefresh: () => ask("refresh"), onCreate: () => openForm(layer, context, null) });
   layer = dialogLayer(top.createButton);
-  const parts = [
-    top,
-    banners(model),
-    expiryNotice(model),
-    filterBar(model, limits),
-    grid(model, limits, {
-      onEdit: (row) => openForm(layer, context, row),
-      onConfirm: (kind, row) => confirmAction(layer, request, kind, row),
-      onHistory: (row) => historyDialog(layer, request, row),
-    }, top.createButton),
-    pager(model, limits),
-  ];
+  const table = grid(model, limits, {
+    onEdit: (row) => openForm(layer, context, row),
+    onConfirm: (kind, row) => confirmAction(layer, request, kind, row),
+    onHistory: (row) => historyDialog(layer, request, row),
+    onSelect: (ids, selected) => request("select", { token_ids: ids, selected }).catch(unlessClosed),
+  }, top.createButton);
+  const bar = selectionBar(model, limits, {
+    ask,
+    onBulk: (kind) => confirmBulk(layer, request, kind, model, table.pageBox),
+    fallbackFocus: table.pageBox,
+  });
+  const parts = [top, banners(model), expiryNotice(model), filterBar(model, limits), bar, table, pager(model, limits)];
   const root = keepKeys(h("div", { class: "tkn" }, parts.map((part) => part.node)));
   const mark = liveMark(model);
   top.node.querySelector(".tkn-heading").append(mark.node);
