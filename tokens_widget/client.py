@@ -273,7 +273,9 @@ class TokensClient:
 
     async def bulk_revoke(self, ids: Iterable[str]) -> BulkResult:
         """Revoke each token (at most ``BULK_IDS_MAX``, none twice): each id's outcome, in order.
-        A refusal of one id is its outcome (not_found, forbidden, conflict), not an error."""
+        A refusal of one id is its outcome (not_found, forbidden, conflict), not an error. Each
+        id is its own transaction: hundreds take seconds, so send fewer or allow a longer
+        ``timeout``."""
         body = {"ids": list(ids)}
         return BulkResult.model_validate(await self._call("POST", "/tokens/bulk-revoke", json=body))
 

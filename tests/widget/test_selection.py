@@ -129,8 +129,10 @@ async def test_all_matching_stops_at_the_bulk_limit_and_says_so(
 
 
 async def test_bulk_revoke_tells_each_outcome_and_clears_the_selection(
-    widget: TokensWidget, admin: TokensClient
+    widget: TokensWidget, admin: TokensClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # Two ids a request: the outcomes of both requests add up in one notice.
+    monkeypatch.setattr(selection, "CHUNK", 2)
     ids = await _tokens(admin, 3)
     await _reloaded(widget)
     await act(widget, "select", token_ids=ids, selected=True)
