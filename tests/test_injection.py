@@ -23,6 +23,7 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 from tests.support import ADMIN
+from tokens_server.limits import GRACE_MAX_S
 from tokens_server.routes import OPERATIONS
 from tokens_server.state import REPOSITORY
 
@@ -75,6 +76,15 @@ _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 _counter = itertools.count()
 
+# What verify answers for a GUID no token has.
+_NOT_FOUND = {
+    "valid": False,
+    "status": "not_found",
+    "token": None,
+    "superseded": False,
+    "superseded_until": None,
+}
+
 
 def _quoted(value: str) -> str:
     """%-encoded UTF-8; a lone surrogate goes out as the (invalid) bytes it would have been."""
@@ -113,6 +123,10 @@ LEGIT: dict[tuple[str, str], Callable[[Any], bool]] = {
     ("verify_token", "guid"): lambda v: (
         isinstance(v, str) and len(v) <= 100 and not _SURROGATE.search(v)
     ),
+    # A whole number of seconds within the bound is a grace like any other.
+    ("regenerate_token", "grace"): lambda v: (
+        type(v) is int and 0 <= v <= GRACE_MAX_S  # bool is an int, but not a grace
+    ),
 }
 
 
@@ -123,9 +137,13 @@ def _base_body(operation_id: str) -> dict[str, Any]:
         "create_token": {"name": f"Base {n}", "scopes": ["analytics"], "description": ""},
         "patch_token": {"name": f"Patched {n}", "description": "", "scopes": ["analytics"]},
         "verify_token": {"guid": "3f2b8c1e-9a47-4c1d-8f0e-2b6a5d7c9e10", "scopes": []},
+        "regenerate_token": {"grace": 0},
         "create_scope": {"name": f"extra-{n}", "description": ""},
         "create_user": {"name": f"user-{n}", "scopes": ["analytics"], "admin": False},
         "patch_user": {"scopes": ["analytics"], "admin": False},
+        # An id no token has: the base request changes nothing.
+        "bulk_revoke": {"ids": ["0123456789abcdef01234567"]},
+        "bulk_delete": {"ids": ["0123456789abcdef01234567"]},
     }
     return bodies[operation_id]
 
@@ -243,8 +261,10 @@ async def test_hostile_values_in_every_body_field(world: World, op: Any, field: 
         assert status in (200, 201), f"{op.operation_id}.{field}={shown}: {status} {text[:200]}"
         answer = await response.json()
         if op.operation_id == "verify_token":
-            assert answer == {"valid": False, "status": "not_found", "token": None}
+            assert answer == _NOT_FOUND
             assert await world.snapshot() == before
+        elif field == "grace":  # not a field of the token: its trace is the old GUID's deadline
+            assert (answer["previous_guid_until"] is not None) == (value > 0)
         else:  # stored literally: as sent, names trimmed and in NFC
             stored = unicodedata.normalize("NFC", value.strip()) if field == "name" else value
             assert answer[field] == stored

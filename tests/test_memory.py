@@ -84,6 +84,21 @@ async def test_a_regenerated_guid_is_refused_by_another_instance_at_once(
     assert await _verify(other, new_guid) == "active"
 
 
+async def test_a_guid_whose_grace_is_ended_is_refused_by_another_instance_at_once(
+    client: Client, other: Client, make_scope: MakeScope, make_token: MakeToken
+) -> None:
+    await make_scope("ops")
+    token = await make_token(name="Nightly", scopes=["ops"])
+    url = f"{TOKENS}/{token['id']}/regenerate"
+    assert (await client.post(url, json={"grace": 3600}, headers=ADMIN)).status == 200
+    # The other instance holds the token, found by the GUID it replaced.
+    assert await _verify(other, token["guid"]) == "active"
+    assert _remembers(other, token["id"])
+
+    assert (await client.post(url, headers=ADMIN)).status == 200
+    await _until(lambda: _is(other, token["guid"], "not_found"))
+
+
 async def test_a_deleted_token_is_gone_from_another_instance_at_once(
     client: Client, other: Client, make_scope: MakeScope, make_token: MakeToken
 ) -> None:

@@ -644,6 +644,8 @@ async def test_verify_answers_each_status(
             "scopes": ["ops"],
             "valid_to": None,
         },
+        "superseded": False,
+        "superseded_until": None,
     }
     for key in ("scheduled", "expired", "revoked"):
         answer = await _verify(client, lifecycle[key]["guid"])
@@ -681,7 +683,13 @@ async def test_verify_scopes_precedence(
     ],
 )
 async def test_verify_of_no_token_is_not_found(client: Client, guid: str) -> None:
-    assert await _verify(client, guid) == {"valid": False, "status": "not_found", "token": None}
+    assert await _verify(client, guid) == {
+        "valid": False,
+        "status": "not_found",
+        "token": None,
+        "superseded": False,
+        "superseded_until": None,
+    }
 
 
 @pytest.mark.usefixtures("scoped")

@@ -19,10 +19,12 @@ from pydantic import (
 )
 
 from .guids import GUID_PATTERN, random_looking
-from .limits import DESCRIPTION_MAX, SCOPES_MAX, TOKEN_NAME_MAX
+from .limits import BULK_IDS_MAX, DESCRIPTION_MAX, GRACE_MAX_S, SCOPES_MAX, TOKEN_NAME_MAX
 from .names import name_pattern, normalized_name
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._:-]{0,63}$"
+# Token ids are ObjectIds as served; the routes hold their path variable to the same.
+OBJECT_ID_PATTERN = "[0-9a-f]{24}"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_BUT_LINES = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # The same rules for the document, which cannot see the validators below.
@@ -51,6 +53,13 @@ def _digits(value: object) -> object:
     return value
 
 
+def _whole(value: object) -> object:
+    # JSON has one kind of number: 3600.0 is the integer 3600 to JSON Schema, so to us too.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _to_utc_millis(value: datetime) -> datetime:
     try:
         value = value.astimezone(UTC)
@@ -74,6 +83,13 @@ def _no_control_but_lines(value: str) -> str:
 def _unique(values: list[str]) -> list[str]:
     if len(set(values)) != len(values):
         raise ValueError("must not name a scope twice")
+    return values
+
+
+def _unique_ids(values: list[str]) -> list[str]:
+    # Refused rather than merged: one outcome per id named, in the order named, stays true.
+    if len(set(values)) != len(values):
+        raise ValueError("must not name a token twice")
     return values
 
 
@@ -115,7 +131,25 @@ ScopeList = Annotated[
 UserScopes = Annotated[
     list[ScopeName], Field(max_length=SCOPES_MAX), AfterValidator(_unique), _UNIQUE
 ]
+TokenId = Annotated[str, StringConstraints(pattern=f"^{OBJECT_ID_PATTERN}$")]
+TokenIds = Annotated[
+    list[TokenId],
+    Field(min_length=1, max_length=BULK_IDS_MAX),
+    AfterValidator(_unique_ids),
+    _UNIQUE,
+]
 Guid = Annotated[str, StringConstraints(pattern=GUID_PATTERN), AfterValidator(random_looking)]
+# Bounds before the validator, so the document shows them as minimum and maximum.
+Grace = Annotated[
+    int,
+    Field(
+        ge=0,
+        le=GRACE_MAX_S,
+        description="Seconds the GUID being replaced keeps working beside the new one "
+        "(verify then answers `superseded`); 0, the default, ends it at once.",
+    ),
+    BeforeValidator(_whole),
+]
 
 NameFilter = Annotated[
     str,

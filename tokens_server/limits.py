@@ -18,11 +18,16 @@ VERIFY_GUID_MAX: Final = 100
 # A token list filters by the first characters of a GUID, at least this many of them.
 GUID_FILTER_MIN: Final = 4
 GUID_FILTER_MAX: Final = GUID_LENGTH
+# Token ids one bulk revoke or delete takes: each is its own transaction, so the request's
+# time grows with it, and a page of a few hundred rows is what a person selects at once.
+BULK_IDS_MAX: Final = 500
 PAGE_SIZE_DEFAULT: Final = 50
 PAGE_SIZE_MAX: Final = 200
 OFFSET_MAX: Final = 1_000_000_000
 # The longest look-ahead (expires_within) or look-back (unused_for) a token list takes, in days.
 LIST_DAYS_MAX: Final = 3650
+# How long a replaced GUID may keep working beside its successor (a rotation's overlap), in s.
+GRACE_MAX_S: Final = 30 * 24 * 3600
 # An event stream sends at least a comment this often, so a reader that hears nothing for
 # longer knows its connection is gone.
 HEARTBEAT_S: Final = 15

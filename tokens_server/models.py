@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Literal, get_args
 
@@ -23,6 +23,8 @@ TokenSort = Literal[
     "-created_at",
 ]
 StatusFilter = Literal["active", "inactive"]
+# What became of one id of a bulk change: changed, or refused as the single change would be.
+BulkOutcome = Literal["revoked", "deleted", "not_found", "forbidden", "conflict"]
 # The events that may change who an existing user is as a caller: its key, scopes or existence.
 UserChange = Literal["user.updated", "user.key_rotated", "user.deleted"]
 USER_CHANGES: frozenset[str] = frozenset(get_args(UserChange))
@@ -72,6 +74,8 @@ class Token:
     revoked_by: str | None
     last_used_at: datetime | None
     version: int
+    # After a GUID was replaced with a grace: until when the one before it still verifies.
+    previous_guid_until: datetime | None = None
 
     def status(self, now: datetime) -> TokenStatus:
         if self.revoked_at is not None:
@@ -84,6 +88,12 @@ class Token:
 
     def is_active(self, now: datetime) -> bool:
         return self.status(now) == "active"
+
+    def previous_guid_works_until(self, now: datetime) -> datetime | None:
+        """Until when the GUID before this one still verifies; None once it does not. Revoking
+        or expiring the token ends both GUIDs."""
+        until = self.previous_guid_until
+        return until if until is not None and until > now and self.is_active(now) else None
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,15 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class BulkResult:
+    """One id's outcome in a bulk change; ``detail`` says why when it was refused."""
+
+    id: str
+    outcome: BulkOutcome
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
 class NewToken:
     """A token to make. ``guid`` None: the server draws one; ``valid_from`` None: from now."""
 
@@ -156,6 +175,8 @@ class TokenChanges(_Change):
     scopes: list[str] | Unset = UNSET
     description: str | Unset = UNSET
     guid: str | Unset = UNSET
+    # With a new ``guid``: how long the one it replaces keeps working (zero: it stops now).
+    grace: timedelta | Unset = UNSET
     valid_from: datetime | Unset | None = UNSET
     valid_to: datetime | Unset | None = UNSET
 
@@ -189,6 +210,8 @@ class Verification:
     valid: bool
     status: VerificationStatus
     token: Token | None = None
+    # The GUID was the token's previous one, which works until then beside its successor.
+    superseded_until: datetime | None = None
 
 
 @dataclass(frozen=True)

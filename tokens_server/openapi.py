@@ -88,7 +88,7 @@ def openapi_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
             )
         if op.body is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": not op.body_optional,
                 "content": {
                     "application/json": {"schema": {"$ref": _REF.format(model=op.body.__name__)}}
                 },

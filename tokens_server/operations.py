@@ -79,6 +79,8 @@ class Operation:
     status: int = 200
     response: type[BaseModel] | None = None
     body: type[BaseModel] | None = None
+    # The body may be left out, meaning every field at its default.
+    body_optional: bool = False
     query: type[BaseModel] | None = None
     errors: tuple[int, ...] = ()
     public: bool = False
@@ -134,7 +136,10 @@ async def _call(op: Operation, request: web.Request, caller: Caller) -> web.Stre
     expected = if_match(request) if op.if_match else None
     parsed: object = None
     if op.body is not None:
-        parsed = await read_body(request, op.body)
+        if op.body_optional and not request.body_exists:
+            parsed = op.body()
+        else:
+            parsed = await read_body(request, op.body)
     elif op.query is not None:
         parsed = read_query(request, op.query)
     return await op.handler(Call(request, op, caller, parsed, expected))

@@ -7,7 +7,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from . import schemas as s
-from .handlers import events, meta, scopes, stream, tokens, users
+from .field_types import OBJECT_ID_PATTERN
+from .handlers import bulk, events, meta, scopes, stream, tokens, users
 from .openapi import openapi_document
 from .operations import Operation, endpoint
 from .state import OPENAPI
@@ -15,10 +16,12 @@ from .state import OPENAPI
 BASE = "/api/v1"
 
 
-# Token ids are ObjectIds as served. Holding the variable to them keeps /tokens/verify from
-# also matching /tokens/{token_id}, so a GET there is a 405 naming POST, not a 404 for "verify".
-OBJECT_ID_PATTERN = "[0-9a-f]{24}"
+# Token ids are ObjectIds as served. Holding the variable to them keeps /tokens/verify and
+# /tokens/bulk-* from also matching /tokens/{token_id}, so a GET there is a 405 naming POST,
+# not a 404 for "verify".
 _TOKEN = f"{BASE}/tokens/{{token_id:{OBJECT_ID_PATTERN}}}"
+# A bulk change answers each id's refusal in its body, so only the request itself can fail.
+_BULK = (400, 401, 413, 415, 422)
 _CHANGE = (401, 403, 404, 409, 412, 422)
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -49,6 +52,24 @@ OPERATIONS: tuple[Operation, ...] = (
         response=s.VerifyOut,
         body=s.VerifyRequest,
         errors=(400, 401, 413, 415, 422),
+    ),
+    Operation(
+        "POST",
+        f"{BASE}/tokens/bulk-revoke",
+        bulk.bulk_revoke,
+        "Revoke many tokens, each on its own; answers every id's outcome in the order sent",
+        response=s.BulkOut,
+        body=s.BulkRequest,
+        errors=_BULK,
+    ),
+    Operation(
+        "POST",
+        f"{BASE}/tokens/bulk-delete",
+        bulk.bulk_delete,
+        "Delete many tokens, each on its own; answers every id's outcome in the order sent",
+        response=s.BulkOut,
+        body=s.BulkRequest,
+        errors=_BULK,
     ),
     Operation(
         "GET", _TOKEN, tokens.get_token, "Get a token", response=s.TokenOut, errors=(401, 404)
@@ -85,9 +106,11 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         f"{_TOKEN}/regenerate",
         tokens.regenerate_token,
-        "Give a token a new GUID; the old one stops working at once",
+        "Give a token a new GUID; the old one stops working at once, or after a grace",
         response=s.TokenOut,
-        errors=_CHANGE,
+        body=s.RegenerateRequest,
+        body_optional=True,
+        errors=(400, *_CHANGE, 413, 415),
         if_match=True,
     ),
     Operation(

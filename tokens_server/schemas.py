@@ -8,6 +8,8 @@ document cannot drift from what is served.
 
 from __future__ import annotations
 
+from collections import Counter
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -15,12 +17,14 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from .field_types import (
     DIGITS_ONLY,
     Description,
+    Grace,
     Guid,
     NameFilter,
     ScopeList,
     ScopeName,
     Timestamp,
     TimestampIn,
+    TokenIds,
     TokenName,
     UserName,
     UserScopes,
@@ -37,6 +41,8 @@ from .limits import (
     VERIFY_GUID_MAX,
 )
 from .models import (
+    BulkOutcome,
+    BulkResult,
     Event,
     EventAction,
     NewToken,
@@ -80,21 +86,40 @@ class TokenCreate(Strict):
 
 
 class TokenPatch(Strict):
+    # A grace is for the GUID a new one replaces: without a new guid it is refused.
+    model_config = ConfigDict(json_schema_extra={"dependentRequired": {"grace": ["guid"]}})
     name: TokenName = None  # type: ignore[assignment]
     scopes: ScopeList = None  # type: ignore[assignment]
     description: Description = None  # type: ignore[assignment]
     guid: Guid = None  # type: ignore[assignment]
+    grace: Grace = 0
     valid_from: TimestampIn | None = Field(None, description="null: active from now.")
     valid_to: TimestampIn | None = Field(None, description="null: never expires.")
 
     def changes(self) -> TokenChanges:
         """The fields the request names, null included; those it leaves out stay UNSET."""
-        return TokenChanges(**{field: getattr(self, field) for field in self.model_fields_set})
+        fields = {field: getattr(self, field) for field in self.model_fields_set}
+        if "grace" in fields:
+            fields["grace"] = timedelta(seconds=self.grace)
+        return TokenChanges(**fields)
+
+
+class RegenerateRequest(Strict):
+    """Optional: without a body, the GUID being replaced stops working at once."""
+
+    grace: Grace = 0
 
 
 class VerifyRequest(Strict):
     guid: Annotated[str, StringConstraints(max_length=VERIFY_GUID_MAX)]
     scopes: Annotated[list[ScopeName], Field(max_length=SCOPES_MAX)] = []
+
+
+class BulkRequest(Strict):
+    ids: TokenIds = Field(
+        description="The tokens to change, each named once; each is changed on its own, so "
+        "a refusal of one leaves the others changed."
+    )
 
 
 class ScopeCreate(Strict):
@@ -160,8 +185,6 @@ class TokenListQuery(BaseModel):
         )
 
 
-
-
 class HistoryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
     limit: PageSize = PAGE_SIZE_DEFAULT
@@ -218,6 +241,10 @@ class TokenOut(Out):
     revoked_at: Timestamp | None
     revoked_by: str | None
     last_used_at: Timestamp | None
+    previous_guid_until: Timestamp | None = Field(
+        description="After a regeneration with a grace: until when the GUID before this one "
+        "still verifies; null when it does not (none, its grace ended, or the token ended)."
+    )
     version: int
     can_change: bool = Field(
         description="True when the caller holds every scope of the token, so may change, "
@@ -243,6 +270,12 @@ class VerifyOut(Out):
     valid: bool
     status: VerificationStatus
     token: VerifiedToken | None = None
+    superseded: bool = Field(
+        False,
+        description="The GUID was replaced with a grace: it verifies until `superseded_until`, "
+        "then no more. Move to the token's new GUID before then.",
+    )
+    superseded_until: Timestamp | None = None
 
     @classmethod
     def of(cls, verification: Verification) -> VerifyOut:
@@ -254,7 +287,41 @@ class VerifyOut(Out):
                 id=token.id, name=token.name, scopes=token.scopes, valid_to=token.valid_to
             )
         )
-        return cls(valid=verification.valid, status=verification.status, token=summary)
+        until = verification.superseded_until
+        return cls(
+            valid=verification.valid,
+            status=verification.status,
+            token=summary,
+            superseded=until is not None,
+            superseded_until=until,
+        )
+
+
+class BulkResultOut(Out):
+    id: str
+    outcome: BulkOutcome = Field(
+        description="not_found: no such token, or none you can see; forbidden: you see it but "
+        "lack one of its scopes; conflict: revoking a token that is not active."
+    )
+    detail: str | None = Field(description="Why it was refused; null when it was changed.")
+
+
+class BulkCounts(Out):
+    revoked: int = 0
+    deleted: int = 0
+    not_found: int = 0
+    forbidden: int = 0
+    conflict: int = 0
+
+
+class BulkOut(Out):
+    results: list[BulkResultOut] = Field(description="One per id sent, in the order sent.")
+    counts: BulkCounts = Field(description="How many ids had each outcome.")
+
+    @classmethod
+    def of(cls, results: list[BulkResult]) -> BulkOut:
+        counts = BulkCounts(**Counter[str](result.outcome for result in results))
+        return cls(results=[BulkResultOut(**vars(r)) for r in results], counts=counts)
 
 
 class ScopeOut(Out):

@@ -55,6 +55,8 @@ class ActionHandler:
             "delete": self.delete,
             "history": self.history,
             "token": self.token,
+            # Picking rows and acting on them all: the widget's selection answers these.
+            **widget.selection.actions(),
         }
 
     async def handle(self, request: Mapping[str, Any]) -> Result:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Final
 from urllib.parse import quote
@@ -21,6 +21,7 @@ from .connection import API_KEY_VARIABLE, URL_VARIABLE, Connection, from_environ
 from .limits import DEFAULT_PAGE_SIZE, PAGE_SIZE_MAX, SortKey, StatusFilter
 from .live_events import ConnectionListener, follow
 from .models import (
+    BulkResult,
     Event,
     EventPage,
     Health,
@@ -49,6 +50,11 @@ def _seg(value: str) -> str:
 
 def _time(value: datetime | None) -> str | None:
     return None if value is None else format_time(value)
+
+
+def _seconds(grace: timedelta) -> int:
+    """A grace as the API takes it: whole seconds."""
+    return int(grace.total_seconds())
 
 
 class TokensClient:
@@ -210,11 +216,15 @@ class TokensClient:
         description: str | _Unset = UNSET,
         scopes: Iterable[str] | _Unset = UNSET,
         guid: str | _Unset = UNSET,
+        grace: timedelta | _Unset = UNSET,
         valid_from: datetime | _Unset = UNSET,
         valid_to: datetime | _Unset | None = UNSET,
         if_match: int | None = None,
     ) -> Token:
         """Change only the fields given; ``valid_to=None`` makes the token never expire.
+
+        With a new ``guid``, ``grace`` keeps the one it replaces working that long beside it
+        (see ``regenerate_token``).
 
         With ``if_match`` (the version you read) the change is refused with a 412 when someone
         else changed the token since.
@@ -228,6 +238,8 @@ class TokensClient:
             body["scopes"] = list(scopes)
         if not isinstance(guid, _Unset):
             body["guid"] = guid
+        if not isinstance(grace, _Unset):
+            body["grace"] = _seconds(grace)
         if not isinstance(valid_from, _Unset):
             body["valid_from"] = format_time(valid_from)
         if not isinstance(valid_to, _Unset):
@@ -245,11 +257,32 @@ class TokensClient:
             await self._call("POST", f"/tokens/{_seg(token_id)}/revoke", if_match=if_match)
         )
 
-    async def regenerate_token(self, token_id: str, *, if_match: int | None = None) -> Token:
-        """Give the token a new server-made GUID; the old one stops working at once."""
+    async def regenerate_token(
+        self, token_id: str, *, grace: timedelta | None = None, if_match: int | None = None
+    ) -> Token:
+        """Give the token a new server-made GUID. The old one stops working at once, or with
+        a ``grace`` keeps working that long (up to 30 days), so its users can move over:
+        meanwhile it verifies as ``superseded``, until ``previous_guid_until``. Regenerating
+        again ends an older GUID at once; revoking ends both."""
+        body = None if grace is None else {"grace": _seconds(grace)}
         return Token.model_validate(
-            await self._call("POST", f"/tokens/{_seg(token_id)}/regenerate", if_match=if_match)
+            await self._call(
+                "POST", f"/tokens/{_seg(token_id)}/regenerate", json=body, if_match=if_match
+            )
         )
+
+    async def bulk_revoke(self, ids: Iterable[str]) -> BulkResult:
+        """Revoke each token (at most ``BULK_IDS_MAX``, none twice): each id's outcome, in order.
+        A refusal of one id is its outcome (not_found, forbidden, conflict), not an error. Each
+        id is its own transaction: hundreds take seconds, so send fewer or allow a longer
+        ``timeout``."""
+        body = {"ids": list(ids)}
+        return BulkResult.model_validate(await self._call("POST", "/tokens/bulk-revoke", json=body))
+
+    async def bulk_delete(self, ids: Iterable[str]) -> BulkResult:
+        """Delete each token (at most ``BULK_IDS_MAX``, none twice): each id's outcome, in order."""
+        body = {"ids": list(ids)}
+        return BulkResult.model_validate(await self._call("POST", "/tokens/bulk-delete", json=body))
 
     async def verify_token(self, guid: str, scopes: Iterable[str] | None = None) -> Verification:
         """Is ``guid`` a usable credential (holding every scope in ``scopes``)?"""

@@ -8,10 +8,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .limits import DESCRIPTION_MAX, GUID_PATTERN, NAME_MAX, VALID_FROM_SKEW
+from .limits import DESCRIPTION_MAX, GRACES, GUID_PATTERN, NAME_MAX, VALID_FROM_SKEW
 from .models import Token
 
 _GUID = re.compile(GUID_PATTERN)
@@ -27,6 +27,8 @@ class Draft:
     description: str = ""
     valid_from: str = ""
     valid_to: str = ""
+    # Seconds the GUID a new one replaces keeps working (one of GRACES; editing only).
+    grace: int = 0
 
     @classmethod
     def from_message(cls, data: Any) -> Draft:
@@ -40,7 +42,15 @@ class Draft:
             description=str(data.get("description") or ""),
             valid_from=str(data.get("valid_from") or ""),
             valid_to=str(data.get("valid_to") or ""),
+            grace=_grace(data.get("grace")),
         )
+
+
+def _grace(value: Any) -> int:
+    # A number as the form sends it; anything else is not a choice the form offers (-1).
+    if value is None or value == "":
+        return 0
+    return value if isinstance(value, int) and not isinstance(value, bool) else -1
 
 
 @dataclass
@@ -113,6 +123,10 @@ def check(
         errors["guid"] = "The GUID must be a lowercase UUID version 4; regenerate it."
     elif original is None or draft.guid != original.guid:
         values["guid"] = draft.guid
+    if draft.grace not in GRACES:
+        errors["grace"] = "Choose how long the old GUID keeps working."
+    elif draft.grace and original is not None and "guid" in values:
+        values["grace"] = timedelta(seconds=draft.grace)
 
     valid_from = _parse(draft.valid_from) if draft.valid_from else None
     valid_to = _parse(draft.valid_to) if draft.valid_to else None

@@ -23,13 +23,18 @@ _FIELDS: Final = {
     "description": ("Description", "text"),
     "scopes": ("Scopes", "list"),
     "guid_prefix": ("GUID", "prefix"),
+    "previous_guid_until": ("Old GUID works until", "date"),
     "valid_from": ("Valid from", "date"),
     "valid_to": ("Valid to", "date"),
     "revoked_at": ("Revoked at", "date"),
     "revoked_by": ("Revoked by", "text"),
 }
 # What an empty value means for a field; "none" for the rest.
-_EMPTY: Final = {"valid_to": "never", "description": "empty"}
+_EMPTY: Final = {
+    "valid_to": "never",
+    "description": "empty",
+    "previous_guid_until": "not after the change",
+}
 # Said by the summary and the entry's own who and when already.
 _REDUNDANT: Final = {"token.revoked": {"revoked_at", "revoked_by"}}
 

@@ -13,8 +13,10 @@ from typing import Any, Final, get_args
 
 from tokens_server.guids import GUID_PATTERN
 from tokens_server.limits import (
+    BULK_IDS_MAX,
     CLOCK_SKEW,
     DESCRIPTION_MAX,
+    GRACE_MAX_S,
     GUID_FILTER_MIN,
     HEARTBEAT_S,
     LIST_DAYS_MAX,
@@ -25,9 +27,11 @@ from tokens_server.limits import (
 from tokens_server.models import StatusFilter, TokenSort
 
 __all__ = [
+    "BULK_IDS_MAX",
     "DEFAULT_PAGE_SIZE",
     "DESCRIPTION_MAX",
     "FEED_SILENCE_MAX",
+    "GRACES",
     "GUID_FILTER_MIN",
     "GUID_PATTERN",
     "LIST_DAYS_MAX",
@@ -48,6 +52,10 @@ STATUS_FILTERS: Final[tuple[StatusFilter, ...]] = get_args(StatusFilter)
 # The page sizes the pager offers, all within the server's page size limit.
 PAGE_SIZES: Final = (10, 25, 50, 100, 200)
 DEFAULT_PAGE_SIZE: Final = PAGE_SIZE_DEFAULT
+# How long a replaced GUID may keep working, as the form offers it (seconds: words), all within
+# the server's longest grace.
+GRACES: Final = {0: "No", 3600: "1 hour", 86400: "1 day", 7 * 86400: "7 days"}
+assert max(GRACES) <= GRACE_MAX_S
 NAME_MAX: Final = TOKEN_NAME_MAX
 VALID_FROM_SKEW: Final = CLOCK_SKEW
 # The change feed sends at least a comment this often; three missed mean the connection died
@@ -62,6 +70,9 @@ def for_browser() -> dict[str, Any]:
         "guid_filter_min": GUID_FILTER_MIN,
         "name_max": NAME_MAX,
         "description_max": DESCRIPTION_MAX,
+        "graces": [{"seconds": seconds, "label": label} for seconds, label in GRACES.items()],
         # The sorts the server offers: a column is sortable when its key is one of them.
         "sorts": list(get_args(SortKey)),
+        # How many tokens one bulk revoke or delete takes, so the page can say so.
+        "bulk_ids_max": BULK_IDS_MAX,
     }

@@ -45,6 +45,8 @@ class Token(ApiModel):
     revoked_at: AwareDatetime | None = None
     revoked_by: str | None = None
     last_used_at: AwareDatetime | None = None
+    # After a regeneration with a grace: until when the GUID it replaced still verifies.
+    previous_guid_until: AwareDatetime | None = None
     version: int
     # Whether the caller may change, revoke or delete it; the server decides.
     can_change: bool
@@ -107,6 +109,39 @@ class Verification(ApiModel):
     valid: bool
     status: str
     token: VerifiedToken | None = None
+    # The GUID was replaced with a grace: it works until ``superseded_until``, then no more.
+    superseded: bool = False
+    superseded_until: AwareDatetime | None = None
+
+
+class BulkItem(ApiModel):
+    """What became of one id of a bulk change: ``outcome`` is revoked or deleted, or the
+    refusal (not_found, forbidden, conflict) with its reason in ``detail``."""
+
+    id: str
+    # Text, not a closed set, so that a newer server's outcome does not break this client.
+    outcome: str
+    detail: str | None = None
+
+
+class BulkCounts(ApiModel):
+    revoked: int = 0
+    deleted: int = 0
+    not_found: int = 0
+    forbidden: int = 0
+    conflict: int = 0
+
+
+class BulkResult(ApiModel):
+    """The answer of ``POST /tokens/bulk-revoke`` and ``/bulk-delete``: one item per id, in the
+    order sent, and how many had each outcome."""
+
+    results: tuple[BulkItem, ...]
+    counts: BulkCounts
+
+    def ids(self, outcome: str) -> list[str]:
+        """The ids that had ``outcome``, in the order sent."""
+        return [item.id for item in self.results if item.outcome == outcome]
 
 
 class FieldChange(ApiModel):

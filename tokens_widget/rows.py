@@ -18,6 +18,7 @@ ROW_FIELDS: set[str] = {
     "valid_from",
     "valid_to",
     "last_used_at",
+    "previous_guid_until",
     "is_active",
     "status",
     "version",

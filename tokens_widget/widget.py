@@ -28,6 +28,7 @@ from .limits import GUID_FILTER_MIN, PAGE_SIZES
 from .live import LiveFeed
 from .models import Token, User
 from .rows import token_row
+from .selection import Selection
 
 log = logging.getLogger(__name__)
 # The status filter's choices besides "all", typed as the client takes them.
@@ -66,6 +67,11 @@ class TokensWidget(anywidget.AnyWidget):
         sync=True
     )
 
+    selected = t.List(
+        t.Unicode(),
+        help="The ids of the tokens picked for a bulk revoke or delete, in the order picked.",
+    ).tag(sync=True)
+
     total = t.Int(0, help="How many tokens match the filters.").tag(sync=True)
     busy = t.Bool(False, help="True while a call to the server runs.").tag(sync=True)
     error = t.Unicode("", help="The last problem, in plain words.").tag(sync=True)
@@ -76,6 +82,11 @@ class TokensWidget(anywidget.AnyWidget):
     _user = t.Dict().tag(sync=True)
     _loaded = t.Bool(False).tag(sync=True)
     _limits = t.Dict(limits.for_browser()).tag(sync=True)
+    # The selection as the bar and the confirmation word it: "alpha, beta and 3 more"; whether it
+    # is "all matching" (the link to it then hides) and what that left out.
+    _selection_summary = t.Unicode("").tag(sync=True)
+    _all_matching = t.Bool(False).tag(sync=True)
+    _selection_note = t.Unicode("").tag(sync=True)
     _live = t.Unicode("", help="The change feed: '', connecting, live, reconnecting, stopped.").tag(
         sync=True
     )
@@ -96,6 +107,7 @@ class TokensWidget(anywidget.AnyWidget):
         self.user: User | None = None
         #: The tokens of the page shown, by id.
         self.page_tokens: dict[str, Token] = {}
+        self.selection = Selection(self)
         url, api_key = from_environment(url, api_key)
         self.client: TokensClient | None = client
         if client is None and url and api_key:
@@ -133,7 +145,18 @@ class TokensWidget(anywidget.AnyWidget):
         wanted = list(dict.fromkeys(str(s) for s in proposal["value"]))
         return [s for s in wanted if s in held] if held else wanted
 
+    @t.validate("selected")
+    def _valid_selected(self, proposal: Any) -> list[str]:
+        ids = list(dict.fromkeys(str(i) for i in proposal["value"]))
+        if len(ids) > limits.BULK_IDS_MAX:
+            raise t.TraitError(f"at most {limits.BULK_IDS_MAX} tokens can be selected at once")
+        return ids
+
     # --- reacting to the front end -----------------------------------------------------------
+
+    @t.observe("selected")
+    def _on_selected(self, change: Mapping[str, Any]) -> None:
+        self.selection.changed()
 
     @t.validate("expiry_warning_days")
     def _valid_expiry_warning_days(self, proposal: Any) -> int:
@@ -158,6 +181,10 @@ class TokensWidget(anywidget.AnyWidget):
         # The count of tokens about to expire does not depend on the filters, the sort or the
         # page: it is asked again only when its number of days changes (or the tokens do).
         recount = change["name"] == "expiry_warning_days"
+        # Sort and page size show the same tokens in another order; every other one of these
+        # changes which tokens match, and "all matching" would then name tokens not shown.
+        if change["name"] not in ("sort", "page_size"):
+            self.selection.clear()
         if self.page != 0:
             self._count_due = self._count_due or recount
             self.page = 0  # the page observer reloads
@@ -245,14 +272,7 @@ class TokensWidget(anywidget.AnyWidget):
             return
         self.filter_hint = ""
         page = await self.client.list_tokens(
-            name=self.name_filter,
-            guid=guid,
-            scopes=self.scope_filter,
-            status=_STATUS.get(self.status_filter),
-            sort=self.sort,
-            limit=self.page_size,
-            offset=self.page * self.page_size,
-            expires_within=self.expiry_warning_days if self.expiring_only else None,
+            **self.list_filters(), limit=self.page_size, offset=self.page * self.page_size
         )
         if not page.items and page.total and self.page > 0:
             # The page emptied (deletions elsewhere): show the last page that has rows.
@@ -270,6 +290,17 @@ class TokensWidget(anywidget.AnyWidget):
             self._count_due = False
         self._loaded = True
         self.error = ""
+
+    def list_filters(self) -> dict[str, Any]:
+        """The list's filters and sort, as ``TokensClient.list_tokens`` takes them."""
+        return {
+            "name": self.name_filter,
+            "guid": self.guid_filter.strip().lower(),
+            "scopes": self.scope_filter,
+            "status": _STATUS.get(self.status_filter),
+            "sort": self.sort,
+            "expires_within": self.expiry_warning_days if self.expiring_only else None,
+        }
 
     def close(self) -> None:
         """Close the view and, on a running event loop, the connection to the server."""

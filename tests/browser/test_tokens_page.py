@@ -60,7 +60,8 @@ def test_the_grid_in_the_viewers_time_zone_and_the_screenshot(page: Page, api: A
         description="Reports for the board",
         valid_to=now + timedelta(days=3),
     )
-    api.token("BI dashboard refresh", ["analytics"])
+    dashboard = api.token("BI dashboard refresh", ["analytics"])
+    api.run(lambda c: c.regenerate_token(dashboard.id, grace=timedelta(days=7)))
     legacy = api.token("Legacy CRM import", ["finance"])
     api.run(lambda c: c.revoke_token(legacy.id))
     page.get_by_test_id("refresh").click()
@@ -73,6 +74,13 @@ def test_the_grid_in_the_viewers_time_zone_and_the_screenshot(page: Page, api: A
     quarterly = row(page, "Quarterly finance export")
     expect(quarterly.get_by_test_id("expiry-note")).to_have_text("Expires in 3 days")
     expect(row(page, "Nightly ETL").get_by_test_id("last-used")).to_have_text("just now")
+    expect(row(page, "BI dashboard refresh").get_by_test_id("previous-guid-note")).to_contain_text(
+        "Old GUID valid until"
+    )
+    # Two rows picked, so the picture shows the checkboxes and the bulk actions' bar.
+    for name in ("Legacy CRM import", "Model training pipeline"):
+        page.get_by_role("checkbox", name=f"Select {name}").check()
+    expect(page.get_by_test_id("selection-count")).to_have_text("2 selected")
     expect(page.get_by_text("Times shown in Europe/Ljubljana")).to_be_visible()
     expect(page.get_by_test_id("sort-name").locator("..")).to_have_attribute(
         "aria-sort", "ascending"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -46,6 +47,22 @@ async def test_token_lifecycle_with_typed_results(admin: TokensClient) -> None:
     with pytest.raises(ApiError) as gone:
         await admin.get_token(token.id)
     assert gone.value.status == 404
+
+
+async def test_a_rotation_with_grace_keeps_the_old_guid_working(admin: TokensClient) -> None:
+    token = await admin.create_token("Deploy bot", ["analytics"])
+    rotated = await admin.regenerate_token(token.id, grace=timedelta(hours=1))
+    assert rotated.previous_guid_until is not None
+    old = await admin.verify_token(token.guid)
+    assert old.valid and old.superseded and old.superseded_until == rotated.previous_guid_until
+    assert not (await admin.verify_token(rotated.guid)).superseded
+
+    # Replaced again by an edit, this time with no grace: both earlier GUIDs stop.
+    guid = str(uuid.uuid4())
+    edited = await admin.update_token(token.id, guid=guid, grace=timedelta(0))
+    assert edited.previous_guid_until is None
+    for stopped in (token.guid, rotated.guid):
+        assert (await admin.verify_token(stopped)).status == "not_found"
 
 
 async def test_problem_details_are_carried_by_api_error(admin: TokensClient) -> None:

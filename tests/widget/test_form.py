@@ -153,3 +153,29 @@ def test_new_guids_are_canonical_and_distinct() -> None:
     guids = {new_guid() for _ in range(100)}
     assert len(guids) == 100
     assert all(check(draft(guid=g), HELD, now=NOW).valid for g in guids)
+
+
+def test_a_new_guid_may_keep_the_old_one_working_for_a_while() -> None:
+    original = token()
+    dates = {"valid_from": iso(original.valid_from), "valid_to": iso(NOW + timedelta(days=10))}
+    new = new_guid()
+    verdict = check(draft(guid=new, grace=86400, **dates), HELD, original, NOW)
+    assert verdict.values == {"guid": new, "grace": timedelta(days=1)}
+    # No grace is the default, and a grace without a new GUID has nothing to apply to.
+    assert check(draft(guid=new, **dates), HELD, original, NOW).values == {"guid": new}
+    assert check(draft(grace=86400, **dates), HELD, original, NOW).values == {}
+    # A new token replaces nothing.
+    assert "grace" not in check(draft(guid=new, grace=3600), HELD, None, NOW).values
+
+
+@pytest.mark.parametrize("grace", [5, -1, 10**9])
+def test_only_the_offered_graces_are_taken(grace: int) -> None:
+    verdict = check(draft(guid=new_guid(), grace=grace), HELD, token(), NOW)
+    assert not verdict.valid and "grace" in verdict.errors
+
+
+def test_a_grace_from_the_browser_is_a_number_or_nothing() -> None:
+    assert Draft.from_message({"grace": 3600}).grace == 3600
+    assert Draft.from_message({"grace": None}).grace == 0
+    assert Draft.from_message({"grace": "3600"}).grace == -1
+    assert Draft.from_message({"grace": True}).grace == -1

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tokens_widget import TokensClient, limits
-from tokens_widget.models import Token
+from tokens_widget.models import BulkCounts, BulkItem, BulkResult, Token
 
 
 def _constraint(schema: dict[str, Any], key: str) -> Any:
@@ -38,3 +38,13 @@ async def test_the_token_model_has_the_served_fields(admin: TokensClient) -> Non
     document = await admin.openapi()
     served = document["components"]["schemas"]["TokenOut"]["properties"]
     assert set(Token.model_fields) == set(served)
+
+
+async def test_the_bulk_limit_and_answer_match_the_served_document(admin: TokensClient) -> None:
+    document = await admin.openapi()
+    schemas = document["components"]["schemas"]
+    assert schemas["BulkRequest"]["properties"]["ids"]["maxItems"] == limits.BULK_IDS_MAX
+    assert limits.for_browser()["bulk_ids_max"] == limits.BULK_IDS_MAX
+    assert set(BulkResult.model_fields) == set(schemas["BulkOut"]["properties"])
+    assert set(BulkItem.model_fields) == set(schemas["BulkResultOut"]["properties"])
+    assert set(BulkCounts.model_fields) == set(schemas["BulkCounts"]["properties"])

@@ -77,3 +77,19 @@ async def test_token_reloads_one_tokens_values_for_the_next_save(
     saved = await act(widget, "save", token_id=token.id, version=2, draft=draft)
     assert saved["ok"], saved
     assert (await admin.get_token(token.id)).name == "Mine after theirs"
+
+
+async def test_a_rotation_with_grace_says_until_when_the_old_guid_works(
+    widget: TokensWidget, admin: TokensClient
+) -> None:
+    token = await admin.create_token("Deploy", ["analytics"])
+    rotated = await admin.regenerate_token(token.id, grace=timedelta(days=1))
+
+    answer = await act(widget, "history", token_id=token.id)
+    latest = answer["result"]["items"][0]
+    assert latest["summary"] == "GUID regenerated"
+    guid, until = latest["changes"]
+    assert guid["field"] == "guid_prefix"
+    assert (until["label"], until["kind"], until["from"]) == ("Old GUID works until", "date", None)
+    assert rotated.previous_guid_until is not None
+    assert datetime.fromisoformat(until["to"]) == rotated.previous_guid_until

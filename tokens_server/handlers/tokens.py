@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from ..schemas import (
     EventOut,
     EventPageOut,
     HistoryQuery,
+    RegenerateRequest,
     TokenCreate,
     TokenListQuery,
     TokenOut,
@@ -25,7 +27,7 @@ from ..services.tokens import TokenService
 from ..state import REPOSITORY, SETTINGS
 
 
-def _service(call: Call[Any]) -> TokenService:
+def service(call: Call[Any]) -> TokenService:
     app = call.request.app
     return TokenService(app[REPOSITORY], app[SETTINGS].max_tokens_per_user)
 
@@ -40,6 +42,7 @@ def token_out(token: Token, caller: Caller) -> TokenOut:
         "guid": token.guid if holds_all else None,
         "guid_prefix": GuidCipher.prefix(token.guid),
         "can_change": holds_all,
+        "previous_guid_until": token.previous_guid_works_until(now),
     }
     return TokenOut(**fields, is_active=token.is_active(now), status=token.status(now))
 
@@ -51,7 +54,7 @@ def _answer(call: Call[Any], token: Token, **headers: str) -> web.Response:
 
 async def list_tokens(call: Call[TokenListQuery]) -> web.Response:
     params = call.input
-    page = await _service(call).list_tokens(call.caller, params.search())
+    page = await service(call).list_tokens(call.caller, params.search())
     body = TokenPageOut(
         items=[token_out(t, call.caller) for t in page.items],
         total=page.total,
@@ -62,47 +65,48 @@ async def list_tokens(call: Call[TokenListQuery]) -> web.Response:
 
 
 async def create_token(call: Call[TokenCreate]) -> web.Response:
-    token = await _service(call).create(call.caller, call.input.new_token())
+    token = await service(call).create(call.caller, call.input.new_token())
     return _answer(call, token, Location=call.url_for("get_token", token_id=token.id))
 
 
 async def get_token(call: Call[None]) -> web.Response:
-    token = await _service(call).get(call.caller, call.path["token_id"])
+    token = await service(call).get(call.caller, call.path["token_id"])
     return _answer(call, token)
 
 
 async def patch_token(call: Call[TokenPatch]) -> web.Response:
     token_id, expected = call.path["token_id"], call.expected_version
-    token = await _service(call).patch(call.caller, token_id, call.input.changes(), expected)
+    token = await service(call).patch(call.caller, token_id, call.input.changes(), expected)
     return _answer(call, token)
 
 
 async def delete_token(call: Call[None]) -> web.Response:
-    await _service(call).delete(call.caller, call.path["token_id"], call.expected_version)
+    await service(call).delete(call.caller, call.path["token_id"], call.expected_version)
     return call.reply()
 
 
 async def revoke_token(call: Call[None]) -> web.Response:
     token_id, expected = call.path["token_id"], call.expected_version
-    token = await _service(call).revoke(call.caller, token_id, expected)
+    token = await service(call).revoke(call.caller, token_id, expected)
     return _answer(call, token)
 
 
-async def regenerate_token(call: Call[None]) -> web.Response:
+async def regenerate_token(call: Call[RegenerateRequest]) -> web.Response:
     token_id, expected = call.path["token_id"], call.expected_version
-    token = await _service(call).regenerate(call.caller, token_id, expected)
+    grace = timedelta(seconds=call.input.grace)
+    token = await service(call).regenerate(call.caller, token_id, expected, grace)
     return _answer(call, token)
 
 
 async def verify_token(call: Call[VerifyRequest]) -> web.Response:
     body = call.input
-    result = await _service(call).verify(call.caller, body.guid, body.scopes)
+    result = await service(call).verify(call.caller, body.guid, body.scopes)
     return call.reply(VerifyOut.of(result))
 
 
 async def token_history(call: Call[HistoryQuery]) -> web.Response:
     params = call.input
-    page = await _service(call).history(
+    page = await service(call).history(
         call.caller, call.path["token_id"], params.before, params.limit
     )
     items = [EventOut.of(event) for event in page.items]

@@ -42,6 +42,7 @@ TOKEN_FIELDS = (
     "revoked_at",
     "revoked_by",
     "guid_prefix",
+    "previous_guid_until",
 )
 USER_FIELDS = ("name", "scopes", "admin")
 SCOPE_FIELDS = ("name", "description")
@@ -190,13 +191,11 @@ class EventStore:
         query: Document = {"_id": {"$gt": after}, **visible_to(caller)}
         return await self._page(query, ASCENDING, limit)
 
-
     async def _page(self, query: Document, order: int, limit: int) -> EventPage:
         # One more than asked for tells whether more follow, without counting them.
         cursor = self._events.find(query).sort("_id", order).limit(limit + 1)
         events = [event_of(doc) async for doc in cursor]
         return EventPage(events[:limit], more=len(events) > limit)
-
 
 
 def visible_to(caller: Caller) -> Document:

@@ -157,7 +157,7 @@ class Memory:
             return
         token_id = held.id
         self._evict_token(token_id)  # an older copy may hold another GUID's hashes
-        for lookup_hash in held.lookup_hashes:
+        for lookup_hash in held.every_hash:
             self._token_of_hash[lookup_hash] = token_id
         # Hashes after the copy: with no room at all, the copy itself is pushed out.
         for pushed_out in self._tokens.put(token_id, held):
@@ -212,5 +212,5 @@ class Memory:
             self._users.pop(key_hash)
 
     def _drop_hashes(self, held: HeldToken) -> None:
-        for lookup_hash in held.lookup_hashes:
+        for lookup_hash in held.every_hash:
             self._token_of_hash.pop(lookup_hash, None)

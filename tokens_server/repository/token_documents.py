@@ -26,11 +26,13 @@ def ends_at(valid_to: datetime | None) -> datetime:
 @dataclass(frozen=True, slots=True)
 class HeldToken:
     """What memory keeps of a stored token: the fields an answer reads, the GUID still sealed,
-    and the GUID's lookup hashes (one per configured key). A third of the whole document's size:
-    none of the sort keys, the prefix or the quota holder, and no dict."""
+    and the lookup hashes of its GUID and of a replaced one still stored (one per configured
+    key). A third of the whole document's size: none of the sort keys, the prefix or the quota
+    holder, and no dict."""
 
     id: str
     lookup_hashes: tuple[str, ...]
+    previous_hashes: tuple[str, ...]
     guid_enc: bytes
     guid_key: str | None
     name: str
@@ -46,6 +48,19 @@ class HeldToken:
     revoked_by: str | None
     last_used_at: datetime | None
     version: int
+    previous_guid_until: datetime | None
+
+    @property
+    def every_hash(self) -> tuple[str, ...]:
+        """Every hash a GUID lookup may find this token by."""
+        return self.lookup_hashes + self.previous_hashes
+
+
+def _hashes(stored: str | list[str] | None) -> tuple[str, ...]:
+    # During a secret-key rotation a GUID is stored with a hash under each key.
+    if stored is None:
+        return ()
+    return (stored,) if isinstance(stored, str) else tuple(stored)
 
 
 class TokenDocuments:
@@ -77,15 +92,25 @@ class TokenDocuments:
         """The condition on ``guid_hash`` that finds any of these lookup hashes."""
         return hashes[0] if len(hashes) == 1 else {"$in": hashes}
 
+    def previous_guid(self, guid: str | None) -> Document | None:
+        """A replaced GUID that still verifies for a while: sealed and hashed like a current
+        one (under ``previous_guid.hash``), so a key rotation reseals it too."""
+        if guid is None:
+            return None
+        fields = self.guid_fields(guid)
+        return {"enc": fields["guid_enc"], "key": fields["guid_key"], "hash": fields["guid_hash"]}
+
     def stored(self, changes: Mapping[str, Any]) -> Document:
-        """Domain field values as stored: with the name's sort key and the GUID sealed."""
-        stored = {k: v for k, v in changes.items() if k != "guid"}
+        """Domain field values as stored: with the name's sort key and the GUIDs sealed."""
+        stored = {k: v for k, v in changes.items() if k not in ("guid", "previous_guid")}
         if "name" in changes:
             stored["name_key"] = search_key(changes["name"])
         if "valid_to" in changes:
             stored["ends_at"] = ends_at(changes["valid_to"])
         if "guid" in changes:
             stored.update(self.guid_fields(changes["guid"]))
+        if "previous_guid" in changes:
+            stored["previous_guid"] = self.previous_guid(changes["previous_guid"])
         return stored
 
     def token(self, doc: Document) -> Token:
@@ -105,15 +130,15 @@ class TokenDocuments:
             revoked_by=doc.get("revoked_by"),
             last_used_at=doc.get("last_used_at"),
             version=doc["version"],
+            previous_guid_until=doc.get("previous_guid_until"),
         )
 
     @staticmethod
     def held(doc: Document) -> HeldToken:
-        # During a secret-key rotation a token is stored with a hash under each key.
-        stored = doc["guid_hash"]
         return HeldToken(
             id=str(doc["_id"]),
-            lookup_hashes=(stored,) if isinstance(stored, str) else tuple(stored),
+            lookup_hashes=_hashes(doc["guid_hash"]),
+            previous_hashes=_hashes((doc.get("previous_guid") or {}).get("hash")),
             guid_enc=doc["guid_enc"],
             guid_key=doc.get("guid_key"),
             name=doc["name"],
@@ -129,6 +154,7 @@ class TokenDocuments:
             revoked_by=doc.get("revoked_by"),
             last_used_at=doc.get("last_used_at"),
             version=doc["version"],
+            previous_guid_until=doc.get("previous_guid_until"),
         )
 
     def token_of(self, held: HeldToken, guid: str | None = None) -> Token:
@@ -150,4 +176,5 @@ class TokenDocuments:
             revoked_by=held.revoked_by,
             last_used_at=held.last_used_at,
             version=held.version,
+            previous_guid_until=held.previous_guid_until,
         )

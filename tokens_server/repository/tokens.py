@@ -67,6 +67,12 @@ class TokenStore:
 
     async def create_indexes(self) -> None:
         await self._tokens.create_index("guid_hash", unique=True)
+        # Only tokens in a rotation's grace hold one; the others are not in this index at all.
+        await self._tokens.create_index(
+            "previous_guid.hash",
+            unique=True,
+            partialFilterExpression={"previous_guid.hash": {"$exists": True}},
+        )
         await self._tokens.create_index("guid_prefix")
         await self._tokens.create_index([("scopes", 1), ("name_key", 1)])
         await self._tokens.create_index([("name_key", 1), ("_id", 1)])
@@ -130,6 +136,7 @@ class TokenStore:
         async def create(session: Session) -> tuple[None, Draft]:
             if limit is not None:
                 await self._quota.take(by, limit, session)
+            await self._refuse_replaced_guid(doc, None, session)
             await self._tokens.insert_one(doc, session=session)
             changes = recorded_changes({}, doc, TOKEN_FIELDS)
             return None, Draft(now, by, "token.created", token=doc, changes=changes)
@@ -144,39 +151,66 @@ class TokenStore:
         """Seal every GUID not sealed by the current key (or with a lookup hash under another)
         under the current key alone: at most ``limit`` of them, the rest on a later call.
 
-        Each token is rewritten only if its sealed GUID is still the one read, so a concurrent
-        regenerate wins; the version and dates stay, since the token itself does not change.
-        One cursor over the collection: an offline pass, never on a request's path.
+        A GUID replaced with a grace (``previous_guid``) is resealed with its token's.
+
+        Each token is rewritten only if its sealed GUIDs are still the ones read, so a
+        concurrent regenerate wins; the version and dates stay, since the token itself does not
+        change. One cursor over the collection: an offline pass, never on a request's path.
         """
         current = self._docs.keyring.current.id
         stale: Document = {
             "guid_enc": {"$exists": True},
-            "$or": [{"guid_key": {"$ne": current}}, {"guid_hash.1": {"$exists": True}}],
+            "$or": [
+                {"guid_key": {"$ne": current}},
+                {"guid_hash.1": {"$exists": True}},
+                {"previous_guid.key": {"$exists": True, "$ne": current}},
+                {"previous_guid.hash.1": {"$exists": True}},
+            ],
         }
         resealed, duplicates = 0, []
-        cursor = self._tokens.find(stale, {"guid_enc": 1, "guid_key": 1})
+        cursor = self._tokens.find(stale, {"guid_enc": 1, "guid_key": 1, "previous_guid": 1})
         async for doc in cursor:
             if limit is not None and resealed >= limit:
                 break
-            guid = self._docs.keyring.open(doc["guid_enc"], doc.get("guid_key"))
-            # The current key's hash alone: by now every instance seals under the current key
-            # (README's order), and a hash under the previous key would outlive that key.
-            fields = self._docs.guid_fields(guid) | {
-                "guid_hash": self._docs.keyring.current.cipher.lookup_hash(guid)
+            fields = self._resealed(doc["guid_enc"], doc.get("guid_key"))
+            previous = doc.get("previous_guid")
+            if previous is not None:
+                again = self._resealed(previous["enc"], previous["key"])
+                fields["previous_guid"] = {
+                    "enc": again["guid_enc"],
+                    "key": again["guid_key"],
+                    "hash": again["guid_hash"],
+                }
+            unchanged = {
+                "_id": doc["_id"],
+                "guid_enc": doc["guid_enc"],
+                "previous_guid.enc": None if previous is None else previous["enc"],
             }
             try:
-                result = await self._tokens.update_one(
-                    {"_id": doc["_id"], "guid_enc": doc["guid_enc"]}, {"$set": fields}
-                )
+                result = await self._tokens.update_one(unchanged, {"$set": fields})
             except DuplicateKeyError:
                 duplicates.append(str(doc["_id"]))
                 continue
             resealed += result.modified_count
         await cursor.close()
         remaining = await self._tokens.count_documents(
-            {"guid_enc": {"$exists": True}, "guid_key": {"$ne": current}}
+            {
+                "$or": [
+                    {"guid_enc": {"$exists": True}, "guid_key": {"$ne": current}},
+                    {"previous_guid.key": {"$exists": True, "$ne": current}},
+                ]
+            }
         )
         return ResealOutcome(resealed, remaining, duplicates)
+
+    def _resealed(self, sealed: bytes, key_id: str | None) -> Document:
+        """A sealed GUID's fields, sealed again under the current key, with that key's lookup
+        hash alone: by now every instance seals under the current key (README's order), and a
+        hash under the previous key would outlive that key."""
+        guid = self._docs.keyring.open(sealed, key_id)
+        return self._docs.guid_fields(guid) | {
+            "guid_hash": self._docs.keyring.current.cipher.lookup_hash(guid)
+        }
 
     async def get(self, token_id: str) -> Token | None:
         held = await self._memory.read_through(
@@ -187,18 +221,46 @@ class TokenStore:
         return None if held is None else self._noted(self._docs.token_of(held))
 
     async def by_guid(self, guid: str) -> Token | None:
+        """The token whose GUID this is, or whose previous GUID (still in its grace or not:
+        the rules decide) it was."""
         hashes = self._docs.keyring.lookup_hashes(guid)
+        matching = TokenDocuments.matching(hashes)
+
+        async def read() -> HeldToken | None:
+            # Two lookups on two indexes, not one $or: a GUID in use is found by the first.
+            found = await self._held({"guid_hash": matching})
+            if found is None:
+                found = await self._held({"previous_guid.hash": matching})
+            return found
+
         held = await self._memory.read_through(
-            self._memory.token_by_hash(hashes),
-            lambda: self._held({"guid_hash": TokenDocuments.matching(hashes)}),
-            self._memory.keep_token,
+            self._memory.token_by_hash(hashes), read, self._memory.keep_token
         )
-        # Found by the GUID's lookup hash: its GUID is this one, no need to open the sealed one.
-        return None if held is None else self._noted(self._docs.token_of(held, guid))
+        if held is None:
+            return None
+        # Found by its GUID's lookup hash, the GUID is this one: no need to open the sealed one.
+        # Found by a replaced GUID's, the token's own GUID is another.
+        current = not set(hashes).isdisjoint(held.lookup_hashes)
+        return self._noted(self._docs.token_of(held, guid if current else None))
 
     async def _held(self, condition: Document) -> HeldToken | None:
         doc = await self._tokens.find_one(condition)
         return None if doc is None else TokenDocuments.held(doc)
+
+    async def _refuse_replaced_guid(
+        self, stored: Document, token_id: ObjectId | None, session: Session
+    ) -> None:
+        """Refuse a new GUID that another token still holds as its previous one. (The unique
+        indexes keep current GUIDs apart, and previous ones; this keeps the two apart.)"""
+        if "guid_hash" not in stored:
+            return
+        new = stored["guid_hash"]
+        hashes = [new] if isinstance(new, str) else new
+        query: Document = {"previous_guid.hash": TokenDocuments.matching(hashes)}
+        if token_id is not None:
+            query["_id"] = {"$ne": token_id}
+        if await self._tokens.find_one(query, {"_id": 1}, session=session) is not None:
+            raise Conflict("a token with this GUID exists already")
 
     def _token(self, doc: Document) -> Token:
         return self._noted(self._docs.token(doc))
@@ -233,6 +295,11 @@ class TokenStore:
                 valid_from=basis.valid_from,
                 valid_to=basis.valid_to,
             )
+        if changes.get("previous_guid") is not None:
+            # The GUID kept working is the one it replaces: one racing rotation must keep the
+            # GUID the other handed out, not the one both read. (Without a grace the last one
+            # wins, and ends every GUID before it.)
+            query["guid_hash"] = self._docs.lookup(basis.guid)
         stored = self._stored(changes) | {"updated_at": now, "updated_by": by}
         return await self._change(query, stored, by, now, action)
 
@@ -263,6 +330,7 @@ class TokenStore:
         """Apply ``changes`` to the token ``query`` finds, with its event; None if none."""
 
         async def change(session: Session) -> tuple[Document | None, Draft | None]:
+            await self._refuse_replaced_guid(changes, query["_id"], session)
             before = await self._tokens.find_one_and_update(
                 query,
                 {"$set": changes, "$inc": {"version": 1}},
@@ -295,7 +363,6 @@ class TokenStore:
             return True, Draft(now, by, "token.deleted", token=deleted)
 
         return await self._events.commit(delete)
-
 
     async def page(self, query: TokenQuery, now: datetime) -> TokenPage:
         """A page of tokens, with its own time limit: a list costs what it matches (on the

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
@@ -22,6 +22,7 @@ from ..models import (
     TokenPage,
     TokenQuery,
     TokenSearch,
+    Unset,
     Verification,
     utcnow,
 )
@@ -121,6 +122,11 @@ class TokenService:
             token = await self._changeable(caller, token_id, expected)
             now = utcnow()
             changes = _changes(token, change, now)
+            if not isinstance(change.grace, Unset) and "guid" not in changes:
+                raise Invalid.field("grace", "applies only with a new guid")
+            if "guid" in changes:
+                grace = change.grace if not isinstance(change.grace, Unset) else timedelta(0)
+                changes |= _replaced_guid(token, grace, now)
             if not changes:
                 return token
             if token.revoked_at is not None and not changes.keys() <= _MUTABLE_WHEN_REVOKED:
@@ -195,14 +201,17 @@ class TokenService:
             f"only an active token can be revoked; this one is {current.status(utcnow())}"
         )
 
-    async def regenerate(self, caller: Caller, token_id: str, expected: int | None) -> Token:
+    async def regenerate(
+        self, caller: Caller, token_id: str, expected: int | None, grace: timedelta
+    ) -> Token:
         async def attempt() -> Token | None:
             token = await self._changeable(caller, token_id, expected)
             if token.revoked_at is not None:
                 raise Conflict("a revoked token stays revoked: its GUID cannot be regenerated")
-            changes = {"guid": new_guid()}
+            now = utcnow()
+            changes = {"guid": new_guid()} | _replaced_guid(token, grace, now)
             return await self._write(
-                caller, token, changes, expected, utcnow(), action="token.regenerated"
+                caller, token, changes, expected, now, action="token.regenerated"
             )
 
         return await self._applied(caller, token_id, expected, attempt)
@@ -215,16 +224,37 @@ class TokenService:
         status = token.status(now)
         if status != "active":
             return Verification(valid=False, status=status)
+        superseded_until = None
+        if token.guid != guid.lower():  # found as the token's previous GUID
+            superseded_until = token.previous_guid_works_until(now)
+            if superseded_until is None:  # its grace is over: as if replaced without one
+                return Verification(valid=False, status="not_found")
         if not set(scopes) <= set(token.scopes):
             return Verification(valid=False, status="insufficient_scope")
         self.repo.tokens.last_use.note(token.id, token.last_used_at, now)
-        return Verification(valid=True, status="active", token=token)
+        return Verification(
+            valid=True, status="active", token=token, superseded_until=superseded_until
+        )
+
+
+def _replaced_guid(token: Token, grace: timedelta, now: datetime) -> dict[str, Any]:
+    """What a new GUID does to the one it replaces: it keeps working for ``grace`` (not past
+    the token's end), or stops now. Only one previous GUID is kept, so replacing a GUID again
+    ends an older one at once."""
+    if not grace:
+        return {"previous_guid": None, "previous_guid_until": None}
+    until = now + grace
+    if token.valid_to is not None:
+        until = min(until, token.valid_to)
+    return {"previous_guid": token.guid, "previous_guid_until": until}
 
 
 def _changes(token: Token, change: TokenChanges, now: datetime) -> dict[str, Any]:
     """The fields the change sets to a value other than the current one."""
     changes: dict[str, Any] = {}
     for field, value in change.set_fields().items():
+        if field == "grace":
+            continue
         if field == "valid_from" and value is None:
             value = now
         if value != getattr(token, field):

@@ -105,19 +105,41 @@ function debounce(fn, ms) {
 
 const FOCUSABLE = "button:not([disabled]), input:not([disabled]):not([tabindex='-1']), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex='-1'])";
 
+let keysMarked = false;
+
 /**
- * Keep keys pressed in here away from the notebook around us. JupyterLab handles keydown as it
- * bubbles to the document, and in command mode a plain "x", "a" or "d d" typed while one of our
- * buttons or selects has focus would cut, insert or delete notebook cells. Chords with Ctrl, Alt
- * or Meta (save, the command palette) and Shift+Enter (run the cell) still reach JupyterLab.
+ * Keep keys pressed in here away from the notebook around us. In command mode a plain "x", "a"
+ * or "d d" typed while one of our buttons or selects has focus would cut, insert or delete
+ * notebook cells. Chords with Ctrl, Alt or Meta (save, the command palette) and Shift+Enter (run
+ * the cell) still reach the notebook.
+ *
+ * JupyterLab handles keydown as it bubbles to the document, so stopping it here is enough there.
+ * Notebook 7 handles it on the document on the way down (capture phase), before any listener on
+ * our node runs. Its shortcut matcher walks up from the focused element and gives up at one
+ * marked data-lm-suppress-shortcuts; the focused button itself already matches the command-mode
+ * shortcuts, so it is the one to mark. One capture listener on the window, which sees each key
+ * before the document does, marks it for the keys we keep and unmarks it for those that pass.
  */
 function keepKeys(node) {
+  node.setAttribute("data-tkn-keep-keys", "");
   node.addEventListener("keydown", (event) => {
-    const chord = event.ctrlKey || event.metaKey || event.altKey;
-    const runCell = event.key === "Enter" && event.shiftKey;
-    if (!chord && !runCell) event.stopPropagation();
+    if (!passesToNotebook(event)) event.stopPropagation();
   });
+  if (!keysMarked) {
+    keysMarked = true;
+    window.addEventListener("keydown", (event) => {
+      const target = event.target;
+      if (target instanceof Element && target.closest("[data-tkn-keep-keys]")) {
+        target.toggleAttribute("data-lm-suppress-shortcuts", !passesToNotebook(event));
+      }
+    }, true);
+  }
   return node;
+}
+
+function passesToNotebook(event) {
+  const chord = event.ctrlKey || event.metaKey || event.altKey;
+  return chord || (event.key === "Enter" && event.shiftKey);
 }
 
 /** A copy button, with a polite live region beside it that tells screen readers the outcome. */
@@ -374,8 +396,10 @@ const STATUS_WORDS = { scheduled: "Scheduled", expired: "Expired", revoked: "Rev
  * One row of the grid. Built once per token id and updated in place when the token changes, so
  * a focused button stays where it is. The buttons act on the row's latest state (row.current).
  */
-function gridRow({ onEdit, onConfirm, onHistory }) {
+function gridRow({ onEdit, onConfirm, onHistory, onSelect }) {
   const row = { current: null };
+  const pick = h("input", { type: "checkbox", class: "tkn-pick", "data-testid": "select-row" });
+  pick.addEventListener("change", () => onSelect([row.current.id], pick.checked));
   const name = h("span", { class: "tkn-name-text", "data-testid": "name" });
   const description = h("span", { class: "tkn-desc" });
   const scopes = h("span", { class: "tkn-scopes" });
@@ -389,13 +413,13 @@ function gridRow({ onEdit, onConfirm, onHistory }) {
   const remove = iconButton("trash", "Delete", { class: "tkn-icon tkn-danger-icon", "data-testid": "delete", onclick: () => onConfirm("delete", row.current) });
   const history = iconButton("history", "History", { "data-testid": "history", onclick: () => onHistory(row.current) });
   const nameCell = h("td", { class: "tkn-name" }, name, scopes);
-  row.node = h("tr", { "data-testid": "row" }, nameCell, guid, validFrom, validTo, lastUsed,
+  row.node = h("tr", { "data-testid": "row" }, h("td", { class: "tkn-pick-cell" }, pick), nameCell, guid, validFrom, validTo, lastUsed,
     h("td", {}, status), h("td", { class: "tkn-row-actions" }, history, edit, revoke, remove));
   let drawn = "";
 
-  row.draw = (data) => {
+  row.draw = (data, picked) => {
     row.current = data;
-    const key = JSON.stringify(data);
+    const key = JSON.stringify([data, picked]);
     if (key === drawn) return;
     drawn = key;
     const locked = !data.can_change;
@@ -408,6 +432,11 @@ function gridRow({ onEdit, onConfirm, onHistory }) {
     else description.remove();
     scopes.replaceChildren(...data.scopes.map((s) => h("span", { class: "tkn-chip" }, s)));
     guid.replaceChildren(guidCell(data));
+    const oldUntil = data.previous_guid_until ? new Date(data.previous_guid_until) : null;
+    if (oldUntil && oldUntil > new Date()) {
+      guid.append(h("span", { class: "tkn-old-guid", "data-testid": "previous-guid-note", title: fullDateFormat.format(oldUntil) },
+        `Old GUID valid until ${dayFormat.format(oldUntil)} ${timeFormat.format(oldUntil)}`));
+    }
     validFrom.title = fullDateFormat.format(new Date(data.valid_from));
     validFrom.replaceChildren(...localDate(data.valid_from));
     validTo.title = data.valid_to ? fullDateFormat.format(new Date(data.valid_to)) : "Never expires";
@@ -426,6 +455,11 @@ function gridRow({ onEdit, onConfirm, onHistory }) {
     label(revoke, "Revoke", locked || !data.is_active, !data.is_active ? "Already inactive" : locked ? WHY_LOCKED : "Revoke");
     label(remove, "Delete", locked, locked ? WHY_LOCKED : "Delete");
     history.setAttribute("aria-label", `History of ${data.name}`);
+    // Only a token the caller may change can be picked for a bulk revoke or delete.
+    pick.checked = picked;
+    pick.disabled = locked;
+    pick.setAttribute("aria-label", `Select ${data.name}`);
+    pick.title = locked ? WHY_LOCKED : `Select ${data.name}`;
     // A button disabled under the keyboard (Revoke, once revoked) hands it to its row's next.
     if (focused?.disabled) firstEnabled(row.node)?.focus();
   };
@@ -450,7 +484,11 @@ function grid(model, limits, actions, fallbackFocus) {
     return { th, key, indicator };
   };
   const headerCell = (label, key, testid) => (limits.sorts.includes(key) ? sortHeader(label, key, testid) : { th: h("th", { scope: "col" }, label) });
+  const pageBox = h("input", { type: "checkbox", class: "tkn-pick", "aria-label": "Select all on this page", title: "Select all on this page", "data-testid": "select-page" });
+  const changeable = () => (model.get("_rows") || []).filter((item) => item.can_change).map((item) => item.id);
+  pageBox.addEventListener("change", () => actions.onSelect(pageBox.checked ? changeable() : (model.get("_rows") || []).map((item) => item.id), pageBox.checked));
   const columns = [
+    { th: h("th", { scope: "col", class: "tkn-pick-cell" }, pageBox) },
     headerCell("Name", "name", "sort-name"),
     { th: h("th", { scope: "col" }, "GUID") },
     headerCell("Active from", "valid_from", "sort-valid-from"),
@@ -471,6 +509,12 @@ function grid(model, limits, actions, fallbackFocus) {
 
   function drawRows() {
     const data = model.get("_rows") || [];
+    const picked = new Set(model.get("selected") || []);
+    const pickable = changeable();
+    const onPage = pickable.filter((id) => picked.has(id)).length;
+    pageBox.checked = pickable.length > 0 && onPage === pickable.length;
+    pageBox.indeterminate = onPage > 0 && onPage < pickable.length;
+    pageBox.disabled = pickable.length === 0;
     let wanted;
     if (!model.get("_loaded")) {
       wanted = [message(model.get("error") ? "Tokens could not be loaded." : "Loading tokens…")];
@@ -484,7 +528,7 @@ function grid(model, limits, actions, fallbackFocus) {
           row = gridRow(actions);
           rows.set(item.id, row);
         }
-        row.draw(item);
+        row.draw(item, picked.has(item.id));
         return row.node;
       });
     }
@@ -523,9 +567,10 @@ function grid(model, limits, actions, fallbackFocus) {
     watcher.observe(node);
     watcher.observe(table);
   }
-  const offs = [onTraits(model, ["_rows", "_loaded", "error"], drawRows), onTraits(model, ["sort"], drawSort)];
+  const offs = [onTraits(model, ["_rows", "_loaded", "error", "selected"], drawRows), onTraits(model, ["sort"], drawSort)];
   return {
     node,
+    pageBox,
     draw() { drawRows(); drawSort(); },
     dispose() {
       watcher?.disconnect();
@@ -572,7 +617,8 @@ function dialogLayer(fallbackFocus) {
     nextId: () => ++count,
     open(options) {
       closeOpen?.();
-      const close = openDialog(node, { ...options, fallbackFocus, onClosed: () => { if (closeOpen === close) closeOpen = null; options.onClosed?.(); } });
+      // A dialog may name where focus goes when its opener is gone; else the layer's default.
+      const close = openDialog(node, { ...options, fallbackFocus: [options.fallbackFocus, fallbackFocus], onClosed: () => { if (closeOpen === close) closeOpen = null; options.onClosed?.(); } });
       closeOpen = close;
       return close;
     },
@@ -628,8 +674,13 @@ function openDialog(layer, { id, title, body, footer, testid, describedBy, fallb
     open = false;
     stopKeepingFocus();
     overlay.remove();
-    const back = opener && opener.isConnected && !opener.disabled ? opener : fallbackFocus;
-    back?.focus();
+    // The first that takes it: an opener hidden meanwhile (the selection bar, once its action
+    // cleared the selection) or a fallback disabled meanwhile does not.
+    for (const node of [opener, ...[fallbackFocus].flat()]) {
+      if (!node?.isConnected || node.disabled) continue;
+      node.focus();
+      if (document.activeElement === node) break;
+    }
     onClosed?.();
   }
   layer.replaceChildren(overlay);
@@ -667,6 +718,82 @@ function confirmAction(layer, request, kind, row) {
 }
 
 /**
+ * "K selected · Revoke selected · Delete selected · Clear" while anything is selected, with
+ * "Select all N matching" once the whole page is. Python keeps the selection; this sends asks.
+ */
+function selectionBar(model, limits, { ask, onBulk, fallbackFocus }) {
+  const count = h("strong", { "data-testid": "selection-count" });
+  const revoke = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "bulk-revoke" }, "Revoke selected");
+  const remove = h("button", { type: "button", class: "tkn-button tkn-small tkn-danger", "data-testid": "bulk-delete" }, "Delete selected");
+  const clear = h("button", { type: "button", class: "tkn-button tkn-small", "data-testid": "clear-selection" }, "Clear");
+  const matching = h("button", { type: "button", class: "tkn-link", "data-testid": "select-matching" });
+  const note = h("span", { class: "tkn-selection-note", "data-testid": "selection-note" });
+  const dot = () => h("span", { class: "tkn-muted", "aria-hidden": "true" }, "·");
+  const node = h("div", { class: "tkn-banner tkn-selection", role: "region", "aria-label": "Selected tokens", "data-testid": "selection-bar" },
+    count, dot(), revoke, dot(), remove, dot(), clear, matching, note);
+  revoke.addEventListener("click", () => onBulk("revoke"));
+  remove.addEventListener("click", () => onBulk("delete"));
+  clear.addEventListener("click", () => ask("clear_selection"));
+  matching.addEventListener("click", () => ask("select_matching"));
+  function draw() {
+    const selected = model.get("selected") || [];
+    const rows = model.get("_rows") || [];
+    const total = model.get("total");
+    const pickable = rows.filter((row) => row.can_change);
+    const wholePage = pickable.length > 0 && pickable.every((row) => selected.includes(row.id));
+    const hide = selected.length === 0;
+    // The bar going away with the keyboard in it (Clear) hands it to the page's checkbox.
+    if (hide && node.contains(document.activeElement)) fallbackFocus?.focus();
+    // Hidden, it keeps its place: rows moving down as it appears would put the next row's
+    // checkbox where the pointer is about to click.
+    node.classList.toggle("tkn-selection-none", hide);
+    node.setAttribute("aria-hidden", String(hide));
+    count.textContent = `${number.format(selected.length)} selected`;
+    matching.hidden = !wholePage || model.get("_all_matching") || total <= rows.length;
+    const capped = total > limits.bulk_ids_max ? ` (the first ${number.format(limits.bulk_ids_max)}: one action takes at most that many)` : "";
+    matching.textContent = `Select all ${number.format(total)} matching${capped}`;
+    note.textContent = model.get("_selection_note");
+    note.hidden = !note.textContent;
+  }
+  return { node, draw, dispose: onTraits(model, ["selected", "_rows", "total", "_all_matching", "_selection_note"], draw) };
+}
+
+/** One confirmation for a bulk revoke or delete, naming the count and the first few names. */
+function confirmBulk(layer, request, kind, model, fallbackFocus) {
+  const selected = model.get("selected") || [];
+  const many = selected.length === 1 ? "1 token" : `${number.format(selected.length)} tokens`;
+  const verb = kind === "revoke" ? "Revoke" : "Delete";
+  const consequence = kind === "revoke"
+    ? "They stop working now and cannot be activated again; tokens that are not active stay as they are."
+    : "Anything still using them stops working. This cannot be undone.";
+  const id = `tkn-dialog-${layer.nextId()}`;
+  const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true });
+  const cancel = h("button", { type: "button", class: "tkn-button", "data-testid": "cancel" }, "Cancel");
+  const confirm = h("button", { type: "button", class: "tkn-button tkn-danger", "data-testid": "confirm" }, `${verb} ${many}`);
+  const close = layer.open({ id, title: `${verb} ${many}`, testid: `confirm-bulk-${kind}`, describedBy: `${id}-text`, fallbackFocus,
+    body: h("div", { class: "tkn-dialog-body" },
+      h("p", { id: `${id}-text`, "data-testid": "bulk-question" }, `${verb} ${many}: ${model.get("_selection_summary")}?`),
+      h("p", {}, consequence), problem),
+    footer: h("div", { class: "tkn-dialog-foot" }, cancel, confirm) });
+  cancel.addEventListener("click", close);
+  confirm.addEventListener("click", async () => {
+    confirm.disabled = true;
+    confirm.textContent = kind === "revoke" ? "Revoking…" : "Deleting…";
+    const answer = await request(`bulk_${kind}`, { count: selected.length }).catch(unlessClosed);
+    if (!answer) return;
+    if (answer.ok) {
+      close();
+      return;
+    }
+    problem.textContent = answer.error;
+    problem.hidden = false;
+    confirm.disabled = false;
+    confirm.textContent = `${verb} ${many}`;
+  });
+  cancel.focus(); // the least destructive choice
+}
+
+/**
  * The create/edit form: its fields, a draft Python checks as it changes (Save is enabled only
  * when Python says the draft is valid), and Save. Answers {body, footer, start, dispose}.
  */
@@ -679,6 +806,7 @@ function draftOf(row) {
     description: row ? row.description : "",
     valid_from: row ? toLocalInput(row.valid_from) : "",
     valid_to: row ? toLocalInput(row.valid_to) : "",
+    grace: 0,
   };
 }
 
@@ -706,7 +834,11 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
     }));
   const guidInput = h("input", { type: "text", readonly: true, value: draft.guid, class: "tkn-mono", "data-testid": "form-guid", "aria-label": "GUID", tabindex: "-1" });
   const regenerate = iconButton("refresh", "Regenerate GUID", { "data-testid": "form-regenerate", disabled: locked });
-  regenerate.addEventListener("click", () => newGuid().then(() => changed("guid")));
+  regenerate.addEventListener("click", () => newGuid().then(() => { showGrace(); changed("guid"); }));
+  // Editing only, once the GUID is replaced: whoever uses the old one gets time to move over.
+  const graceSelect = h("select", { "data-testid": "form-grace" },
+    limits.graces.map((g) => h("option", { value: String(g.seconds) }, g.label)));
+  graceSelect.addEventListener("change", () => { draft.grace = Number(graceSelect.value); changed("grace"); });
   const description = h("textarea", { rows: "3", maxlength: String(limits.description_max), "data-testid": "form-description" });
   description.value = draft.description;
   // "min" greys out past days and times in the browser's calendar and flags an earlier value.
@@ -746,12 +878,14 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
   };
   // Someone else's change to this token is told here, never written over the person's draft.
   const notice = editing ? changedNotice(model, row.id, () => reloadValues()) : null;
+  const graceField = labelled("Keep the old GUID working for", false, graceSelect, "grace", "Until then both GUIDs work; the old one verifies as superseded.");
   const body = h("div", { class: "tkn-dialog-body tkn-form" },
     notice?.node,
     merged,
     labelled("Name", true, nameInput, "name"),
     labelled("Scopes", true, scopeChips, "scopes", locked ? "A revoked token keeps its scopes." : null),
     labelled("GUID", false, h("div", { class: "tkn-guid-field" }, guidInput, copyButton(() => draft.guid, "Copy GUID"), regenerate), "guid"),
+    graceField,
     labelled("Description", false, description, "description"),
     h("div", { class: "tkn-two" },
       labelled("Valid from", false, validFrom, "valid_from", "Empty: from the moment it is saved."),
@@ -786,6 +920,11 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
     save.disabled = !answer.result.valid;
     showErrors(answer.result.errors);
   }, VALIDATE_DEBOUNCE_MS);
+
+  function showGrace() {
+    graceField.hidden = !editing || draft.guid === row.guid;
+    graceSelect.value = String(draft.grace);
+  }
 
   function changed(key) {
     touched.add(key);
@@ -909,8 +1048,10 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
       chip.disabled = revoked;
     }
     for (const control of [regenerate, validFrom, validTo]) control.disabled = revoked;
+    showGrace();
   }
 
+  showGrace();
   return {
     body,
     footer,
@@ -1090,18 +1231,18 @@ function render({ model, el }) {
   const context = { model, request, limits };
   const top = header(model, { onRefresh: () => ask("refresh"), onCreate: () => openForm(layer, context, null) });
   layer = dialogLayer(top.createButton);
-  const parts = [
-    top,
-    banners(model),
-    expiryNotice(model),
-    filterBar(model, limits),
-    grid(model, limits, {
-      onEdit: (row) => openForm(layer, context, row),
-      onConfirm: (kind, row) => confirmAction(layer, request, kind, row),
-      onHistory: (row) => historyDialog(layer, request, row),
-    }, top.createButton),
-    pager(model, limits),
-  ];
+  const table = grid(model, limits, {
+    onEdit: (row) => openForm(layer, context, row),
+    onConfirm: (kind, row) => confirmAction(layer, request, kind, row),
+    onHistory: (row) => historyDialog(layer, request, row),
+    onSelect: (ids, selected) => request("select", { token_ids: ids, selected }).catch(unlessClosed),
+  }, top.createButton);
+  const bar = selectionBar(model, limits, {
+    ask,
+    onBulk: (kind) => confirmBulk(layer, request, kind, model, table.pageBox),
+    fallbackFocus: table.pageBox,
+  });
+  const parts = [top, banners(model), expiryNotice(model), filterBar(model, limits), bar, table, pager(model, limits)];
   const root = keepKeys(h("div", { class: "tkn" }, parts.map((part) => part.node)));
   const mark = liveMark(model);
   top.node.querySelector(".tkn-heading").append(mark.node);
