@@ -99,6 +99,36 @@ async def test_a_guid_whose_grace_is_ended_is_refused_by_another_instance_at_onc
     await _until(lambda: _is(other, token["guid"], "not_found"))
 
 
+async def test_a_written_use_updates_another_instances_copy_without_forgetting_it(
+    client: Client, other: Client, make_scope: MakeScope, make_token: MakeToken
+) -> None:
+    await make_scope("ops")
+    token = await make_token(name="Nightly", scopes=["ops"])
+    await _held_by_other(other, token)
+    assert await _verify(client, token["guid"]) == "active"  # a use, noted by the first
+    assert await client.app[REPOSITORY].tokens.last_use.flush() == 1
+
+    async def taken_into_the_copy() -> bool:
+        # Asked of memory alone: a read through the database would keep a new copy anyway.
+        held = other.app[REPOSITORY].memory.token(token["id"])
+        assert held is not None, "forgotten: every token in use would go to the database"
+        return held.last_used_at is not None
+
+    await _until(taken_into_the_copy)
+    got = await (await other.get(f"{TOKENS}/{token['id']}", headers=ADMIN)).json()
+    assert got["last_used_at"] is not None
+    # Any other write still makes it forget.
+    changed = await client.patch(
+        f"{TOKENS}/{token['id']}", json={"description": "new"}, headers=ADMIN
+    )
+    assert changed.status == 200
+    await _until(lambda: _forgot(other, token["id"]))
+
+
+async def _forgot(client: Client, token_id: str) -> bool:
+    return not _remembers(client, token_id)
+
+
 async def test_a_deleted_token_is_gone_from_another_instance_at_once(
     client: Client, other: Client, make_scope: MakeScope, make_token: MakeToken
 ) -> None:

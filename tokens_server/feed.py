@@ -185,6 +185,8 @@ class EventFeed:
     def _forget(self, change: Changed) -> None:
         if change.id is None:
             self._memory.lost()  # a collection dropped or renamed: forget everything
+        elif change.collection == "tokens" and change.used_at is not None:
+            self._memory.take_use(change.id, change.used_at)
         elif change.collection == "tokens":
             self._memory.forget_token(change.id)
         elif change.collection == "users":

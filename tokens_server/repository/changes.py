@@ -9,6 +9,7 @@ shell), so no copy outlives the document it was read from.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pymongo.asynchronous.change_stream import AsyncChangeStream
@@ -26,6 +27,8 @@ Document = dict[str, Any]
 # stream only while it answers this often (memory.HEARD_WITHIN_S).
 _AWAIT_MS = 500
 _WATCHED = ["tokens", "users", "scopes"]
+_UPDATED = {"$ifNull": ["$updateDescription.updatedFields", {}]}
+_REMOVED = "$updateDescription.removedFields"
 _PIPELINE: list[Document] = [
     {
         "$match": {
@@ -35,8 +38,30 @@ _PIPELINE: list[Document] = [
             ]
         }
     },
-    # Which fields changed is not needed, and would carry sealed GUIDs and key hashes about.
-    {"$project": {"updateDescription": 0}},
+    # Which fields changed is never projected: it would carry sealed GUIDs and key hashes about.
+    # Only a write that set nothing but last_used_at (a flush of uses, every few seconds for
+    # every token in use) brings its value, so memory can take it instead of forgetting the copy.
+    {
+        "$project": {
+            "ns": 1,
+            "documentKey": 1,
+            "operationType": 1,
+            "fullDocument": 1,
+            "usedAt": {
+                "$cond": [
+                    {
+                        "$and": [
+                            {"$eq": ["$operationType", "update"]},
+                            {"$eq": [{"$size": {"$objectToArray": _UPDATED}}, 1]},
+                            {"$eq": [{"$size": {"$ifNull": [_REMOVED, []]}}, 0]},
+                        ]
+                    },
+                    "$updateDescription.updatedFields.last_used_at",
+                    None,
+                ]
+            },
+        }
+    },
 ]
 
 
@@ -47,6 +72,8 @@ class Changed:
 
     collection: str
     id: str | None
+    # Set when the write set the token's last use and nothing else: to this.
+    used_at: datetime | None = None
 
 
 @speaks_domain_errors
@@ -74,7 +101,9 @@ class Changes:
         if collection == "events":
             return event_of(change["fullDocument"])
         key = change.get("documentKey")
-        return Changed(str(collection), None if key is None else str(key["_id"]))
+        return Changed(
+            str(collection), None if key is None else str(key["_id"]), change.get("usedAt")
+        )
 
     async def close(self) -> None:
         await self._stream.close()

@@ -5,7 +5,8 @@ reach this process, because three rules hold. (Scopes are kept too, as one sorte
 
 - **Every change evicts.** The process's change stream reports each write to ``tokens``,
   ``users`` and ``scopes`` (``forget_*``), whichever instance or tool made it; a change
-  made here is also forgotten at once, before its answer leaves.
+  made here is also forgotten at once, before its answer leaves. Save one: a write of a token's
+  last use alone, whose value the stream brings, is taken into the copy (``take_use``).
 - **Trusted only while heard.** The stream answers at least every half second; memory is used
   only if it answered within ``HEARD_WITHIN_S`` (``heard``). When the stream fails, everything
   is dropped (``lost``): changes made while nothing watched would never evict their copies.
@@ -23,6 +24,8 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import replace
+from datetime import datetime
 from typing import Generic, TypeVar
 
 from ..models import Caller, Scope
@@ -64,6 +67,12 @@ class BoundedMap(Generic[K, V]):
             pushed_out.append(self._items.popitem(last=False)[1])
         return pushed_out
 
+    def swap(self, key: K, change: Callable[[V], V]) -> None:
+        """Change the value kept for ``key``, if any, in its place in the order."""
+        value = self._items.get(key)
+        if value is not None:
+            self._items[key] = change(value)
+
     def pop(self, key: K) -> V | None:
         return self._items.pop(key, None)
 
@@ -104,6 +113,13 @@ class Memory:
     def forget_token(self, token_id: str) -> None:
         self._epoch += 1
         self._evict_token(token_id)
+
+    def take_use(self, token_id: str, used_at: datetime) -> None:
+        """A write that set the token's last use and nothing else: the copy takes it, rather
+        than being forgotten. Uses are written every few seconds for every token in use, and
+        forgetting them all would send each one's next answer to the database."""
+        self._epoch += 1  # a read under way may have seen the token before this write
+        self._tokens.swap(token_id, lambda held: _used(held, used_at))
 
     def forget_user(self, user_id: str) -> None:
         self._epoch += 1
@@ -214,3 +230,10 @@ class Memory:
     def _drop_hashes(self, held: HeldToken) -> None:
         for lookup_hash in held.every_hash:
             self._token_of_hash.pop(lookup_hash, None)
+
+
+def _used(held: HeldToken, used_at: datetime) -> HeldToken:
+    # Never back: a use this copy knows of may be later than the one written.
+    if held.last_used_at is not None and held.last_used_at >= used_at:
+        return held
+    return replace(held, last_used_at=used_at)
