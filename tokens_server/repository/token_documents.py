@@ -114,30 +114,14 @@ class TokenDocuments:
         return stored
 
     def token(self, doc: Document) -> Token:
-        return Token(
-            id=str(doc["_id"]),
-            name=doc["name"],
-            guid=self.keyring.open(doc["guid_enc"], doc.get("guid_key")),
-            description=doc.get("description", ""),
-            scopes=list(doc["scopes"]),
-            valid_from=doc["valid_from"],
-            valid_to=doc.get("valid_to"),
-            created_at=doc["created_at"],
-            created_by=doc["created_by"],
-            updated_at=doc["updated_at"],
-            updated_by=doc["updated_by"],
-            revoked_at=doc.get("revoked_at"),
-            revoked_by=doc.get("revoked_by"),
-            last_used_at=doc.get("last_used_at"),
-            version=doc["version"],
-            previous_guid_until=doc.get("previous_guid_until"),
-        )
+        """The stored token, its GUID opened."""
+        return self.token_of(self.held(doc))
 
     @staticmethod
     def held(doc: Document) -> HeldToken:
         return HeldToken(
             id=str(doc["_id"]),
-            lookup_hashes=_hashes(doc["guid_hash"]),
+            lookup_hashes=_hashes(doc.get("guid_hash")),
             previous_hashes=_hashes((doc.get("previous_guid") or {}).get("hash")),
             guid_enc=doc["guid_enc"],
             guid_key=doc.get("guid_key"),
