@@ -122,11 +122,11 @@ class TokenService:
             token = await self._changeable(caller, token_id, expected)
             now = utcnow()
             changes = _changes(token, change, now)
-            if not isinstance(change.grace, Unset) and "guid" not in changes:
-                raise Invalid.field("grace", "applies only with a new guid")
+            grace = timedelta(0) if isinstance(change.grace, Unset) else change.grace
             if "guid" in changes:
-                grace = change.grace if not isinstance(change.grace, Unset) else timedelta(0)
                 changes |= _replaced_guid(token, grace, now)
+            elif not isinstance(change.grace, Unset):
+                raise Invalid.field("grace", "applies only with a new guid")
             if not changes:
                 return token
             if token.revoked_at is not None and not changes.keys() <= _MUTABLE_WHEN_REVOKED:
