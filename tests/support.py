@@ -1,10 +1,11 @@
 """What the tests share besides fixtures: the admin's key, timestamps, problem checks, edits
-behind the server's back."""
+behind the server's back, waiting for a condition."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,15 @@ ADMIN_KEY = "test-admin-key-0123456789abcdef-0123"
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
+
+
+async def eventually(condition: Callable[[], bool], what: str, within: float = 10.0) -> None:
+    """Return once ``condition()`` holds; fail naming ``what`` if it does not within ``within``
+    seconds (generous: these machines are shared, and a deadline is not a timing to assert)."""
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {within} s: {what}"
+        await asyncio.sleep(0.01)
 
 
 def now() -> datetime:
