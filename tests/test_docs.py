@@ -30,6 +30,15 @@ async def test_the_docs_page_and_every_file_it_names_are_served(client: Client) 
     assert 'url: "openapi.json"' in script and "validatorUrl: null" in script
 
 
+async def test_only_the_files_the_page_names_are_served(client: Client) -> None:
+    # Swagger UI's folder also holds a stock page and a script that point at an outside example
+    # API, and the files of other builds: none of them belong on this server.
+    for name in ("index.html", "swagger-initializer.js", "oauth2-redirect.html",
+                 "swagger-ui.js", "swagger-ui-bundle.js.map", "favicon-16x16.png", ""):
+        assert (await client.get(f"/api/v1/docs/ui/{name}")).status == 404, name
+    assert (await client.get("/api/v1/docs/own/")).status == 404
+
+
 async def test_the_docs_need_no_key_but_the_api_still_does(client: Client) -> None:
     assert (await client.get("/api/v1/docs")).status == 200
     assert (await client.get("/api/v1/tokens")).status == 401
