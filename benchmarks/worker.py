@@ -25,7 +25,7 @@ from tokens_server.repository.events import Change, EventStore
 from tokens_server.serve import serving
 from tokens_server.settings import Settings
 
-from . import dataset
+from . import dataset, history
 from .floor import create_floor_app
 
 URI_VARIABLE = "BENCH_MONGO_URI"
@@ -47,6 +47,8 @@ def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
         # The create benchmark makes thousands of tokens as one user: the per-user limit stays
         # in force (every create takes a slot) but is set past what a run makes.
         max_tokens_per_user=10_000_000,
+        # The idle-reader benchmark opens its streams as one user, as many as it measures.
+        max_streams_per_user=history.IDLE_READERS,
     )
     # As the real server runs: the redacting access log through the redacting formatter, written
     # at INFO (here to a file).

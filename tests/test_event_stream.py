@@ -7,17 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import ClientResponse
-from aiohttp.test_utils import TestClient
 
+from tests.event_reader import STREAM, WITHIN_S, Client, Reader, open_stream
 from tests.server_process import ServerProcess
 from tests.support import ADMIN, ADMIN_KEY, AiohttpClient, problem
 from tokens_server import feed
@@ -25,75 +23,9 @@ from tokens_server.app import create_app
 from tokens_server.handlers import stream
 from tokens_server.settings import Settings
 
-Client = TestClient[Any, Any]
-STREAM = "/api/v1/events/stream"
 TOKENS = "/api/v1/tokens"
 MakeScope = Callable[..., Awaitable[str]]
 MakeUser = Callable[..., Awaitable[dict[str, str]]]
-WITHIN_S = 1.0
-
-
-@dataclass
-class Message:
-    id: int | None
-    kind: str
-    data: dict[str, Any]
-
-
-class Reader:
-    """Reads an open stream message by message; comments are kept apart."""
-
-    def __init__(self, response: ClientResponse) -> None:
-        self.response = response
-        self.comments: list[str] = []
-
-    async def next(self, within: float = WITHIN_S) -> Message | None:
-        """The next message, or None when the stream ended."""
-        fields: dict[str, str] = {}
-        async with asyncio.timeout(within):
-            return await self._next(fields)
-
-    async def _next(self, fields: dict[str, str]) -> Message | None:
-        while True:
-            line = await self.response.content.readline()
-            if not line:
-                return None
-            text = line.decode().rstrip("\n")
-            if text.startswith(":"):
-                self.comments.append(text[1:].strip())
-            elif text:
-                name, _, value = text.partition(": ")
-                fields[name] = value
-            elif fields:
-                event_id = fields.get("id")
-                return Message(
-                    None if event_id is None else int(event_id),
-                    fields["event"],
-                    json.loads(fields["data"]),
-                )
-
-    async def events(self, count: int) -> list[Message]:
-        messages = [await self.next() for _ in range(count)]
-        assert all(m is not None for m in messages), messages
-        return [m for m in messages if m is not None]
-
-    async def nothing_more(self, within: float = 0.3) -> None:
-        with pytest.raises(TimeoutError):
-            await self.next(within)
-
-
-@asynccontextmanager
-async def _stream(
-    client: Client, headers: dict[str, str] = ADMIN, **params: Any
-) -> AsyncIterator[Reader]:
-    response = await client.get(STREAM, headers=headers, params=params)
-    assert response.status == 200, await response.text()
-    assert response.headers["Content-Type"] == "text/event-stream"
-    reader = Reader(response)
-    try:
-        yield reader
-    finally:
-        response.close()
 
 
 async def _create(client: Client, name: str, scopes: list[str]) -> dict[str, Any]:
@@ -107,7 +39,7 @@ async def test_a_change_reaches_an_open_stream_at_once(
     client: Client, make_scope: MakeScope
 ) -> None:
     await make_scope("ops")
-    async with _stream(client) as reader:
+    async with open_stream(client) as reader:
         started = time.monotonic()
         token = await _create(client, "Nightly", ["ops"])
         [message] = await reader.events(1)
@@ -125,7 +57,7 @@ async def test_resuming_after_an_id_misses_nothing_and_repeats_nothing(
     await make_scope("ops")
     token = await _create(client, "T0", ["ops"])
     url = f"{TOKENS}/{token['id']}"
-    async with _stream(client) as reader:
+    async with open_stream(client) as reader:
         renamed = await client.patch(url, json={"name": "T1"}, headers=ADMIN)
         assert renamed.status == 200
         [seen] = await reader.events(1)
@@ -133,7 +65,7 @@ async def test_resuming_after_an_id_misses_nothing_and_repeats_nothing(
     for name in ("T2", "T3"):
         assert (await client.patch(url, json={"name": name}, headers=ADMIN)).status == 200
     resume = {**ADMIN, "Last-Event-ID": str(seen.id)}
-    async with _stream(client, resume, after=0) as reader:
+    async with open_stream(client, resume, after=0) as reader:
         missed = await reader.events(2)
         assert (await client.patch(url, json={"name": "T4"}, headers=ADMIN)).status == 200
         live = await reader.events(1)
@@ -157,7 +89,7 @@ async def test_resuming_while_others_write_gets_each_event_once_in_order(
     writers = asyncio.gather(*(write(n) for n in range(20)))
     # Connect while the writes commit: some are read back, some arrive live, none twice.
     await asyncio.sleep(0.02)
-    async with _stream(client, after=start) as reader:
+    async with open_stream(client, after=start) as reader:
         messages = await reader.events(20)
         await writers
         await reader.nothing_more()
@@ -172,7 +104,7 @@ async def test_a_reader_sees_only_what_its_scopes_allow(
     await make_scope("ops")
     await make_scope("finance")
     olga = await make_user("olga", ["ops"])
-    async with _stream(client, olga) as reader:
+    async with open_stream(client, olga) as reader:
         await _create(client, "Ledger", ["finance"])
         await _create(client, "Nightly", ["ops"])
         await _create(client, "Shared", ["finance", "ops"])
@@ -185,7 +117,7 @@ async def test_a_reader_whose_key_is_rotated_is_cut_off(
     client: Client, make_user: MakeUser
 ) -> None:
     olga = await make_user("olga", [])
-    async with _stream(client, olga) as reader:
+    async with open_stream(client, olga) as reader:
         rotated = await client.post("/api/v1/users/olga/key", headers=ADMIN)
         assert rotated.status == 200
         started = time.monotonic()
@@ -200,7 +132,7 @@ async def test_a_reader_whose_scopes_change_is_filtered_anew(
     await make_scope("ops")
     await make_scope("finance")
     olga = await make_user("olga", ["ops"])
-    async with _stream(client, olga) as reader:
+    async with open_stream(client, olga) as reader:
         moved = await client.patch(
             "/api/v1/users/olga", json={"scopes": ["finance"]}, headers=ADMIN
         )
@@ -219,7 +151,7 @@ async def test_a_reader_that_falls_behind_is_told_and_let_go(
 ) -> None:
     await make_scope("ops")
     monkeypatch.setattr(feed, "QUEUE_LIMIT", 0)
-    async with _stream(client) as reader:
+    async with open_stream(client) as reader:
         await _create(client, "Nightly", ["ops"])
         last = await reader.next()
         assert last is not None and last.kind == "overflow" and last.id is None
@@ -228,7 +160,7 @@ async def test_a_reader_that_falls_behind_is_told_and_let_go(
 
 
 def test_a_subscription_holds_at_most_its_limit() -> None:
-    subscription = feed.Subscription()
+    subscription = feed.Subscription("a user id")
     event: Any = object()
     for _ in range(feed.QUEUE_LIMIT + 5):
         subscription.offer(event)
@@ -240,7 +172,7 @@ async def test_an_idle_stream_hears_a_heartbeat(
     client: Client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(stream, "HEARTBEAT_S", 0.1)
-    async with _stream(client) as reader:
+    async with open_stream(client) as reader:
         await reader.nothing_more(within=0.35)
     assert reader.comments[0] == "live"
     assert reader.comments[1:3] == ["keep-alive", "keep-alive"]
@@ -254,7 +186,7 @@ async def test_bad_resume_points_and_too_many_readers_are_refused(
     await problem(await client.get(STREAM, headers=bad), 422, "Last-Event-ID")
     await problem(await client.get(STREAM, params={"after": "-3"}, headers=ADMIN), 422, "after")
     await problem(await client.get(STREAM), 401)
-    async with _stream(client):
+    async with open_stream(client):
         refused = await client.get(STREAM, headers=ADMIN)
         await problem(refused, 503)
         assert refused.headers["Retry-After"] == "1"
@@ -265,7 +197,7 @@ async def test_a_change_through_one_instance_reaches_readers_of_another(
 ) -> None:
     await make_scope("ops")
     other = await aiohttp_client(create_app(settings))
-    async with _stream(other) as reader:
+    async with open_stream(other) as reader:
         started = time.monotonic()
         await _create(client, "Nightly", ["ops"])
         [message] = await reader.events(1)

@@ -63,10 +63,17 @@ async def authenticate(request: web.Request) -> Caller:
     raise Unauthorized("the API key is not known; it may have been rotated")
 
 
-async def current_caller(request: web.Request) -> Caller | None:
-    """Who the request's key belongs to now, if anyone: a long request (a stream) asks again
-    when its user changes, as the key may have been rotated or the scopes changed since."""
+async def current_caller(request: web.Request, changed: str | None = None) -> Caller | None:
+    """Who the request's key belongs to now, if anyone: a long request (a stream) asks again,
+    as the key may have been rotated or the scopes changed since.
+
+    ``changed``: the id of a user an event says was changed. The event may have been read from
+    the collection before this process's change stream told memory, so memory forgets the user
+    first and the answer comes from the database.
+    """
     key = bearer_key(request.headers.get("Authorization"))
+    if changed is not None:
+        request.app[REPOSITORY].memory.forget_user(changed)
     return None if key is None else await _caller_of(request, key)
 
 

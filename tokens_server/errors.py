@@ -73,6 +73,10 @@ class TooManyRequests(DomainError):
         self.retry_after = retry_after
 
 
+class TooManyStreams(TooManyRequests):
+    """The caller has as many event streams open as one user may; one must end first."""
+
+
 class Overloaded(DomainError):
     """The server serves as many requests as it may; try again after ``retry_after`` seconds."""
 

@@ -3,7 +3,9 @@ event goes to every subscriber, each write to tokens and users makes memory forg
 
 A subscriber is an open ``/events/stream`` request. Each has a bounded queue; one that falls
 behind is ended (``Ended.BEHIND``) and its queue dropped, so memory stays bounded however slow
-a reader is. It reconnects with the last id it got and catches up from the collection.
+a reader is. It reconnects with the last id it got and catches up from the collection. The
+subscribers are bounded twice: per process, and per user, so that one user (or one client
+reconnecting in a loop) cannot take every slot.
 
 When the stream fails, every subscription ends (``Ended.RESTARTING``) and memory is dropped:
 an event or a write committed while no stream watched would otherwise be missed. The stream is
@@ -20,7 +22,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from .errors import DomainError, Overloaded, Unavailable
+from .errors import DomainError, Overloaded, TooManyStreams, Unavailable
 from .models import Event
 from .repository import Repository
 from .repository.changes import Changed, Changes, open_changes
@@ -46,7 +48,8 @@ class Ended(enum.Enum):
 class Subscription:
     """What one subscriber receives: events in commit order, then perhaps why it ended."""
 
-    def __init__(self) -> None:
+    def __init__(self, user_id: str) -> None:
+        self.user_id = user_id  # whose stream it is: each user may hold a few
         self._queue: asyncio.Queue[Event | Ended] = asyncio.Queue()
         self.ended: Ended | None = None
 
@@ -75,10 +78,11 @@ class EventFeed:
     every write to tokens, users and scopes to ``memory``. A stream that fails is opened again,
     after a pause that doubles up to ``REOPEN_MAX_S``."""
 
-    def __init__(self, repo: Repository, max_subscribers: int) -> None:
+    def __init__(self, repo: Repository, max_subscribers: int, max_per_user: int) -> None:
         self._repo = repo
         self._memory = repo.memory
         self._max_subscribers = max_subscribers
+        self._max_per_user = max_per_user
         self._subscriptions: set[Subscription] = set()
         self._watching: asyncio.Task[None] | None = None
         self._keeping: asyncio.Task[None] | None = None
@@ -95,16 +99,25 @@ class EventFeed:
     def start(self) -> None:
         self._keeping = asyncio.create_task(self._keep_watching())
 
-    async def subscribe(self) -> Subscription:
-        """A new subscription, which gets every event committed from now on. Unavailable when
-        the stream cannot be opened; Overloaded at the subscriber bound."""
+    async def subscribe(self, user_id: str) -> Subscription:
+        """A new subscription of the user ``user_id``, which gets every event committed from
+        now on. Unavailable when the stream cannot be opened; TooManyStreams at the user's
+        bound; Overloaded at the subscriber bound."""
+        await self._open()
+        # Counted after the wait to open, so that subscribers arriving together cannot all pass.
+        held = sum(1 for subscription in self._subscriptions if subscription.user_id == user_id)
+        if held >= self._max_per_user:
+            raise TooManyStreams(
+                f"you have {held} streams open here, as many as one user may; end one, or try "
+                "again shortly",
+                RETRY_AFTER_S,
+            )
         if len(self._subscriptions) >= self._max_subscribers:
             raise Overloaded(
                 f"the server feeds its limit of {self._max_subscribers} streams; try again shortly",
                 RETRY_AFTER_S,
             )
-        await self._open()
-        subscription = Subscription()
+        subscription = Subscription(user_id)
         self._subscriptions.add(subscription)
         return subscription
 
@@ -203,7 +216,8 @@ class EventFeed:
 async def event_feed(app: web.Application) -> AsyncIterator[None]:
     """The app's feed, made once the repository is open. Streams end when shutdown begins, as
     the server waits for open requests to finish before it closes."""
-    feed = EventFeed(app[REPOSITORY], app[SETTINGS].max_subscribers)
+    settings = app[SETTINGS]
+    feed = EventFeed(app[REPOSITORY], settings.max_subscribers, settings.max_streams_per_user)
     app[FEED] = feed
     feed.start()
 

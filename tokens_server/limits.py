@@ -31,6 +31,12 @@ GRACE_MAX_S: Final = 30 * 24 * 3600
 # An event stream sends at least a comment this often, so a reader that hears nothing for
 # longer knows its connection is gone.
 HEARTBEAT_S: Final = 15
+# An event stream filters each event as its reader is at most this long ago (the key may have
+# been rotated or the scopes reduced since), and asks again at each heartbeat.
+CALLER_MAX_AGE_S: Final = 1.0
+# A write to an event stream that the reader does not take within this ends the stream: a
+# reader that stopped reading must not keep its slot.
+WRITE_TIMEOUT_S: Final = 10
 # Event ids stay within the integers every JSON reader holds exactly.
 EVENT_ID_MAX: Final = 2**53 - 1
 # How far in the past a new valid_from may lie: the caller's clock may run behind the server's.

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from . import __version__
-from .limits import HEARTBEAT_S
+from .limits import HEARTBEAT_S, WRITE_TIMEOUT_S
 from .operations import Operation
 from .parsing import repeatable
 from .schemas import ProblemOut
@@ -25,7 +25,8 @@ _REASONS = {
     413: f"Body over {MAX_BODY_BYTES} bytes",
     415: "Body is not application/json",
     422: "Invalid fields or query parameters",
-    429: "Too many failed authentications",
+    429: "Too many failed authentications, or (a stream) too many open streams of this user; "
+    "see Retry-After",
     503: "Database unavailable, or the server saturated (see Retry-After)",
 }
 _REF = "#/components/schemas/{model}"
@@ -97,7 +98,7 @@ def openapi_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
         if op.stream:
             assert op.response is not None
             success["description"] = _STREAM.format(
-                model=op.response.__name__, heartbeat=HEARTBEAT_S
+                model=op.response.__name__, heartbeat=HEARTBEAT_S, write_timeout=WRITE_TIMEOUT_S
             )
             success["content"] = {"text/event-stream": {"schema": {"type": "string"}}}
             operation["parameters"].append(_LAST_EVENT_ID)
@@ -134,8 +135,11 @@ def openapi_document(operations: tuple[Operation, ...]) -> dict[str, Any]:
 
 _STREAM = (
     "A stream of Server-Sent Events, one per event: `id: <event id>`, `event: <action>`, "
-    "`data: <{model} as JSON>`. A comment line comes at least every {heartbeat} s. A reader "
-    "that falls behind gets a last `event: overflow` and should reconnect with `Last-Event-ID`."
+    "`data: <{model} as JSON>`. A comment line comes when nothing else came for {heartbeat} s. "
+    "A reader that falls behind gets a last `event: overflow` and should reconnect with "
+    "`Last-Event-ID`. One user may hold a few streams on a server "
+    "(`TOKENS_MAX_STREAMS_PER_USER`); more answer 429. A stream ends when its key stops "
+    "working, or when its reader takes no write for {write_timeout} s."
 )
 _LAST_EVENT_ID = {
     "name": "Last-Event-ID",

@@ -25,6 +25,7 @@ from .errors import (
     StorageFailed,
     TokenLimitReached,
     TooManyRequests,
+    TooManyStreams,
     Unauthorized,
     Unavailable,
     UnsupportedMediaType,
@@ -57,6 +58,7 @@ PROBLEMS: dict[type[DomainError], Kind] = {
     UnsupportedMediaType: Kind(415, "media-type", "Unsupported media type"),
     Invalid: Kind(422, "invalid", "Invalid request"),
     TooManyRequests: Kind(429, "throttled", "Too many failed attempts"),
+    TooManyStreams: Kind(429, "too-many-streams", "Too many streams"),
     Unavailable: Kind(503, "unavailable", "Database unavailable"),
     Overloaded: Kind(503, "overloaded", "Server saturated"),
 }

@@ -139,7 +139,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "The events you may see as they happen (Server-Sent Events); resumes after Last-Event-ID",
         response=s.EventOut,
         query=s.StreamQuery,
-        errors=(401, 422),
+        # 429: the caller holds as many streams as one user may (feed.EventFeed.subscribe).
+        errors=(401, 422, 429),
         stream=True,
         tags=("events",),
     ),

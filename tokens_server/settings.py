@@ -63,6 +63,9 @@ class Settings:
     max_in_flight: int = 128
     # Open event streams (/events/stream) one process feeds; more answer 503 at once.
     max_subscribers: int = 1000
+    # Open event streams one user may have on one process; more answer 429, so that one user
+    # (or one client reconnecting in a loop) cannot take every slot.
+    max_streams_per_user: int = 4
     # Tokens and users each process keeps in memory for verify, get and authentication.
     memory_tokens: int = 100_000
     memory_users: int = 10_000
@@ -238,6 +241,9 @@ OPTIONS = (
     Option("max_subscribers", "TOKENS_MAX_SUBSCRIBERS",
            "open event streams one process feeds; more are answered 503 with `Retry-After`",
            positive, _at_least_one),
+    Option("max_streams_per_user", "TOKENS_MAX_STREAMS_PER_USER",
+           "open event streams one user may have on one process (admins too); more are "
+           "answered 429 with `Retry-After`", positive, _at_least_one),
     Option("event_retention_days", "TOKENS_EVENT_RETENTION_DAYS",
            "days the history keeps each event", positive, _at_least_one),
     Option("memory_tokens", "TOKENS_MEMORY_TOKENS",
