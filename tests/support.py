@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -26,11 +27,19 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 AiohttpClient = Callable[..., Awaitable[TestClient[Any, Any]]]
 
 
-async def eventually(condition: Callable[[], bool], what: str, within: float = 10.0) -> None:
-    """Return once ``condition()`` holds; fail naming ``what`` if it does not within ``within``
-    seconds (generous: these machines are shared, and a deadline is not a timing to assert)."""
+async def eventually(
+    condition: Callable[[], bool | Awaitable[bool]], what: str, within: float = 10.0
+) -> None:
+    """Return once ``condition()`` holds (awaited if it is a coroutine); fail naming ``what`` if
+    it does not within ``within`` seconds (generous: these machines are shared, and a deadline
+    is not a timing to assert)."""
     deadline = time.monotonic() + within
-    while not condition():
+    while True:
+        held = condition()
+        if inspect.isawaitable(held):
+            held = await held
+        if held:
+            return
         assert time.monotonic() < deadline, f"not within {within} s: {what}"
         await asyncio.sleep(0.01)
 

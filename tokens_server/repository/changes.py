@@ -4,6 +4,13 @@ tokens, users and scopes so that the process's memory forgets what changed (``me
 It watches the database rather than each collection: one stream, one order. A write is
 reported by id only, whoever made it (another instance, a migration, an operator's
 shell), so no copy outlives the document it was read from.
+
+A stream ends when the database process it reads from is no longer the one that takes writes
+(a restart, a failover), even if the driver resumed it there: the embedded database reports
+changes before its journal holds them, so a restarted one may lack changes the stream already
+reported, and a resumed stream then skipped as many of the restarted database's first changes
+(seen: a token revoked just after a restart stayed valid in memory). Its reader opens a new
+stream and drops what memory holds.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.change_stream import AsyncChangeStream
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -81,17 +89,33 @@ async def open_changes(db: AsyncDatabase[Document]) -> Changes:
     """The changes committed from this moment on, in commit order."""
     timeout_s = db.client.options.timeout
     wait_ms = _AWAIT_MS if timeout_s is None else min(_AWAIT_MS, int(timeout_s * 500))
-    return Changes(await db.watch(_PIPELINE, max_await_time_ms=wait_ms))
+    stream = await db.watch(_PIPELINE, max_await_time_ms=wait_ms)
+    return Changes(stream, db.client)
+
+
+def _writers(client: AsyncMongoClient[Document]) -> frozenset[tuple[object, object]]:
+    """The database processes that take writes now: each one's address and process id."""
+    return frozenset(
+        (address, (server.topology_version or {}).get("processId"))
+        for address, server in client.topology_description.server_descriptions().items()
+        if server.is_writable
+    )
 
 
 @store
 class Changes:
-    def __init__(self, stream: AsyncChangeStream[Document]) -> None:
+    def __init__(
+        self, stream: AsyncChangeStream[Document], client: AsyncMongoClient[Document]
+    ) -> None:
         self._stream = stream
+        self._client = client
+        self._opened_on = _writers(client)
 
     async def next(self) -> Event | Changed | None:
         """The next change, or None when none came for a moment (the stream is alive)."""
         change = await self._stream.try_next()
+        if _writers(self._client) != self._opened_on:
+            raise Unavailable("the database restarted or failed over since the stream opened")
         if change is None:
             if not self._stream.alive:
                 # A closed stream answers None at once, forever: its reader must open another.
