@@ -169,6 +169,12 @@ def test_data_survives_a_restart(start_server: StartServer, signum: int) -> None
          "TOKENS_ADMIN_KEY may hold only visible ASCII characters (no spaces)"),
         ([], {"TOKENS_MAX_IN_FLIGHT": "0"}, "TOKENS_MAX_IN_FLIGHT must be at least 1, not 0"),
         (["--verbose"], {}, "unrecognized arguments: --verbose"),
+        (["--mongo-uri", "mongodb://db/", "--mongo-uri-file", __file__], {},
+         "argument --mongo-uri-file: not allowed with argument --mongo-uri"),
+        (["--mongo-uri-file", "/nonexistent/db.uri"], {},
+         "argument --mongo-uri-file: cannot be read: No such file or directory"),
+        ([], {"TOKENS_MONGO_URI": "mongodb://db/", "TOKENS_MONGO_URI_FILE": __file__},
+         "TOKENS_MONGO_URI and TOKENS_MONGO_URI_FILE are both set; give one"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(
@@ -179,6 +185,20 @@ def test_bad_values_exit_2_with_one_line(
     assert result.stderr.startswith(f"tokens-server: error: {message}")
     assert result.stderr.count("\n") == 1
     assert not (tmp_path / "data").exists()  # nothing was started or created
+
+
+def test_a_password_on_the_command_line_is_warned_of_and_never_printed(tmp_path: Path) -> None:
+    # The database is not there: the server stops at once, after the warning.
+    uri = "mongodb://tokens:pass-word-42@127.0.0.1:1/?directConnection=true"
+    result = _run(
+        "serve", "--mongo-uri", uri, "--data-dir", str(tmp_path), TOKENS_DB_TIMEOUT_MS="200"
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        "tokens-server: warning: the password in --mongo-uri can be read by every local user; "
+        "give the URI as TOKENS_MONGO_URI or in a file (--mongo-uri-file)\n"
+    )
+    assert "pass-word-42" not in result.stdout + result.stderr
 
 
 def test_missing_command_exits_2() -> None:

@@ -342,11 +342,11 @@ def test_an_old_data_dir_is_migrated_tightened_and_still_served(
             m.tokens.tokens.find_one({})
         assert caught.value.code == UNAUTHORIZED
 
-    # What the URI file is for: a second instance on the same database.
-    uri = (data_dir / "db.uri").read_text().strip()
+    # What the URI file is for: a second instance on the same database, given the file as README
+    # says, so that the password is on no command line.
     second = ServerProcess.start(
         tmp_path / "second", admin_key=ADMIN_KEY,
-        env={"TOKENS_MONGO_URI": uri, "TOKENS_SECRET_KEY": SECRET},
+        env={"TOKENS_MONGO_URI_FILE": str(data_dir / "db.uri"), "TOKENS_SECRET_KEY": SECRET},
     )  # fmt: skip
     servers.append(second)
     assert second.request("GET", f"/api/v1/tokens/{token_id}")[1]["name"] == "Nightly"
@@ -354,3 +354,5 @@ def test_an_old_data_dir_is_migrated_tightened_and_still_served(
     assert password is not None
     for process in (server, second):
         assert password not in process.stdout() + process.stderr()
+        command_line = Path(f"/proc/{process.process.pid}/cmdline").read_bytes()
+        assert password.encode() not in command_line

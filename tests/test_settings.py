@@ -11,6 +11,7 @@ import pytest
 from tokens_server.settings import OPTIONS, Option, Settings, SettingsError
 
 README = Path(__file__).parent.parent / "README.md"
+URI_FILE = "TOKENS_MONGO_URI_FILE"
 
 
 def _readme_row(option: Option) -> str:
@@ -19,8 +20,9 @@ def _readme_row(option: Option) -> str:
 
 
 def test_every_setting_has_a_variable() -> None:
-    assert sorted(o.field for o in OPTIONS) == sorted(f.name for f in fields(Settings))
-    assert all(o.variable.startswith("TOKENS_") for o in OPTIONS)
+    assert {o.field for o in OPTIONS} == {f.name for f in fields(Settings)}
+    variables = [o.variable for o in OPTIONS]
+    assert all(v.startswith("TOKENS_") for v in variables) and len(set(variables)) == len(variables)
 
 
 def test_readme_lists_every_variable_as_the_table_says() -> None:
@@ -51,7 +53,8 @@ def test_every_variable_is_read() -> None:
         "TOKENS_MEMORY_TOKENS": "0",
         "TOKENS_MEMORY_USERS": "10",
     }
-    assert sorted(env) == sorted(o.variable for o in OPTIONS)
+    # The URI's other form, a file, is read by the next test: the two exclude each other.
+    assert sorted(env) == sorted(o.variable for o in OPTIONS if o.variable != URI_FILE)
     assert Settings.from_env(env) == Settings(
         host="::1",
         port=9000,
@@ -73,6 +76,36 @@ def test_every_variable_is_read() -> None:
         memory_tokens=0,
         memory_users=10,
     )
+
+
+def test_the_database_uri_may_come_from_a_file(tmp_path: Path) -> None:
+    held = tmp_path / "db.uri"
+    held.write_text("mongodb://tokens:secret@127.0.0.1:27017/?directConnection=true\n")
+    settings = Settings.from_env({URI_FILE: str(held)})
+    assert settings.mongo_uri == "mongodb://tokens:secret@127.0.0.1:27017/?directConnection=true"
+    assert "secret" in settings.secrets
+    # A flag wins over a variable, whichever form either takes.
+    assert Settings.from_env({URI_FILE: str(held)}, mongo_uri="mongodb://other/").mongo_uri == (
+        "mongodb://other/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({URI_FILE: "{dir}/missing"}, f"{URI_FILE} cannot be read: No such file or directory"),
+        ({URI_FILE: "{dir}/empty"}, f"{URI_FILE} names an empty file"),
+        ({URI_FILE: "{dir}/empty", "TOKENS_MONGO_URI": "mongodb://db/"},
+         f"TOKENS_MONGO_URI and {URI_FILE} are both set; give one"),
+    ],
+)
+def test_a_uri_file_that_holds_no_uri_is_refused(
+    tmp_path: Path, env: dict[str, str], message: str
+) -> None:
+    (tmp_path / "empty").write_text(" \n")
+    env = {name: value.format(dir=tmp_path) for name, value in env.items()}
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
 
 
 @pytest.mark.parametrize("option", OPTIONS, ids=[o.variable for o in OPTIONS])

@@ -23,13 +23,15 @@ from .keyring import SecretKeyError
 from .logs import configure_logging
 from .repository.topology import NotAReplicaSet
 from .serve import serve
-from .settings import OPTIONS, Settings, SettingsError, positive
+from .settings import OPTIONS, Settings, SettingsError, password_in, positive
 
 PROG = "tokens-server"
 ROTATE = "rotate-secret-key"
 # The settings each command takes as flags (all of them also as TOKENS_* variables).
 DATABASE_FLAGS = ("mongo_uri", "db_name", "data_dir")
 SERVE_FLAGS = ("host", "port", *DATABASE_FLAGS)
+# The flag that may carry a password, which every local user can read on a command line.
+URI_FLAG = "--mongo-uri"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,22 +69,34 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_flags(command: argparse.ArgumentParser, names: tuple[str, ...]) -> None:
+    # Flags that set one field two ways (a URI, or a file holding it) exclude each other.
+    groups: dict[str, argparse._MutuallyExclusiveGroup] = {}
     for option in OPTIONS:
         if option.field in names and option.flag is not None:
+            if option.field not in groups:
+                groups[option.field] = command.add_mutually_exclusive_group()
+            group = groups[option.field]
             # Default None, so that the variable, then the settings' default, applies.
-            command.add_argument(
+            group.add_argument(
                 option.flag,
                 dest=option.field,
                 metavar=option.flag.removeprefix("--").replace("-", "_").upper(),
-                type=_flag_type(option.cast),
+                type=_flag_type(option.cast, warn_of_password=option.flag == URI_FLAG),
                 help=f"{option.help} [{option.variable}, {option.default_text().strip('`')}]",
             )
 
 
-def _flag_type(cast: Callable[[str], Any]) -> Callable[[str], Any]:
+def _flag_type(cast: Callable[[str], Any], warn_of_password: bool = False) -> Callable[[str], Any]:
     """``cast`` with its message as argparse's, which names the flag."""
 
     def read(text: str) -> Any:
+        if warn_of_password and password_in(text):
+            print(
+                f"{PROG}: warning: the password in {URI_FLAG} can be read by every local user; "
+                f"give the URI as TOKENS_MONGO_URI or in a file ({URI_FLAG}-file)",
+                file=sys.stderr,
+                flush=True,
+            )
         try:
             return cast(text)
         except ValueError as error:

@@ -3,6 +3,9 @@ command-line flag set each field, how its text is read and what it means.
 
 An empty variable counts as unset, for every variable: ``TOKENS_PORT=`` leaves the default, as
 an absent one does. Values are checked when a ``Settings`` is made, however it is made.
+
+A field may be given two ways (the MongoDB URI: as text, or as a file holding it, since a
+command line is visible to every local user); giving both is an error, not a choice.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ MIN_SECRET_KEY_LENGTH = 16
 ADMIN_KEY_MIN_LENGTH = 32
 _INVALID_DB_NAME_CHARACTERS = '/\\. "$\0'
 _URI_CREDENTIALS = re.compile(r"//([^@/]*)@")
+# A file that holds a URI is read whole; anything longer is not one.
+_URI_FILE_MAX_BYTES = 64 * 1024
 
 
 class SettingsError(ValueError):
@@ -89,9 +94,15 @@ class Settings:
         """Settings from ``TOKENS_*`` variables; keyword overrides that are None are ignored."""
         env = os.environ if environ is None else environ
         values: dict[str, Any] = {}
+        given: dict[str, str] = {}
         for option in OPTIONS:
             text = env.get(option.variable, "")
             if text:
+                if option.field in given:
+                    raise SettingsError(
+                        f"{given[option.field]} and {option.variable} are both set; give one"
+                    )
+                given[option.field] = option.variable
                 values[option.field] = option.read(text, option.variable)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -99,14 +110,19 @@ class Settings:
     @property
     def secrets(self) -> list[str]:
         """What no output may show: the keys, and the password in the MongoDB URI."""
-        credentials = _URI_CREDENTIALS.search(self.mongo_uri or "")
-        password = credentials[1].partition(":")[2] if credentials else ""
+        password = password_in(self.mongo_uri or "")
         values = [self.admin_key, self.secret_key, self.previous_secret_key, password]
         return [value for value in values if value]
 
     @property
     def files(self) -> DataFiles:
         return DataFiles(self.data_dir)
+
+
+def password_in(uri: str) -> str:
+    """The password a MongoDB URI carries, or ""."""
+    credentials = _URI_CREDENTIALS.search(uri)
+    return credentials[1].partition(":")[2] if credentials else ""
 
 
 def without_credentials(uri: str) -> str:
@@ -131,6 +147,21 @@ def count(text: str) -> int:
     number = _whole(text, "a whole number")
     _at_least_zero(number)
     return number
+
+
+def uri_in_file(text: str) -> str:
+    """The URI held by the file named ``text`` (surrounding whitespace dropped)."""
+    try:
+        with open(text, "rb") as file:
+            held = file.read(_URI_FILE_MAX_BYTES + 1)
+    except OSError as error:
+        raise ValueError(f"cannot be read: {error.strerror or error}") from None
+    if len(held) > _URI_FILE_MAX_BYTES:
+        raise ValueError(f"names a file longer than {_URI_FILE_MAX_BYTES} bytes, not a URI")
+    uri = held.decode("utf-8", errors="replace").strip()
+    if not uri:
+        raise ValueError("names an empty file")
+    return uri
 
 
 def _whole(text: str, kind: str) -> int:
@@ -205,8 +236,13 @@ OPTIONS = (
     Option("host", "TOKENS_HOST", "address to listen on", flag="--host"),
     Option("port", "TOKENS_PORT", "port to listen on, 0 for any free one", port, _valid_port,
            flag="--port"),
-    Option("mongo_uri", "TOKENS_MONGO_URI", "a MongoDB to use instead of the embedded database",
+    Option("mongo_uri", "TOKENS_MONGO_URI",
+           "a MongoDB to use instead of the embedded database (a password given as a flag is "
+           "visible to every local user: give such a URI as the variable or as a file)",
            flag="--mongo-uri", default="none: embedded database"),
+    Option("mongo_uri", "TOKENS_MONGO_URI_FILE",
+           "a file holding that URI, e.g. `<data dir>/db.uri` of the instance that runs the "
+           "embedded database", uri_in_file, flag="--mongo-uri-file", default="none"),
     Option("db_name", "TOKENS_DB", "database name", check=_valid_db_name, flag="--db"),
     Option("data_dir", "TOKENS_DATA_DIR",
            "embedded database and its connection URI (`db.uri`), admin key, secret key",
