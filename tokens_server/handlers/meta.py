@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 
 from ..errors import StorageError
@@ -20,8 +18,8 @@ async def health(call: Call[None]) -> web.Response:
     Retry-After): a load balancer should send no more requests for now either way."""
     app = call.request.app
     try:
-        await asyncio.wait_for(app[REPOSITORY].ping(), HEALTH_TIMEOUT)
-    except (TimeoutError, StorageError):
+        await app[REPOSITORY].ping(HEALTH_TIMEOUT)
+    except StorageError:
         body = HealthOut(status="unavailable", database="unavailable")
         return web.json_response(dump(body), status=503)
     if app[IN_FLIGHT].saturated:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
@@ -98,5 +99,8 @@ class Repository:
         await self.auth_failures.create_indexes()
         self.events.confirm_commits = not await commits_reach_the_journal(self.db.client)
 
-    async def ping(self) -> None:
-        await self.db.command("ping")
+    async def ping(self, within_s: float) -> None:
+        # The driver's own deadline, not a cancel from outside: a connection cancelled while it
+        # was being made was left unclosed (seen while the database restarted under load).
+        with pymongo.timeout(within_s):
+            await self.db.command("ping")
