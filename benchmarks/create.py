@@ -13,8 +13,8 @@ import aiohttp
 from pymongo import AsyncMongoClient
 from pymongo.write_concern import WriteConcern
 
-from tokens_server.models import utcnow
-from tokens_server.repository import Repository
+from tokens_server.domain.models import utcnow
+from tokens_server.storage import Repository
 
 from . import dataset
 from .load import Request, alternate, compared

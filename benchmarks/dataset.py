@@ -15,10 +15,10 @@ from typing import Any
 
 from pymongo import AsyncMongoClient
 
-from tokens_server.crypto import hash_api_key
-from tokens_server.keyring import Keyring, key_from_text
-from tokens_server.models import utcnow
-from tokens_server.repository import Repository
+from tokens_server.domain.models import utcnow
+from tokens_server.secrets.crypto import hash_api_key
+from tokens_server.secrets.keyring import Keyring, key_from_text
+from tokens_server.storage import Repository
 
 SECRET = "benchmark-secret-for-guid-encryption"
 ADMIN_KEY = "benchmark-admin-key-0123456789abcdef"

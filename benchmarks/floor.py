@@ -16,7 +16,7 @@ from bson import ObjectId
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 
-from tokens_server.crypto import hash_api_key
+from tokens_server.secrets.crypto import hash_api_key
 
 from . import dataset
 

@@ -15,8 +15,8 @@ from typing import Any, get_args
 import aiohttp
 from pymongo import AsyncMongoClient
 
-from tokens_server.models import Caller, TokenQuery, TokenSort, utcnow
-from tokens_server.repository import Repository
+from tokens_server.domain.models import Caller, TokenQuery, TokenSort, utcnow
+from tokens_server.storage import Repository
 
 from . import dataset
 from .stats import Ratio, percentile

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tokens_server.embedded import EmbeddedDatabase
-from tokens_server.repository import connect
+from tokens_server.storage import connect
 
 from . import create, dataset, history, listing, lookups, machine, memory, widget
 from .servers import Server, start

@@ -21,9 +21,9 @@ from aiohttp import web
 
 from tokens_server.app import create_app
 from tokens_server.logs import RedactingFormatter
-from tokens_server.repository.events import Change, EventStore
 from tokens_server.serve import serving
 from tokens_server.settings import Settings
+from tokens_server.storage.events import Change, EventStore
 
 from . import dataset, history
 from .floor import create_floor_app

@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo.database import Database
 
-from tokens_server.openapi import openapi_document
-from tokens_server.routes import OPERATIONS
-from tokens_server.state import REPOSITORY
+from tokens_server.http.openapi import openapi_document
+from tokens_server.http.routes import OPERATIONS
+from tokens_server.http.state import REPOSITORY
 
 PROBLEM_JSON = "application/problem+json"
 ADMIN_KEY = "test-admin-key-0123456789abcdef-0123"

@@ -11,7 +11,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from tests.support import ADMIN, expire, problem
-from tokens_server.limits import BULK_IDS_MAX
+from tokens_server.domain.limits import BULK_IDS_MAX
 
 Client = TestClient[Any, Any]
 Db = Database[dict[str, Any]]

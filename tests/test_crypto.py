@@ -17,10 +17,10 @@ from cryptography.exceptions import InvalidTag
 from pymongo.database import Database
 
 from tests.support import ADMIN, now
-from tokens_server.crypto import GuidCipher, hash_api_key
-from tokens_server.keyring import Keyring, create_key_file, key_from_text, load_keyring
-from tokens_server.repository import Repository, connect
+from tokens_server.secrets.crypto import GuidCipher, hash_api_key
+from tokens_server.secrets.keyring import Keyring, create_key_file, key_from_text, load_keyring
 from tokens_server.settings import Settings
+from tokens_server.storage import Repository, connect
 
 Client = TestClient[Any, Any]
 RawDb = Database[dict[str, Any]]

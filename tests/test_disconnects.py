@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.support import ADMIN_KEY
-from tokens_server.state import IN_FLIGHT
+from tokens_server.http.state import IN_FLIGHT
 
 
 async def _until(condition: Callable[[], bool], what: str) -> None:

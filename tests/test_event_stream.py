@@ -18,9 +18,9 @@ import pytest
 from tests.event_reader import STREAM, WITHIN_S, Client, Reader, open_stream
 from tests.server_process import ServerProcess
 from tests.support import ADMIN, ADMIN_KEY, AiohttpClient, problem
-from tokens_server import feed
 from tokens_server.app import create_app
-from tokens_server.handlers import stream
+from tokens_server.http.handlers import stream
+from tokens_server.live import feed
 from tokens_server.settings import Settings
 
 TOKENS = "/api/v1/tokens"

@@ -22,13 +22,13 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo import MongoClient, WriteConcern
 
-import tokens_server.repository.events as events_module
+import tokens_server.storage.events as events_module
 from tests.busy import busy_cores
 from tests.support import ADMIN, ADMIN_KEY, AiohttpClient, eventually, now, set_raw
 from tokens_server.app import create_app
-from tokens_server.repository.memory import HEARD_WITHIN_S
+from tokens_server.http.state import EMBEDDED_DB, REPOSITORY
 from tokens_server.settings import Settings
-from tokens_server.state import EMBEDDED_DB, REPOSITORY
+from tokens_server.storage.memory import HEARD_WITHIN_S
 
 KILLS = 5
 # Enough that, at a kill, some change is usually between its commit and its journal.

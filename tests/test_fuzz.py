@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 from pymongo import MongoClient
 
 from tests.support import ADMIN, ADMIN_KEY
+from tokens_server.domain.guids import random_looking
 from tokens_server.embedded import EmbeddedDatabase
-from tokens_server.guids import random_looking
-from tokens_server.openapi import openapi_document
-from tokens_server.routes import OPERATIONS
+from tokens_server.http.openapi import openapi_document
+from tokens_server.http.routes import OPERATIONS
 from tokens_server.settings import Settings
 
 from .live_server import LiveServer

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tokens_server.guids import new_guid, random_looking
+from tokens_server.domain.guids import new_guid, random_looking
 
 
 def test_random_uuid4s_pass() -> None:

@@ -23,9 +23,9 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 from tests.support import ADMIN
-from tokens_server.limits import GRACE_MAX_S
-from tokens_server.routes import OPERATIONS
-from tokens_server.state import REPOSITORY
+from tokens_server.domain.limits import GRACE_MAX_S
+from tokens_server.http.routes import OPERATIONS
+from tokens_server.http.state import REPOSITORY
 
 Client = TestClient[Any, Any]
 

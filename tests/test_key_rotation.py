@@ -15,7 +15,7 @@ from pymongo.database import Database
 from tests.support import ADMIN, AiohttpClient
 from tokens_server.app import create_app
 from tokens_server.key_rotation import rotate_secret_key
-from tokens_server.keyring import SecretKeyError, key_from_text
+from tokens_server.secrets.keyring import SecretKeyError, key_from_text
 from tokens_server.settings import Settings
 
 Client = TestClient[Any, Any]

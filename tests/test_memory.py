@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestClient
 
 from tests.support import ADMIN, AiohttpClient, iso, now
 from tokens_server.app import create_app
+from tokens_server.http.state import REPOSITORY
 from tokens_server.settings import Settings
-from tokens_server.state import REPOSITORY
 
 Client = TestClient[Any, Any]
 MakeScope = Callable[..., Awaitable[str]]

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from tests.support import ADMIN
-from tokens_server.names import normalized_name, search_key
+from tokens_server.domain.names import normalized_name, search_key
 
 Client = TestClient[Any, Any]
 

@@ -11,9 +11,9 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestClient
 
 from tests.support import ADMIN, UNDECLARED, declared_statuses, note_if_undeclared
-from tokens_server import access_log
 from tokens_server.app import create_app
-from tokens_server.docs import DOCS
+from tokens_server.http import access_log
+from tokens_server.http.docs import DOCS
 from tokens_server.serve import serving
 from tokens_server.settings import Settings
 

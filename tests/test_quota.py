@@ -15,12 +15,12 @@ from pymongo.errors import PyMongoError
 
 from tests.support import ADMIN, AiohttpClient, problem
 from tokens_server.app import create_app
-from tokens_server.errors import Unavailable
-from tokens_server.guids import new_guid
-from tokens_server.keyring import Keyring, key_from_text
-from tokens_server.models import Caller, TokenQuery, utcnow
-from tokens_server.repository import Repository, connect
+from tokens_server.domain.errors import Unavailable
+from tokens_server.domain.guids import new_guid
+from tokens_server.domain.models import Caller, TokenQuery, utcnow
+from tokens_server.secrets.keyring import Keyring, key_from_text
 from tokens_server.settings import Settings, SettingsError
+from tokens_server.storage import Repository, connect
 
 Client = TestClient[Any, Any]
 LIMIT = 5

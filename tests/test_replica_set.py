@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestClient
 from tests.server_process import ServerProcess
 from tests.support import ADMIN_KEY
 from tokens_server.embedded.process import _executable
-from tokens_server.repository.topology import commits_reach_the_journal
-from tokens_server.state import REPOSITORY
+from tokens_server.http.state import REPOSITORY
+from tokens_server.storage.topology import commits_reach_the_journal
 
 _LISTENING = re.compile(r"secantus listening on 127\.0\.0\.1:(\d+)")
 EXIT_WITHIN_S = 60

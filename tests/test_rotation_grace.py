@@ -15,8 +15,8 @@ from pymongo.database import Database
 
 from tests.support import ADMIN, AiohttpClient, now, parse, problem, set_raw
 from tokens_server.app import create_app
+from tokens_server.domain.limits import GRACE_MAX_S
 from tokens_server.key_rotation import rotate_secret_key
-from tokens_server.limits import GRACE_MAX_S
 from tokens_server.settings import Settings
 
 Client = TestClient[Any, Any]

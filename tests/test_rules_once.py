@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from typing import get_args
 
-from tokens_server.guids import is_guid, new_guid
-from tokens_server.limits import GUID_FILTER_MIN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
-from tokens_server.models import TokenSort
-from tokens_server.openapi import openapi_document
-from tokens_server.repository.token_listing import SORTS
-from tokens_server.routes import OPERATIONS
+from tokens_server.domain.guids import is_guid, new_guid
+from tokens_server.domain.limits import GUID_FILTER_MIN, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from tokens_server.domain.models import TokenSort
+from tokens_server.http.openapi import openapi_document
+from tokens_server.http.routes import OPERATIONS
+from tokens_server.storage.token_listing import SORTS
 
 
 def test_every_sort_a_list_may_ask_for_has_an_ordering() -> None:

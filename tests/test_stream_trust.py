@@ -17,12 +17,12 @@ from aiohttp import web
 from tests.event_reader import STREAM, Client, Reader, open_stream
 from tests.support import ADMIN, AiohttpClient, note_if_undeclared, problem
 from tokens_server.app import create_app
-from tokens_server.errors import Unavailable
-from tokens_server.handlers import stream
-from tokens_server.limits import DESCRIPTION_MAX
+from tokens_server.domain.errors import Unavailable
+from tokens_server.domain.limits import DESCRIPTION_MAX
+from tokens_server.http.handlers import stream
+from tokens_server.http.state import FEED
 from tokens_server.serve import serving
 from tokens_server.settings import Settings
-from tokens_server.state import FEED
 
 # How long anything here may take on a loaded machine; no test waits for it unless it fails.
 HANG_S = 20.0

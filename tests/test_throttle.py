@@ -13,11 +13,11 @@ from pymongo.database import Database
 
 from tests.support import ADMIN, AiohttpClient
 from tokens_server.app import create_app
+from tokens_server.domain.models import utcnow
 from tokens_server.embedded import EmbeddedDatabase
-from tokens_server.keyring import Keyring, key_from_text
-from tokens_server.models import utcnow
-from tokens_server.repository import Repository
+from tokens_server.secrets.keyring import Keyring, key_from_text
 from tokens_server.settings import Settings
+from tokens_server.storage import Repository
 
 KEYRING = Keyring(key_from_text("throttle-test-secret-key", "test"))
 WRONG = {"Authorization": "Bearer tk_this-key-was-never-issued-to-anyone"}

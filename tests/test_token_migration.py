@@ -8,7 +8,7 @@ from pymongo.database import Database
 
 from tests.support import AiohttpClient
 from tokens_server.app import create_app
-from tokens_server.models import utcnow
+from tokens_server.domain.models import utcnow
 from tokens_server.settings import Settings
 
 GUID = "3f2b8c1e-9a47-4c1d-8f0e-2b6a5d7c9e10"

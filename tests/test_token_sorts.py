@@ -16,8 +16,8 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from tests.support import ADMIN, in_, now
-from tokens_server.repository.token_listing import SORTS
-from tokens_server.state import REPOSITORY
+from tokens_server.http.state import REPOSITORY
+from tokens_server.storage.token_listing import SORTS
 
 Client = TestClient[Any, Any]
 MakeScope = Callable[..., Awaitable[str]]

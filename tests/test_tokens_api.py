@@ -17,7 +17,7 @@ from bson import ObjectId
 from pymongo.database import Database
 
 from tests.support import ADMIN, expire, in_, iso, now, parse, problem, set_raw
-from tokens_server.state import REPOSITORY
+from tokens_server.http.state import REPOSITORY
 
 Client = TestClient[Any, Any]
 MakeToken = Callable[..., Awaitable[dict[str, Any]]]

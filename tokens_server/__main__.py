@@ -1,5 +1,5 @@
 """``python -m tokens_server``: the same as the ``tokens-server`` command."""
 
-from .cli import main
+from tokens_server.cli import main
 
 raise SystemExit(main())

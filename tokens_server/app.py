@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from .docs import add_docs
-from .embedded import embedded_database
-from .feed import event_feed
-from .last_use_writer import last_use_writer
-from .overload import InFlight
-from .problems import problem_middleware
-from .routes import add_routes
-from .settings import MAX_BODY_BYTES, Settings
-from .startup import repository
-from .state import IN_FLIGHT, SETTINGS, THROTTLED
-from .throttled import ThrottledAddresses
+from tokens_server.http.docs import add_docs
+from tokens_server.http.overload import InFlight
+from tokens_server.http.problems import problem_middleware
+from tokens_server.http.routes import add_routes
+from tokens_server.http.state import IN_FLIGHT, SETTINGS, THROTTLED
+from tokens_server.http.throttled import ThrottledAddresses
+from tokens_server.lifespan import embedded_database, event_feed, last_use_writer
+from tokens_server.settings import MAX_BODY_BYTES, Settings
+from tokens_server.startup import repository
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -16,14 +16,14 @@ from typing import IO, Any, NoReturn
 
 from pymongo.errors import PyMongoError
 
-from .embedded import DataDirLocked, EmbeddedDatabaseError, lock_data_dir
-from .errors import StorageError
-from .key_rotation import rotate_secret_key
-from .keyring import SecretKeyError
-from .logs import configure_logging
-from .repository.topology import NotAReplicaSet
-from .serve import serve
-from .settings import OPTIONS, Settings, SettingsError, password_in, positive
+from tokens_server.domain.errors import StorageError
+from tokens_server.embedded import DataDirLocked, EmbeddedDatabaseError, lock_data_dir
+from tokens_server.key_rotation import rotate_secret_key
+from tokens_server.logs import configure_logging
+from tokens_server.secrets.keyring import SecretKeyError
+from tokens_server.serve import serve
+from tokens_server.settings import OPTIONS, Settings, SettingsError, password_in, positive
+from tokens_server.storage.topology import NotAReplicaSet
 
 PROG = "tokens-server"
 ROTATE = "rotate-secret-key"

@@ -7,11 +7,11 @@ from __future__ import annotations
 import logging
 import os
 
-from .crypto import hash_api_key, new_api_key
-from .models import utcnow
-from .owner_only import FILE_MODE
-from .repository import Repository
-from .settings import Settings
+from tokens_server.domain.models import utcnow
+from tokens_server.owner_only import FILE_MODE
+from tokens_server.secrets.crypto import hash_api_key, new_api_key
+from tokens_server.settings import Settings
+from tokens_server.storage import Repository
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ cover them fails before the port is served, with one line naming the problem.
 
 from __future__ import annotations
 
-from .keyring import Keyring, SecretKeyError, create_key_file, load_keyring
-from .repository.secret_keys import SecretKeyRecord
-from .settings import Settings
+from tokens_server.secrets.keyring import Keyring, SecretKeyError, create_key_file, load_keyring
+from tokens_server.settings import Settings
+from tokens_server.storage.secret_keys import SecretKeyRecord
 
 
 async def open_keyring(settings: Settings, record: SecretKeyRecord) -> Keyring:

@@ -9,12 +9,17 @@ on its own, and an interrupted run is resumed by running it again.
 
 from __future__ import annotations
 
-from .embedded import EmbeddedDatabase
-from .key_check import open_keyring
-from .keyring import SecretKeyError, create_key_file, load_keyring, promote_next_key_file
-from .repository import Repository, connect, database
-from .repository.secret_keys import SecretKeyRecord
-from .settings import Settings
+from tokens_server.embedded import EmbeddedDatabase
+from tokens_server.key_check import open_keyring
+from tokens_server.secrets.keyring import (
+    SecretKeyError,
+    create_key_file,
+    load_keyring,
+    promote_next_key_file,
+)
+from tokens_server.settings import Settings
+from tokens_server.storage import Repository, connect, database
+from tokens_server.storage.secret_keys import SecretKeyRecord
 
 
 async def rotate_secret_key(settings: Settings, limit: int | None = None) -> list[str]:

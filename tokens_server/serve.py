@@ -14,10 +14,10 @@ from typing import Any
 
 from aiohttp import web
 
-from .access_log import LOGGER, RedactingAccessLogger
-from .app import create_app
-from .first_admin import admin_key_source
-from .settings import Settings, without_credentials
+from tokens_server.app import create_app
+from tokens_server.first_admin import admin_key_source
+from tokens_server.http.access_log import LOGGER, RedactingAccessLogger
+from tokens_server.settings import Settings, without_credentials
 
 log = logging.getLogger(__name__)
 

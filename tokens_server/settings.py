@@ -19,7 +19,7 @@ from typing import Any
 
 import platformdirs
 
-from .data_files import DataFiles
+from tokens_server.data_files import DataFiles
 
 MAX_BODY_BYTES = 1024 * 1024
 MIN_SECRET_KEY_LENGTH = 16

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from .first_admin import make_first_admin
-from .key_check import open_keyring
-from .repository import Repository, connect, database
-from .repository.memory import Memory
-from .repository.secret_keys import SecretKeyRecord
-from .repository.topology import require_replica_set
-from .state import EMBEDDED_DB, KEYRING, REPOSITORY, SETTINGS
+from tokens_server.first_admin import make_first_admin
+from tokens_server.http.state import EMBEDDED_DB, KEYRING, REPOSITORY, SETTINGS
+from tokens_server.key_check import open_keyring
+from tokens_server.storage import Repository, connect, database
+from tokens_server.storage.memory import Memory
+from tokens_server.storage.secret_keys import SecretKeyRecord
+from tokens_server.storage.topology import require_replica_set
 
 
 async def repository(app: web.Application) -> AsyncIterator[None]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 # The server's own GUID maker (standard library only, shipped in the same distribution), so a
 # fresh GUID is made one way wherever it is made.
-from tokens_server.guids import new_guid
+from tokens_server.domain.guids import new_guid
 
 from . import form
 from .errors import ApiError, plain_words

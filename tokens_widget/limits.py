@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Final, get_args
 
-from tokens_server.guids import GUID_PATTERN
-from tokens_server.limits import (
+from tokens_server.domain.guids import GUID_PATTERN
+from tokens_server.domain.limits import (
     BULK_IDS_MAX,
     CLOCK_SKEW,
     DESCRIPTION_MAX,
@@ -24,7 +24,7 @@ from tokens_server.limits import (
     PAGE_SIZE_MAX,
     TOKEN_NAME_MAX,
 )
-from tokens_server.models import StatusFilter, TokenSort
+from tokens_server.domain.models import StatusFilter, TokenSort
 
 __all__ = [
     "BULK_IDS_MAX",

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 from playwright.sync_api import Browser, expect
 
 from tests.live_server import LiveServer
-from tokens_server.routes import OPERATIONS
+from tokens_server.http.routes import OPERATIONS
 
 
 def test_the_docs_render_every_operation_from_the_server_alone(

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tokens_server.guids import new_guid
+from tokens_server.domain.guids import new_guid
 from tokens_widget.form import Draft, check
 from tokens_widget.models import Token
 

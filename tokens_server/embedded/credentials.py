@@ -29,7 +29,7 @@ from cryptography.x509.oid import NameOID
 from pymongo import AsyncMongoClient
 from pymongo.errors import OperationFailure
 
-from ..owner_only import write_private_file
+from tokens_server.owner_only import write_private_file
 
 USER = "tokens"
 HOST = "127.0.0.1"

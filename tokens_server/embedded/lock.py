@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 from typing import IO
 
-from ..data_files import DataFiles
-from ..owner_only import FILE_MODE, make_private_dir
-from .process import EmbeddedDatabaseError
+from tokens_server.data_files import DataFiles
+from tokens_server.embedded.process import EmbeddedDatabaseError
+from tokens_server.owner_only import FILE_MODE, make_private_dir
 
 
 class DataDirLocked(EmbeddedDatabaseError):

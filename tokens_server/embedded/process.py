@@ -24,15 +24,8 @@ import sys
 import time
 from pathlib import Path
 
-from ..data_files import DataFiles
-from ..owner_only import (
-    UMASK,
-    make_private_dir,
-    open_private_append,
-    tighten_tree,
-    write_private_file,
-)
-from .credentials import (
+from tokens_server.data_files import DataFiles
+from tokens_server.embedded.credentials import (
     authenticates,
     connection_uri,
     new_password,
@@ -40,6 +33,13 @@ from .credentials import (
     read_password,
     set_password,
     write_uri,
+)
+from tokens_server.owner_only import (
+    UMASK,
+    make_private_dir,
+    open_private_append,
+    tighten_tree,
+    write_private_file,
 )
 
 _LISTENING = re.compile(rb"secantus listening on [0-9.]+:(\d+)")

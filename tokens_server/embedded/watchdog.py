@@ -1,17 +1,12 @@
-"""The embedded database in the app's life: started before the port is served, restarted on its
-port whenever it dies, stopped at shutdown."""
+"""The embedded database restarted on its port whenever it dies, for as long as the server runs
+(``tokens_server.lifespan`` starts and stops it with the app)."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
 
-from aiohttp import web
-
-from ..state import EMBEDDED_DB, SETTINGS
-from .process import EmbeddedDatabase, EmbeddedDatabaseError
+from tokens_server.embedded.process import EmbeddedDatabase, EmbeddedDatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -21,27 +16,7 @@ WATCHDOG_INTERVAL = 0.25
 RESTART_BACKOFF_MAX = 2.0
 
 
-async def embedded_database(app: web.Application) -> AsyncIterator[None]:
-    """Start the embedded database when no MongoDB URI is configured; stop it at shutdown."""
-    settings = app[SETTINGS]
-    if settings.mongo_uri is not None:
-        app[EMBEDDED_DB] = None
-        yield
-        return
-    database = EmbeddedDatabase(settings.data_dir)
-    await database.start()
-    app[EMBEDDED_DB] = database
-    watchdog = asyncio.create_task(_restart_when_dead(database))
-    try:
-        yield
-    finally:
-        watchdog.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watchdog
-        await database.stop()
-
-
-async def _restart_when_dead(database: EmbeddedDatabase) -> None:
+async def restart_when_dead(database: EmbeddedDatabase) -> None:
     """Bring the embedded database back on its port whenever it is down, for as long as the
     server runs; requests answer 503 meanwhile.
 

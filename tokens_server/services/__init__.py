@@ -3,8 +3,8 @@ repository, and raise the domain errors of ``errors.py``; they know nothing of H
 
 from __future__ import annotations
 
-from ..errors import Forbidden
-from ..models import Caller
+from tokens_server.domain.errors import Forbidden
+from tokens_server.domain.models import Caller
 
 
 def require_admin(caller: Caller) -> None:

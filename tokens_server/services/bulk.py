@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ..errors import Conflict, DomainError, Forbidden, NotFound
-from ..models import BulkOutcome, BulkResult, Caller
-from .tokens import TokenService
+from tokens_server.domain.errors import Conflict, DomainError, Forbidden, NotFound
+from tokens_server.domain.models import BulkOutcome, BulkResult, Caller
+from tokens_server.services.tokens import TokenService
 
 # The refusals a single change answers with 404, 403 and 409, as outcomes. A token the caller
 # cannot see is not_found whether or not it exists, as for a single change.

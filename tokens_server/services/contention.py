@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from ..errors import Conflict
+from tokens_server.domain.errors import Conflict
 
 T = TypeVar("T")
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..models import Caller, EventPage
-from ..repository import Repository
+from tokens_server.domain.models import Caller, EventPage
+from tokens_server.storage import Repository
 
 
 @dataclass

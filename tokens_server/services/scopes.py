@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import NotFound
-from ..models import Caller, Scope, utcnow
-from ..repository import Repository
-from . import require_admin
+from tokens_server.domain.errors import NotFound
+from tokens_server.domain.models import Caller, Scope, utcnow
+from tokens_server.services import require_admin
+from tokens_server.storage import Repository
 
 
 @dataclass

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
-from ..guids import is_guid, new_guid
-from ..limits import CLOCK_SKEW
-from ..models import (
+from tokens_server.domain.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from tokens_server.domain.guids import is_guid, new_guid
+from tokens_server.domain.limits import CLOCK_SKEW
+from tokens_server.domain.models import (
     Caller,
     EventAction,
     EventPage,
@@ -26,9 +26,9 @@ from ..models import (
     Verification,
     utcnow,
 )
-from ..names import search_key
-from ..repository import Repository
-from .contention import until_applied
+from tokens_server.domain.names import search_key
+from tokens_server.services.contention import until_applied
+from tokens_server.storage import Repository
 
 _MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
 

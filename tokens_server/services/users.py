@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..crypto import hash_api_key, new_api_key
-from ..errors import Conflict, Forbidden, Invalid, NotFound
-from ..models import Caller, NewUser, User, UserChanges, utcnow
-from ..repository import Repository
-from . import require_admin
+from tokens_server.domain.errors import Conflict, Forbidden, Invalid, NotFound
+from tokens_server.domain.models import Caller, NewUser, User, UserChanges, utcnow
+from tokens_server.secrets.crypto import hash_api_key, new_api_key
+from tokens_server.services import require_admin
+from tokens_server.storage import Repository
 
 
 @dataclass

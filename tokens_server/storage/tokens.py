@@ -1,0 +1,398 @@
+"""Tokens: made, read, changed, deleted and listed, their GUIDs resealed under a new key.
+How a token is stored is ``token_documents``; how a list is asked for is ``token_listing``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+import pymongo
+from bson import ObjectId
+from pymongo import ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from tokens_server.domain.errors import Conflict
+from tokens_server.domain.models import EventAction, Token, TokenPage, TokenQuery
+from tokens_server.secrets.keyring import Keyring
+from tokens_server.storage.events import TOKEN_FIELDS, Draft, EventStore, recorded_changes
+from tokens_server.storage.failures import store
+from tokens_server.storage.last_use import LastUse
+from tokens_server.storage.memory import Memory
+from tokens_server.storage.quota import HOLDER, TokenQuota
+from tokens_server.storage.token_documents import Document, HeldToken, TokenDocuments, ends_at
+from tokens_server.storage.token_listing import checks_guid_after_match, filtering, ordering, paged
+from tokens_server.storage.transactions import Session
+
+
+@dataclass(frozen=True)
+class ResealOutcome:
+    resealed: int
+    # Tokens still sealed by another key than the current one.
+    remaining: int
+    # Ids of tokens whose GUID another token holds already under the current key.
+    duplicates: list[str]
+
+
+@store
+class TokenStore:
+    """Tokens; each GUID sealed under the keyring's current key and tagged with its id.
+
+    Token ids arrive as the routes admit them, 24 hex digits: always a valid ObjectId.
+
+    While a previous key is configured (a rotation), ``guid_hash`` holds the GUID's lookup hash
+    under both keys, and lookups ask for either: the unique index on it then refuses the same
+    GUID twice even from instances that still seal under the previous key alone.
+    """
+
+    def __init__(
+        self,
+        tokens: AsyncCollection[Document],
+        keyring: Keyring,
+        quota: TokenQuota,
+        events: EventStore,
+        list_timeout: timedelta,
+        memory: Memory,
+        last_use: LastUse,
+    ) -> None:
+        self._tokens = tokens
+        self._docs = TokenDocuments(keyring)
+        self._quota = quota
+        self._events = events
+        self._list_timeout_s = list_timeout.total_seconds()
+        self._memory = memory
+        self.last_use = last_use
+
+    async def create_indexes(self) -> None:
+        await self._tokens.create_index("guid_hash", unique=True)
+        # Not unique, nor partial: the embedded database scans the whole collection for a query
+        # on a partial index (0.6 s at 30k tokens, on every create and every verify that
+        # misses). A replaced GUID was a current one, which guid_hash keeps unique, and no new
+        # GUID may be one still stored as replaced (_refuse_replaced_guid).
+        await self._tokens.create_index("previous_guid.hash")
+        await self._tokens.create_index("guid_prefix")
+        await self._tokens.create_index([("scopes", 1), ("name_key", 1)])
+        await self._tokens.create_index([("name_key", 1), ("_id", 1)])
+        await self._tokens.create_index("valid_to")
+        # One per sort (token_listing.SORTS): the sort key, then the name, then the id.
+        for key in ("valid_from", "ends_at", "last_used_at", "created_at"):
+            await self._tokens.create_index([(key, 1), ("name_key", 1), ("name", 1), ("_id", 1)])
+        await self._quota.create_indexes()
+
+    async def add_end_dates(self) -> int:
+        """Give ``ends_at`` (see token_documents) to tokens stored before it existed. They are
+        found on its index (a missing field is null there), without a collection scan."""
+        added = 0
+        async for doc in self._tokens.find({"ends_at": None}, {"valid_to": 1}):
+            await self._tokens.update_one(
+                {"_id": doc["_id"], "ends_at": None},
+                {"$set": {"ends_at": ends_at(doc.get("valid_to"))}},
+            )
+            added += 1
+        return added
+
+    async def encrypt_plaintext_guids(self) -> int:
+        """Replace GUIDs stored in plain text (by versions before encryption) with ciphertext.
+
+        Such a token has no ``guid_hash``: asking for that on the indexed field finds them
+        without a collection scan. ``{"guid": {"$exists": True}}`` scanned 100k tokens in 6.5 s
+        on the embedded database, past the request timeout, and the server could not start.
+        """
+        migrated = 0
+        async for doc in self._tokens.find(
+            {"guid_hash": None, "guid": {"$exists": True}}, {"guid": 1}
+        ):
+            guid = str(doc["guid"]).lower()
+            await self._tokens.update_one(
+                {"_id": doc["_id"], "guid": doc["guid"]},
+                {"$set": self._docs.guid_fields(guid), "$unset": {"guid": ""}},
+            )
+            migrated += 1
+        return migrated
+
+    def _stored(self, changes: Mapping[str, Any]) -> Document:
+        return self._docs.stored(changes)
+
+    async def insert(
+        self, fields: Mapping[str, Any], by: str, now: datetime, limit: int | None = None
+    ) -> Token:
+        """Insert a token made by ``by``, within ``by``'s ``limit`` of tokens (None: no limit)."""
+        doc = self._stored(fields) | {
+            "created_at": now,
+            "created_by": by,
+            "updated_at": now,
+            "updated_by": by,
+            "revoked_at": None,
+            "revoked_by": None,
+            "last_used_at": None,
+            "version": 1,
+        }
+        if limit is not None:
+            doc[HOLDER] = by
+
+        async def create(session: Session) -> tuple[None, Draft]:
+            if limit is not None:
+                await self._quota.take(by, limit, session)
+            await self._refuse_replaced_guid(doc, None, session)
+            await self._tokens.insert_one(doc, session=session)
+            changes = recorded_changes({}, doc, TOKEN_FIELDS)
+            return None, Draft(now, by, "token.created", token=doc, changes=changes)
+
+        try:
+            await self._events.commit(create)
+        except DuplicateKeyError as error:
+            raise _guid_taken(error) from None
+        return self._token(doc)
+
+    async def reseal(self, limit: int | None = None) -> ResealOutcome:
+        """Seal every GUID not sealed by the current key (or with a lookup hash under another)
+        under the current key alone: at most ``limit`` of them, the rest on a later call.
+
+        A GUID replaced with a grace (``previous_guid``) is resealed with its token's.
+
+        Each token is rewritten only if its sealed GUIDs are still the ones read, so a
+        concurrent regenerate wins; the version and dates stay, since the token itself does not
+        change. One cursor over the collection: an offline pass, never on a request's path.
+        """
+        current = self._docs.keyring.current.id
+        stale: Document = {
+            "guid_enc": {"$exists": True},
+            "$or": [
+                {"guid_key": {"$ne": current}},
+                {"guid_hash.1": {"$exists": True}},
+                {"previous_guid.key": {"$exists": True, "$ne": current}},
+                {"previous_guid.hash.1": {"$exists": True}},
+            ],
+        }
+        resealed, duplicates = 0, []
+        cursor = self._tokens.find(stale, {"guid_enc": 1, "guid_key": 1, "previous_guid": 1})
+        async for doc in cursor:
+            if limit is not None and resealed >= limit:
+                break
+            fields = self._resealed(doc["guid_enc"], doc.get("guid_key"))
+            previous = doc.get("previous_guid")
+            if previous is not None:
+                again = self._resealed(previous["enc"], previous["key"])
+                fields["previous_guid"] = {
+                    "enc": again["guid_enc"],
+                    "key": again["guid_key"],
+                    "hash": again["guid_hash"],
+                }
+            unchanged = {
+                "_id": doc["_id"],
+                "guid_enc": doc["guid_enc"],
+                "previous_guid.enc": None if previous is None else previous["enc"],
+            }
+            try:
+                result = await self._tokens.update_one(unchanged, {"$set": fields})
+            except DuplicateKeyError:
+                duplicates.append(str(doc["_id"]))
+                continue
+            resealed += result.modified_count
+        await cursor.close()
+        remaining = await self._tokens.count_documents(
+            {
+                "$or": [
+                    {"guid_enc": {"$exists": True}, "guid_key": {"$ne": current}},
+                    {"previous_guid.key": {"$exists": True, "$ne": current}},
+                ]
+            }
+        )
+        return ResealOutcome(resealed, remaining, duplicates)
+
+    def _resealed(self, sealed: bytes, key_id: str | None) -> Document:
+        """A sealed GUID's fields, sealed again under the current key, with that key's lookup
+        hash alone: by now every instance seals under the current key (README's order), and a
+        hash under the previous key would outlive that key."""
+        guid = self._docs.keyring.open(sealed, key_id)
+        return self._docs.guid_fields(guid) | {
+            "guid_hash": self._docs.keyring.current.cipher.lookup_hash(guid)
+        }
+
+    async def get(self, token_id: str) -> Token | None:
+        held = await self._memory.read_through(
+            self._memory.token(token_id),
+            lambda: self._held({"_id": ObjectId(token_id)}),
+            self._memory.keep_token,
+        )
+        return None if held is None else self._noted(self._docs.token_of(held))
+
+    async def by_guid(self, guid: str) -> Token | None:
+        """The token whose GUID this is, or whose previous GUID (still in its grace or not:
+        the rules decide) it was."""
+        hashes = self._docs.keyring.lookup_hashes(guid)
+        matching = TokenDocuments.matching(hashes)
+
+        async def read() -> HeldToken | None:
+            # Two lookups on two indexes, not one $or: a GUID in use is found by the first.
+            found = await self._held({"guid_hash": matching})
+            if found is None:
+                found = await self._held({"previous_guid.hash": matching})
+            return found
+
+        held = await self._memory.read_through(
+            self._memory.token_by_hash(hashes), read, self._memory.keep_token
+        )
+        if held is None:
+            return None
+        # Found by its GUID's lookup hash, the GUID is this one: no need to open the sealed one.
+        # Found by a replaced GUID's, the token's own GUID is another.
+        current = not set(hashes).isdisjoint(held.lookup_hashes)
+        return self._noted(self._docs.token_of(held, guid if current else None))
+
+    async def _held(self, condition: Document) -> HeldToken | None:
+        doc = await self._tokens.find_one(condition)
+        return None if doc is None else TokenDocuments.held(doc)
+
+    async def _refuse_replaced_guid(
+        self, stored: Document, token_id: ObjectId | None, session: Session
+    ) -> None:
+        """Refuse a new GUID that another token still holds as its previous one. (The unique
+        index keeps current GUIDs apart; this keeps a new one apart from the replaced ones.)"""
+        if "guid_hash" not in stored:
+            return
+        new = stored["guid_hash"]
+        hashes = [new] if isinstance(new, str) else new
+        query: Document = {"previous_guid.hash": TokenDocuments.matching(hashes)}
+        if token_id is not None:
+            query["_id"] = {"$ne": token_id}
+        if await self._tokens.find_one(query, {"_id": 1}, session=session) is not None:
+            raise Conflict("a token with this GUID exists already")
+
+    def _token(self, doc: Document) -> Token:
+        return self._noted(self._docs.token(doc))
+
+    def _noted(self, token: Token) -> Token:
+        """The token, with the latest use this process noted and has not written yet."""
+        noted = self.last_use.latest(token.id)
+        if noted is not None and (token.last_used_at is None or noted > token.last_used_at):
+            return replace(token, last_used_at=noted)
+        return token
+
+    async def update(
+        self,
+        basis: Token,
+        changes: Mapping[str, Any],
+        by: str,
+        now: datetime,
+        *,
+        same_version: bool,
+        action: EventAction = "token.updated",
+    ) -> Token | None:
+        """Apply ``changes`` to the token ``basis`` was read as, if it is still at its version
+        (``same_version``), or else still has its scopes, revocation and dates: what the rules
+        for a change read. None when it is not, or is gone."""
+        query: Document = {"_id": ObjectId(basis.id)}
+        if same_version:
+            query["version"] = basis.version
+        else:
+            query.update(
+                scopes=basis.scopes,
+                revoked_at=basis.revoked_at,
+                valid_from=basis.valid_from,
+                valid_to=basis.valid_to,
+            )
+        if changes.get("previous_guid") is not None:
+            # The GUID kept working is the one it replaces: one racing rotation must keep the
+            # GUID the other handed out, not the one both read. (Without a grace the last one
+            # wins, and ends every GUID before it.)
+            query["guid_hash"] = self._docs.lookup(basis.guid)
+        stored = self._stored(changes) | {"updated_at": now, "updated_by": by}
+        return await self._change(query, stored, by, now, action)
+
+    async def revoke(
+        self, token_id: str, version: int | None, by: str, now: datetime
+    ) -> Token | None:
+        """Revoke if active (and at ``version`` when given); None when not."""
+        query: Document = {
+            "_id": ObjectId(token_id),
+            "revoked_at": None,
+            "valid_from": {"$lte": now},
+            "valid_to": {"$not": {"$lte": now}},
+        }
+        if version is not None:
+            query["version"] = version
+        revocation = {
+            "valid_to": now,
+            "revoked_at": now,
+            "revoked_by": by,
+            "updated_at": now,
+            "updated_by": by,
+        }
+        return await self._change(query, self._stored(revocation), by, now, "token.revoked")
+
+    async def _change(
+        self, query: Document, changes: Document, by: str, now: datetime, action: EventAction
+    ) -> Token | None:
+        """Apply ``changes`` to the token ``query`` finds, with its event; None if none."""
+
+        async def change(session: Session) -> tuple[Document | None, Draft | None]:
+            await self._refuse_replaced_guid(changes, query["_id"], session)
+            before = await self._tokens.find_one_and_update(
+                query,
+                {"$set": changes, "$inc": {"version": 1}},
+                return_document=ReturnDocument.BEFORE,
+                session=session,
+            )
+            if before is None:
+                return None, None
+            after = before | changes | {"version": before["version"] + 1}
+            return after, Draft(
+                now, by, action, token=after, changes=recorded_changes(before, after, TOKEN_FIELDS)
+            )
+
+        try:
+            doc = await self._events.commit(change)
+        except DuplicateKeyError as error:
+            raise _guid_taken(error) from None
+        return None if doc is None else self._token(doc)
+
+    async def delete(self, token_id: str, version: int | None, by: str, now: datetime) -> bool:
+        oid = ObjectId(token_id)
+        query: Document = {"_id": oid} if version is None else {"_id": oid, "version": version}
+
+        async def delete(session: Session) -> tuple[bool, Draft | None]:
+            deleted = await self._tokens.find_one_and_delete(query, session=session)
+            if deleted is None:
+                return False, None
+            if deleted.get(HOLDER) is not None:
+                await self._quota.give_back(deleted[HOLDER], session)
+            return True, Draft(now, by, "token.deleted", token=deleted)
+
+        return await self._events.commit(delete)
+
+    async def page(self, query: TokenQuery, now: datetime) -> TokenPage:
+        """A page of tokens, with its own time limit: a list costs what it matches (on the
+        embedded database, every token the caller can see), and a slow page beats a 503."""
+        with pymongo.timeout(self._list_timeout_s):
+            return await self._page(query, now)
+
+    async def _page(self, query: TokenQuery, now: datetime) -> TokenPage:
+        stages = filtering(query, now, self._docs)
+        guid = query.guid_prefix
+        if guid is not None and checks_guid_after_match(query):
+            # The stored prefix narrows the search to a handful; the rest is checked decrypted,
+            # and only on GUIDs the caller may receive: on any other, a match would tell the
+            # next character (16 tries each) of a GUID the caller must not learn.
+            cursor = await self._tokens.aggregate([*stages, *ordering(query, now)])
+            found = [
+                t
+                for t in [self._token(d) async for d in cursor]
+                if query.caller.holds_all(t.scopes) and t.guid.startswith(guid)
+            ]
+            return TokenPage(found[query.offset : query.offset + query.limit], len(found))
+        cursor = await self._tokens.aggregate(paged(query, now, stages))
+        result = await cursor.next()
+        total = result["total"][0]["n"] if result["total"] else 0
+        return TokenPage([self._token(d) for d in result["items"]], total)
+
+
+def _guid_taken(error: DuplicateKeyError) -> Exception:
+    """Conflict when another token holds the GUID; any other duplicate (an event id, which
+    the sequence never hands out twice) is the database's fault, not the caller's."""
+    details = error.details or {}
+    if "guid_hash" in details.get("keyPattern", {}) or "guid_hash" in str(details.get("errmsg")):
+        return Conflict("a token with this GUID exists already")
+    return error
