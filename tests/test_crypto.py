@@ -84,7 +84,7 @@ async def test_legacy_plaintext_guid_is_encrypted_and_still_verifies(
         keyring = Keyring(key_from_text(settings.secret_key, "TOKENS_SECRET_KEY"))
         repo = Repository(mongo, settings.db_name, keyring)
         await repo.prepare()
-        assert await repo.tokens.encrypt_plaintext_guids() == 0  # nothing left to migrate
+        assert await repo.token_upkeep.encrypt_plaintext_guids() == 0  # nothing left to migrate
         await repo.prepare()  # and preparing again is harmless
     finally:
         await mongo.close()

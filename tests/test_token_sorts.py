@@ -113,7 +113,7 @@ async def test_tokens_stored_before_end_dates_get_them_at_start(
     never = await make_token(name="Never", scopes=["ops"])
     soon = await make_token(name="Soon", scopes=["ops"], valid_to=in_(days=1))
     raw_db["tokens"].update_many({}, {"$unset": {"ends_at": ""}})
-    assert await client.app[REPOSITORY].tokens.add_end_dates() == 2
+    assert await client.app[REPOSITORY].token_upkeep.add_end_dates() == 2
     assert await _names(client, "valid_to") == ["Soon", "Never"]
     stored = raw_db["tokens"].find_one({"_id": ObjectId(soon["id"])})
     assert stored is not None and stored["ends_at"] == stored["valid_to"]

@@ -49,7 +49,7 @@ async def _rotate(settings: Settings, uri: str, limit: int | None) -> list[str]:
         keyring = await open_keyring(settings, record)
         repo = Repository(client, settings.db_name, keyring)
         await repo.prepare()  # plaintext GUIDs of old versions are sealed first, then resealed
-        outcome = await repo.tokens.reseal(limit)
+        outcome = await repo.token_upkeep.reseal(limit)
         current = keyring.current.id
         done = [f"resealed {outcome.resealed} GUIDs under key {current}"]
         if outcome.duplicates:

@@ -22,7 +22,10 @@ from tokens_server.domain.guids import GUID_PATTERN, random_looking
 from tokens_server.domain.limits import (
     BULK_IDS_MAX,
     DESCRIPTION_MAX,
+    EVENT_ID_MAX,
     GRACE_MAX_S,
+    LIST_DAYS_MAX,
+    PAGE_SIZE_MAX,
     SCOPES_MAX,
     TOKEN_NAME_MAX,
 )
@@ -165,3 +168,10 @@ NameFilter = Annotated[
 ]
 # For a query number, after its bounds (so the document shows them as minimum and maximum).
 DIGITS_ONLY = BeforeValidator(_digits)
+
+# Query numbers.
+PageSize = Annotated[int, Field(ge=1, le=PAGE_SIZE_MAX), DIGITS_ONLY]
+EventId = Annotated[int, Field(ge=0, le=EVENT_ID_MAX), DIGITS_ONLY]
+Days = Annotated[int, Field(ge=0, le=LIST_DAYS_MAX), DIGITS_ONLY]
+# A recorded field's value: text, a list of scopes, a flag, a date, or null (not set).
+ChangedValue = Timestamp | bool | str | list[str] | None

@@ -19,6 +19,7 @@ from tokens_server.storage.last_use import LastUse
 from tokens_server.storage.memory import Memory
 from tokens_server.storage.quota import TokenQuota
 from tokens_server.storage.scopes import ScopeStore
+from tokens_server.storage.token_upkeep import TokenUpkeep
 from tokens_server.storage.tokens import TokenStore
 from tokens_server.storage.topology import commits_reach_the_journal
 from tokens_server.storage.users import UserStore
@@ -76,6 +77,7 @@ class Repository:
         quota = TokenQuota(self.db["users"], self.db["tokens"])
         self.events = EventStore(self.db["events"], self.db["meta"], event_retention, self.memory)
         last_use = LastUse(self.db["tokens"], self.memory.max_tokens)
+        self.token_upkeep = TokenUpkeep(self.db["tokens"], keyring, quota)
         self.tokens = TokenStore(
             self.db["tokens"], keyring, quota, self.events, list_timeout, self.memory, last_use
         )
@@ -90,9 +92,9 @@ class Repository:
         """Create indexes (idempotent) and migrate plaintext GUIDs left by older versions."""
         # Migrate first: the unique index on guid_hash cannot be built while several old tokens
         # lack one. After the first start the index exists and finds such tokens at once.
-        await self.tokens.encrypt_plaintext_guids()
-        await self.tokens.create_indexes()
-        await self.tokens.add_end_dates()
+        await self.token_upkeep.encrypt_plaintext_guids()
+        await self.token_upkeep.create_indexes()
+        await self.token_upkeep.add_end_dates()
         await self.events.create_indexes()
         await self.users.create_indexes()
         await self.scopes.create_indexes()

@@ -18,7 +18,7 @@ Document = dict[str, Any]
 
 # One ordering for each sort a list may ask for (TokenSort); name and _id break ties. A date's
 # descending sort is the exact reverse of its ascending one, ties too: MongoDB reads one index
-# (storage/tokens.create_indexes) forwards or backwards, never with mixed directions.
+# (token_upkeep.create_indexes) forwards or backwards, never with mixed directions.
 # valid_to sorts by ends_at, where "never" is the latest date (token_documents.NEVER); never used
 # (null last_used_at) comes first ascending, as null sorts before every date.
 SORTS: dict[TokenSort, Document] = {
