@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 # The server's own GUID maker (standard library only, shipped in the same distribution), so a
 # fresh GUID is made one way wherever it is made.
@@ -25,10 +26,36 @@ from .rows import token_row
 
 if TYPE_CHECKING:
     from .client import TokensClient
-    from .widget import TokensWidget
 
 log = logging.getLogger(__name__)
 Result = dict[str, Any]
+#: One of the front end's requests, answered with its result.
+Action = Callable[[Mapping[str, Any]], Awaitable[Result]]
+
+
+class ActionHost(Protocol):
+    """What the actions use of their widget (``TokensWidget`` is one). The underscored members
+    are the widget's own, shared with its helpers only."""
+
+    notice: str
+
+    @property
+    def client(self) -> TokensClient | None: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def page_tokens(self) -> dict[str, Token]: ...
+    @property
+    def expiry_warning_days(self) -> int: ...
+    @property
+    def _scopes(self) -> list[dict[str, Any]]: ...
+    @property
+    def _loaded(self) -> bool: ...
+    @property
+    def _reload_task(self) -> asyncio.Task[None] | None: ...
+    def send(self, content: Mapping[str, Any]) -> None: ...
+    def refresh(self) -> None: ...
+    def working(self) -> AbstractAsyncContextManager[None]: ...
 
 
 class ActionError(Exception):
@@ -43,9 +70,18 @@ class ActionError(Exception):
 class ActionHandler:
     """Answers the front end's requests on behalf of one widget."""
 
-    def __init__(self, widget: TokensWidget) -> None:
+    def __init__(
+        self,
+        widget: ActionHost,
+        *,
+        follow_changes: Callable[[], None],
+        more: Mapping[str, Action],
+    ) -> None:
+        """``follow_changes`` keeps a shown view current; ``more`` answers further requests
+        (the selection's)."""
         self.widget = widget
-        self._actions: dict[str, Callable[[Mapping[str, Any]], Awaitable[Result]]] = {
+        self._follow_changes = follow_changes
+        self._actions: dict[str, Action] = {
             "hello": self.hello,
             "refresh": self.refresh,
             "new_guid": self.new_guid,
@@ -55,8 +91,7 @@ class ActionHandler:
             "delete": self.delete,
             "history": self.history,
             "token": self.token,
-            # Picking rows and acting on them all: the widget's selection answers these.
-            **widget.selection.actions(),
+            **more,
         }
 
     async def handle(self, request: Mapping[str, Any]) -> Result:
@@ -94,7 +129,7 @@ class ActionHandler:
         """A view was drawn: load the data if nothing has loaded yet, and keep it current."""
         if not self.widget._loaded and self.widget._reload_task is None:
             self.widget.refresh()
-        self.widget.live.start()
+        self._follow_changes()
         return {}
 
     async def refresh(self, request: Mapping[str, Any]) -> Result:

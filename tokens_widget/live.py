@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Final, Literal
+from collections.abc import Coroutine, Mapping
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from .errors import ApiError, plain_words
 from .history import summary
-from .models import Event
+from .models import Event, Token, User
 
 if TYPE_CHECKING:
-    from .widget import TokensWidget
+    from .client import TokensClient
 
 log = logging.getLogger(__name__)
 
@@ -30,10 +31,30 @@ LiveState = Literal["", "connecting", "live", "reconnecting", "stopped"]
 CHANGED_KIND: Final = "token_changed"
 
 
+class FeedHost(Protocol):
+    """What the feed uses of its widget (``TokensWidget`` is one). The underscored members are
+    the widget's own, shared with its helpers only."""
+
+    error: str
+    _live: str
+
+    @property
+    def client(self) -> TokensClient | None: ...
+    @property
+    def user(self) -> User | None: ...
+    @property
+    def page_tokens(self) -> Mapping[str, Token]: ...
+    @property
+    def _reload_task(self) -> asyncio.Task[None] | None: ...
+    def _schedule_reload(self, with_user: bool = ...) -> asyncio.Task[None] | None: ...
+    def send(self, content: Mapping[str, Any]) -> None: ...
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+
+
 class LiveFeed:
     """Follows the change feed for one widget, from ``start()`` until ``stop()``."""
 
-    def __init__(self, widget: TokensWidget) -> None:
+    def __init__(self, widget: FeedHost) -> None:
         self.widget = widget
         self._follower: asyncio.Task[None] | None = None
         self._reload: asyncio.Task[None] | None = None

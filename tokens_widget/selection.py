@@ -10,15 +10,16 @@ the filters change, since "all matching" means the set the filters define.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import Iterable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .actions import ActionError, Result
+from .actions import Action, ActionError, Result
 from .limits import BULK_IDS_MAX, PAGE_SIZE_MAX
 from .models import BulkCounts, Token
 
 if TYPE_CHECKING:
-    from .widget import TokensWidget
+    from .client import TokensClient
 
 # How many names the confirmation spells out before "and 9 more".
 NAMED = 3
@@ -41,6 +42,27 @@ _WORDS: dict[BulkKind, tuple[tuple[str, str], ...]] = {
         ("not_found", "not found"),
     ),
 }
+
+
+class SelectionHost(Protocol):
+    """What the selection uses of its widget (``TokensWidget`` is one). The underscored members
+    are the widget's own, shared with its helpers only."""
+
+    selected: list[str]
+    notice: str
+    _selection_summary: str
+    _all_matching: bool
+    _selection_note: str
+
+    @property
+    def client(self) -> TokensClient | None: ...
+    @property
+    def error(self) -> str: ...
+    @property
+    def page_tokens(self) -> Mapping[str, Token]: ...
+    def list_filters(self) -> dict[str, Any]: ...
+    def refresh(self) -> None: ...
+    def working(self) -> AbstractAsyncContextManager[None]: ...
 
 
 def outcome_words(kind: BulkKind, counts: BulkCounts) -> str:
@@ -67,12 +89,12 @@ def names_phrase(names: list[str]) -> str:
 class Selection:
     """The selection of one widget: picking, clearing, all matching, and acting on it."""
 
-    def __init__(self, widget: TokensWidget) -> None:
+    def __init__(self, widget: SelectionHost) -> None:
         self.widget = widget
         #: Names of the tokens picked, by id, for the confirmation.
         self.names: dict[str, str] = {}
 
-    def actions(self) -> dict[str, Callable[[Mapping[str, Any]], Awaitable[Result]]]:
+    def actions(self) -> dict[str, Action]:
         """The front end's requests this answers, for ``ActionHandler``."""
         return {
             "select": self.select,

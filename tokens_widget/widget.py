@@ -1,8 +1,9 @@
 """``TokensWidget``: the API Tokens page as a notebook widget.
 
 Python owns the state, the rules and every call to the server; ``static/widget.js`` only renders
-it. Filter, sort and page are synced traits; actions arrive as custom messages carrying an id,
-answered with the same id.
+it. Filter, sort and page are synced traits (``state.py``); actions arrive as custom messages
+carrying an id, answered with the same id. The helpers (actions, selection, change feed) are
+handed this widget as the small protocol each declares, so none of them imports it.
 """
 
 from __future__ import annotations
@@ -15,28 +16,25 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import anywidget
 import traitlets as t
 
-from . import limits
 from .actions import ActionHandler
 from .client import TokensClient
 from .connection import API_KEY_VARIABLE, URL_VARIABLE, from_environment
 from .errors import ApiError, plain_words
 from .home_loop import HomeLoop, on_home_loop
-from .limits import GUID_FILTER_MIN, PAGE_SIZES
+from .limits import GUID_FILTER_MIN
 from .live import LiveFeed
 from .models import Token, User
 from .rows import token_row
 from .selection import Selection
+from .state import SyncedState
 
 log = logging.getLogger(__name__)
-# The status filter's choices besides "all", typed as the client takes them.
-_STATUS: dict[str, limits.StatusFilter] = {status: status for status in limits.STATUS_FILTERS}
 STATIC = Path(__file__).parent / "static"
 
 
-class TokensWidget(anywidget.AnyWidget):
+class TokensWidget(SyncedState):
     """List, create, edit, revoke and delete API tokens.
 
     ``url`` and ``api_key`` default to the ``TOKENS_URL`` and ``TOKENS_API_KEY`` variables.
@@ -44,52 +42,6 @@ class TokensWidget(anywidget.AnyWidget):
 
     _esm = STATIC / "widget.js"
     _css = STATIC / "widget.css"
-
-    name_filter = t.Unicode("", help="Keywords that must all occur in the name.").tag(sync=True)
-    guid_filter = t.Unicode("", help="The first characters of a GUID (4 or more).").tag(sync=True)
-    scope_filter = t.List(t.Unicode(), help="Show tokens having any of these scopes.").tag(
-        sync=True
-    )
-    status_filter = t.Enum(("all", *limits.STATUS_FILTERS), "all").tag(sync=True)
-    sort = t.Enum(limits.SORT_KEYS, "name", help="Column to sort by; '-' descends.").tag(sync=True)
-    page = t.Int(0, help="Zero-based page number.").tag(sync=True)
-    page_size = t.Int(limits.DEFAULT_PAGE_SIZE, help=f"Rows per page, one of {PAGE_SIZES}.").tag(
-        sync=True
-    )
-
-    expiry_warning_days = t.Int(
-        7, help="Mark active tokens that expire within this many days, and count them."
-    ).tag(sync=True)
-    expiring_only = t.Bool(
-        False, help="Show only the active tokens that expire within expiry_warning_days."
-    ).tag(sync=True)
-    expiring = t.Int(0, help="How many active tokens expire within expiry_warning_days.").tag(
-        sync=True
-    )
-
-    selected = t.List(
-        t.Unicode(),
-        help="The ids of the tokens picked for a bulk revoke or delete, in the order picked.",
-    ).tag(sync=True)
-
-    total = t.Int(0, help="How many tokens match the filters.").tag(sync=True)
-    busy = t.Bool(False, help="True while a call to the server runs.").tag(sync=True)
-    error = t.Unicode("", help="The last problem, in plain words.").tag(sync=True)
-    notice = t.Unicode("", help="The last thing done, in plain words.").tag(sync=True)
-    filter_hint = t.Unicode("").tag(sync=True)
-    _rows = t.List(t.Dict()).tag(sync=True)
-    _scopes = t.List(t.Dict()).tag(sync=True)
-    _user = t.Dict().tag(sync=True)
-    _loaded = t.Bool(False).tag(sync=True)
-    _limits = t.Dict(limits.for_browser()).tag(sync=True)
-    # The selection as the bar and the confirmation word it: "alpha, beta and 3 more"; whether it
-    # is "all matching" (the link to it then hides) and what that left out.
-    _selection_summary = t.Unicode("").tag(sync=True)
-    _all_matching = t.Bool(False).tag(sync=True)
-    _selection_note = t.Unicode("").tag(sync=True)
-    _live = t.Unicode("", help="The change feed: '', connecting, live, reconnecting, stopped.").tag(
-        sync=True
-    )
 
     def __init__(
         self,
@@ -118,52 +70,20 @@ class TokensWidget(anywidget.AnyWidget):
                 f"No server configured. Pass url= and api_key=, or set {URL_VARIABLE} and "
                 f"{API_KEY_VARIABLE}, then run this cell again."
             )
-        self._actions = ActionHandler(self)
         self.live = LiveFeed(self)
+        self._actions = ActionHandler(
+            self, follow_changes=self.live.start, more=self.selection.actions()
+        )
         self.on_msg(self._on_message)
         with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop()
             self.refresh()
-
-    # --- validation of the synced state -----------------------------------------------------
-
-    @t.validate("page")
-    def _valid_page(self, proposal: Any) -> int:
-        return max(0, int(proposal["value"]))
-
-    @t.validate("page_size")
-    def _valid_page_size(self, proposal: Any) -> int:
-        size = int(proposal["value"])
-        if size not in PAGE_SIZES:
-            raise t.TraitError(f"page_size must be one of {PAGE_SIZES}, not {size}")
-        return size
-
-    @t.validate("scope_filter")
-    def _valid_scope_filter(self, proposal: Any) -> list[str]:
-        # Only the caller's own scopes may be asked for; anything else would be a 422.
-        held = {s["name"] for s in self._scopes}
-        wanted = list(dict.fromkeys(str(s) for s in proposal["value"]))
-        return [s for s in wanted if s in held] if held else wanted
-
-    @t.validate("selected")
-    def _valid_selected(self, proposal: Any) -> list[str]:
-        ids = list(dict.fromkeys(str(i) for i in proposal["value"]))
-        if len(ids) > limits.BULK_IDS_MAX:
-            raise t.TraitError(f"at most {limits.BULK_IDS_MAX} tokens can be selected at once")
-        return ids
 
     # --- reacting to the front end -----------------------------------------------------------
 
     @t.observe("selected")
     def _on_selected(self, change: Mapping[str, Any]) -> None:
         self.selection.changed()
-
-    @t.validate("expiry_warning_days")
-    def _valid_expiry_warning_days(self, proposal: Any) -> int:
-        days = int(proposal["value"])
-        if not 1 <= days <= limits.LIST_DAYS_MAX:
-            raise t.TraitError(f"expiry_warning_days must be 1 to {limits.LIST_DAYS_MAX}")
-        return days
 
     @t.observe(
         "name_filter",
@@ -290,17 +210,6 @@ class TokensWidget(anywidget.AnyWidget):
             self._count_due = False
         self._loaded = True
         self.error = ""
-
-    def list_filters(self) -> dict[str, Any]:
-        """The list's filters and sort, as ``TokensClient.list_tokens`` takes them."""
-        return {
-            "name": self.name_filter,
-            "guid": self.guid_filter.strip().lower(),
-            "scopes": self.scope_filter,
-            "status": _STATUS.get(self.status_filter),
-            "sort": self.sort,
-            "expires_within": self.expiry_warning_days if self.expiring_only else None,
-        }
 
     def close(self) -> None:
         """Close the view and, on a running event loop, the connection to the server."""

@@ -793,10 +793,6 @@ function confirmBulk(layer, request, kind, model, fallbackFocus) {
   cancel.focus(); // the least destructive choice
 }
 
-/**
- * The create/edit form: its fields, a draft Python checks as it changes (Save is enabled only
- * when Python says the draft is valid), and Save. Answers {body, footer, start, dispose}.
- */
 /** A token's values as the form holds them (dates as datetime-local text); empty for a new one. */
 function draftOf(row) {
   return {
@@ -813,6 +809,48 @@ function draftOf(row) {
 const FIELD_LABELS = { name: "Name", scopes: "Scopes", guid: "GUID", description: "Description", valid_from: "Valid from", valid_to: "Valid to" };
 const sameValue = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * Their version merged into the person's draft, from the values both started from: a field they
+ * changed takes theirs, any other keeps the person's. Answers the values and the labels of the
+ * fields where theirs replaced a change of the person's own.
+ */
+function mergeTheirs(base, theirs, mine) {
+  const values = {};
+  const replaced = [];
+  for (const key of Object.keys(FIELD_LABELS)) {
+    const theyChanged = !sameValue(theirs[key], base[key]);
+    if (theyChanged && !sameValue(mine[key], base[key]) && !sameValue(mine[key], theirs[key])) replaced.push(FIELD_LABELS[key]);
+    values[key] = theyChanged ? theirs[key] : mine[key];
+  }
+  return { values, replaced };
+}
+
+/**
+ * The form's fields: each control labelled, with its help and a slot for its error, wired for
+ * screen readers by ids under ``formId``. The slots are kept in ``errorSlots`` by field.
+ */
+function fieldMaker(formId, errorSlots) {
+  return (label, required, control, key, help) => {
+    const fieldId = `${formId}-${key}`;
+    const input = control.matches("input, textarea, select") ? control : null;
+    const helpNode = help ? h("div", { class: "tkn-help", id: `${fieldId}-help` }, help) : null;
+    if (input) {
+      input.id = fieldId;
+      if (required) input.setAttribute("aria-required", "true");
+      input.setAttribute("aria-describedby", [helpNode ? `${fieldId}-help` : "", `${fieldId}-error`].filter(Boolean).join(" "));
+    }
+    const errorNode = h("div", { class: "tkn-field-error", "data-testid": `error-${key}`, id: `${fieldId}-error` });
+    errorSlots[key] = errorNode;
+    return h("div", { class: "tkn-field" },
+      h("label", { for: input ? fieldId : undefined }, label, required ? h("span", { class: "tkn-required", "aria-hidden": "true" }, " *") : null),
+      control, helpNode, errorNode);
+  };
+}
+
+/**
+ * The create/edit form: its fields, a draft Python checks as it changes (Save is enabled only
+ * when Python says the draft is valid), and Save. Answers {body, footer, start, dispose}.
+ */
 function tokenForm({ model, request, row, id, limits, onDone }) {
   const editing = row !== null;
   const locked = editing && row.status === "revoked";
@@ -861,21 +899,7 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
   const problem = h("div", { class: "tkn-banner tkn-error", role: "alert", hidden: true, "data-testid": "form-error" }, problemText, " ", reloadTheirsButton);
   const merged = h("div", { class: "tkn-banner", role: "status", hidden: true, "data-testid": "form-merged" });
 
-  const labelled = (label, required, control, key, help) => {
-    const fieldId = `${id}-${key}`;
-    const input = control.matches("input, textarea, select") ? control : null;
-    const helpNode = help ? h("div", { class: "tkn-help", id: `${fieldId}-help` }, help) : null;
-    if (input) {
-      input.id = fieldId;
-      if (required) input.setAttribute("aria-required", "true");
-      input.setAttribute("aria-describedby", [helpNode ? `${fieldId}-help` : "", `${fieldId}-error`].filter(Boolean).join(" "));
-    }
-    const errorNode = h("div", { class: "tkn-field-error", "data-testid": `error-${key}`, id: `${fieldId}-error` });
-    messages[key] = errorNode;
-    return h("div", { class: "tkn-field" },
-      h("label", { for: input ? fieldId : undefined }, label, required ? h("span", { class: "tkn-required", "aria-hidden": "true" }, " *") : null),
-      control, helpNode, errorNode);
-  };
+  const labelled = fieldMaker(id, messages);
   // Someone else's change to this token is told here, never written over the person's draft.
   const notice = editing ? changedNotice(model, row.id, () => reloadValues()) : null;
   const graceField = labelled("Keep the old GUID working for", false, graceSelect, "grace", "Until then both GUIDs work; the old one verifies as superseded.");
@@ -996,14 +1020,8 @@ function tokenForm({ model, request, row, id, limits, onDone }) {
       return;
     }
     row = answer.result.row;
-    const theirs = draftOf(row);
-    const mine = { ...draft };
-    const replaced = [];
-    for (const key of Object.keys(FIELD_LABELS)) {
-      const theyChanged = !sameValue(theirs[key], base[key]);
-      if (theyChanged && !sameValue(mine[key], base[key]) && !sameValue(mine[key], theirs[key])) replaced.push(FIELD_LABELS[key]);
-      draft[key] = theyChanged ? theirs[key] : mine[key];
-    }
+    const { values, replaced } = mergeTheirs(base, draftOf(row), { ...draft });
+    Object.assign(draft, values);
     fill(row.status === "revoked");
     problem.hidden = true;
     merged.textContent = replaced.length
