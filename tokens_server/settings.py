@@ -69,8 +69,10 @@ class Settings:
     # Open event streams (/events/stream) one process feeds; more answer 503 at once.
     max_subscribers: int = 1000
     # Open event streams one user may have on one process; more answer 429, so that one user
-    # (or one client reconnecting in a loop) cannot take every slot.
-    max_streams_per_user: int = 4
+    # (or one client reconnecting in a loop) cannot take every slot. Each open grid holds one,
+    # and a notebook's kernel keeps following after its tab is closed: a person at work has a
+    # handful, hence not fewer.
+    max_streams_per_user: int = 32
     # Tokens and users each process keeps in memory for verify, get and authentication.
     memory_tokens: int = 100_000
     memory_users: int = 10_000
