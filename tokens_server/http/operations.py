@@ -19,9 +19,9 @@ from pydantic import BaseModel
 
 from tokens_server.domain.models import Caller
 from tokens_server.http.auth import authenticate
-from tokens_server.http.overload import admitted
 from tokens_server.http.parsing import if_match, read_body, read_query, refuse_query
 from tokens_server.http.schemas import dump_json
+from tokens_server.http.state import IN_FLIGHT
 
 Input = TypeVar("Input")
 # Who calls a public operation: no one in particular, holding nothing.
@@ -119,11 +119,12 @@ def endpoint(op: Operation) -> Callable[[web.Request], Awaitable[web.StreamRespo
     async def serve(request: web.Request) -> web.StreamResponse:
         if op.public:
             return await _call(op, request, ANONYMOUS)
+        in_flight = request.app[IN_FLIGHT]
         if op.stream:
-            with admitted(request):
+            with in_flight.admitted():
                 caller = await authenticate(request)
             return await _call(op, request, caller)
-        with admitted(request):
+        with in_flight.admitted():
             return await _call(op, request, await authenticate(request))
 
     serve.__name__ = op.operation_id

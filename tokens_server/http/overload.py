@@ -9,10 +9,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from aiohttp import web
-
 from tokens_server.domain.errors import Overloaded
-from tokens_server.http.state import IN_FLIGHT
 
 RETRY_AFTER_S = 1
 
@@ -28,18 +25,16 @@ class InFlight:
     def saturated(self) -> bool:
         return self.count >= self.limit
 
-
-@contextlib.contextmanager
-def admitted(request: web.Request) -> Iterator[None]:
-    """Count the request as in flight while it is served; past the bound, refuse it at once."""
-    in_flight = request.app[IN_FLIGHT]
-    if in_flight.saturated:
-        raise Overloaded(
-            f"the server is serving its limit of {in_flight.limit} requests; try again shortly",
-            RETRY_AFTER_S,
-        )
-    in_flight.count += 1
-    try:
-        yield
-    finally:
-        in_flight.count -= 1
+    @contextlib.contextmanager
+    def admitted(self) -> Iterator[None]:
+        """Count a request as in flight while it is served; past the bound, refuse it at once."""
+        if self.saturated:
+            raise Overloaded(
+                f"the server is serving its limit of {self.limit} requests; try again shortly",
+                RETRY_AFTER_S,
+            )
+        self.count += 1
+        try:
+            yield
+        finally:
+            self.count -= 1
