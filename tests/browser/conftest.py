@@ -329,9 +329,10 @@ def _run_all(browser: Browser, url: str) -> Iterator[Page]:
     )
     # Both name the kernel the panel is about to start a moment before the panel holds it, and
     # Run All in that moment runs nothing (the prompts stay "[ ]"): seen on a server's first
-    # notebook, about one run in three. So Run All until a cell is queued or has run.
+    # notebook, about one run in three, and three times in a row on a busy machine. So Run All
+    # until a cell is queued or has run, for as long as a kernel may take to be attached.
     queued = page.locator(".jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]"))
-    for _ in range(3):
+    for _ in range(12):
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         try:
