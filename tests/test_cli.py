@@ -73,6 +73,7 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_serve_answers_health_and_reports_start_up_time(
     start_server: StartServer, tmp_path: Path
 ) -> None:
@@ -88,6 +89,7 @@ def test_serve_answers_health_and_reports_start_up_time(
     assert len(_database_pids(tmp_path / "data")) == 1
 
 
+@pytest.mark.slow
 def test_random_admin_key_is_written_to_a_private_file_and_never_printed(
     start_server: StartServer, tmp_path: Path
 ) -> None:
@@ -100,6 +102,7 @@ def test_random_admin_key_is_written_to_a_private_file_and_never_printed(
     assert server.request("GET", "/api/v1/me", key=key)[0] == 200
 
 
+@pytest.mark.slow
 def test_second_server_on_the_same_data_dir_fails_at_once(
     start_server: StartServer, tmp_path: Path
 ) -> None:
@@ -117,6 +120,7 @@ def test_second_server_on_the_same_data_dir_fails_at_once(
     assert first.request("GET", "/api/v1/health", key=None)[0] == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_signal_stops_server_and_database_cleanly(
     start_server: StartServer, tmp_path: Path, signum: int
@@ -130,6 +134,7 @@ def test_signal_stops_server_and_database_cleanly(
     assert "Traceback" not in server.stderr()
 
 
+@pytest.mark.slow
 def test_killed_server_leaves_no_orphaned_database(
     start_server: StartServer, tmp_path: Path
 ) -> None:
@@ -140,6 +145,7 @@ def test_killed_server_leaves_no_orphaned_database(
     print(f"\ndatabase gone {took:.2f} s after the server was killed")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
 def test_data_survives_a_restart(start_server: StartServer, signum: int) -> None:
     first = start_server()
@@ -217,6 +223,7 @@ def test_unusable_data_dir_exits_2(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1
 
 
+@pytest.mark.slow
 def test_taken_port_fails_and_stops_the_database(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

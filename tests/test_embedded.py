@@ -60,6 +60,7 @@ def test_second_lock_fails_at_once_naming_the_holder(tmp_path: Path) -> None:
         holder.communicate("", timeout=10)
 
 
+@pytest.mark.slow
 async def test_start_answers_and_stop_ends_the_process(tmp_path: Path) -> None:
     db = EmbeddedDatabase(tmp_path)
     await db.start()
@@ -80,6 +81,7 @@ async def test_start_answers_and_stop_ends_the_process(tmp_path: Path) -> None:
     await db.stop()  # stopping twice is harmless
 
 
+@pytest.mark.slow
 async def test_busy_storage_is_explained_not_traced(tmp_path: Path) -> None:
     first = EmbeddedDatabase(tmp_path)
     await first.start()
@@ -94,6 +96,7 @@ async def test_busy_storage_is_explained_not_traced(tmp_path: Path) -> None:
         await first.stop()
 
 
+@pytest.mark.slow
 async def test_busy_storage_is_taken_over_once_the_old_process_exits(tmp_path: Path) -> None:
     # What a restart right after `kill -9` of the server sees: the old database still shutting down.
     old = EmbeddedDatabase(tmp_path)

@@ -30,6 +30,9 @@ from tokens_server.embedded import process as embedded_process
 from tokens_server.embedded.credentials import ProvisioningTLS, read_password, write_uri
 from tokens_server.embedded.process import _executable
 
+# Each test starts its own embedded database, most of them more than once.
+pytestmark = pytest.mark.slow
+
 SECRET = "embedded-auth-test-secret"
 UNAUTHORIZED = 13
 _LISTENING = re.compile(r"secantus listening on 127\.0\.0\.1:(\d+)")

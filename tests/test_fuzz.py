@@ -34,6 +34,9 @@ from tokens_server.settings import Settings
 
 from .live_server import LiveServer
 
+# A hundred generated requests and more for each operation.
+pytestmark = pytest.mark.slow
+
 FUZZ_EXAMPLES = int(os.environ.get("TOKENS_FUZZ_EXAMPLES", "100"))
 SCOPES = ("analytics", "ops", "billing")
 USERS = ("alice", "bob", "carol")

@@ -22,6 +22,9 @@ import pytest
 
 from tests.server_process import ServerProcess
 
+# Each test runs the real server on its own embedded database.
+pytestmark = pytest.mark.slow
+
 ADMIN_KEY = "output-scan-admin-key-4f8e2b7c9d1a6e3f"
 
 

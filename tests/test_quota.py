@@ -100,6 +100,7 @@ VISIBLE = 5000
 SHORT_MS = 50  # ample for one indexed lookup (about 1 ms), far short of a list of 5,000
 
 
+@pytest.mark.slow
 async def test_a_list_has_its_own_time_limit(
     client: Client, settings: Settings, raw_db: Database[dict[str, Any]]
 ) -> None:

@@ -43,6 +43,7 @@ def standalone(tmp_path: Path) -> Iterator[str]:
         database.wait(timeout=30)
 
 
+@pytest.mark.slow
 def test_a_standalone_server_is_refused_with_a_way_out(tmp_path: Path, standalone: str) -> None:
     server = ServerProcess.launch(
         tmp_path / "data", admin_key=ADMIN_KEY, env={"TOKENS_MONGO_URI": standalone}

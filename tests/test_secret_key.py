@@ -16,6 +16,9 @@ import pytest
 
 from tests.server_process import ServerProcess, clean_env
 
+# Each test starts the real server on its own embedded database, some several times.
+pytestmark = pytest.mark.slow
+
 ADMIN_KEY = "secret-key-test-admin-0123456789abcdef"
 EXIT_WITHIN_S = 60
 

@@ -679,7 +679,8 @@ async def test_verify_scopes_precedence(
         "3f2b8c1e-9a47-4c1d-8f0e",
         "$where",
         ".*",
-        str(uuid.uuid4()),
+        # A fixed id: parallel workers must collect the same tests.
+        pytest.param(str(uuid.uuid4()), id="random-uuid4"),
     ],
 )
 async def test_verify_of_no_token_is_not_found(client: Client, guid: str) -> None:

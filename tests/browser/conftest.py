@@ -26,7 +26,6 @@ from typing import IO, Any, TypeVar
 
 import pytest
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.live_server import LiveServer
 from tests.support import ADMIN_KEY
@@ -329,17 +328,22 @@ def _run_all(browser: Browser, url: str) -> Iterator[Page]:
     )
     # Both name the kernel the panel is about to start a moment before the panel holds it, and
     # Run All in that moment runs nothing (the prompts stay "[ ]"): seen on a server's first
-    # notebook, about one run in three, and three times in a row on a busy machine. So Run All
-    # until a cell is queued or has run, for as long as a kernel may take to be attached.
-    queued = page.locator(".jp-InputPrompt", has_text=re.compile(r"\[(\*|\d+)\]"))
+    # notebook, about one run in three, and three times in a row on a busy machine. And a kernel
+    # replaced as it started (seen under load: the first shut down at once, the panel on a new
+    # one ten seconds later) drops the cells queued on it, which stay "[ ]" while nothing runs.
+    # So Run All until every cell has run, for as long as a kernel may take to be attached.
+    never_ran = page.locator(".jp-InputPrompt", has_text="[ ]")
+    running = page.locator(".jp-InputPrompt", has_text="[*]")
     for _ in range(12):
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         try:
-            queued.first.wait_for(timeout=10_000)
-            break
-        except PlaywrightTimeoutError:
+            expect(never_ran).to_have_count(0, timeout=10_000)  # each queued, or run
+        except AssertionError:
             continue
+        expect(running).to_have_count(0, timeout=60_000)
+        if never_ran.count() == 0:
+            break
     expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
     expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
     # The last cell redraws the widget; the notebook is done when no cell waits to run.

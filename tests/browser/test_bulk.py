@@ -10,11 +10,20 @@ from tests.browser.conftest import Api
 
 def show_only(page: Page, api: Api, prefix: str, count: int, total: int | None = None) -> None:
     """Narrow the grid to this test's ``count`` tokens, and wait until it is: a filter that
-    applies after rows were picked clears the selection. A token outside the filter is there,
-    so the row count tells the filtered grid from the unfiltered one."""
-    api.token(f"Outside {prefix[::-1]}", ["analytics"])
+    applies after rows were picked clears the selection. The browser sends what was typed once
+    typing pauses, and on a database holding only this test's tokens the grid read before
+    looks just like the filtered one (seen: "10 of 12" before the filter came). So a token
+    outside the filter is made and found alone by its name first; once it is gone again, the
+    filter has applied."""
+    outside = f"Outside {prefix[::-1]}"
+    api.token(outside, ["analytics"])
+    rows = page.get_by_test_id("row")
+    page.get_by_test_id("name-filter").fill(outside)
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(outside)
     page.get_by_test_id("name-filter").fill(prefix)
-    expect(page.get_by_test_id("row")).to_have_count(count)
+    expect(rows.filter(has_text=outside)).to_have_count(0)
+    expect(rows).to_have_count(count)
     expect(page.get_by_test_id("range")).to_contain_text(f"of {total or count}")
 
 
