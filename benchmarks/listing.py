@@ -78,7 +78,7 @@ async def pipeline_of(client: AsyncMongoClient[Document], db_name: str, case: Ca
     recorder = _Recorder()
     repo.tokens._tokens = recorder  # type: ignore[assignment]
     with contextlib.suppress(_Captured):
-        await repo.tokens.page(case.query(), utcnow())
+        await repo.token_pages.page(case.query(), utcnow())
     return recorder.pipeline
 
 

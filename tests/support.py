@@ -19,6 +19,7 @@ from pymongo.database import Database
 from tokens_server.http.openapi import openapi_document
 from tokens_server.http.routes import OPERATIONS
 from tokens_server.http.state import REPOSITORY
+from tokens_server.storage.listed import Listed
 
 PROBLEM_JSON = "application/problem+json"
 ADMIN_KEY = "test-admin-key-0123456789abcdef-0123"
@@ -88,11 +89,20 @@ async def set_raw(
     result = raw_db["tokens"].update_one({"_id": ObjectId(token_id)}, {"$set": fields})
     assert result.matched_count == 1
     memory = client.app[REPOSITORY].memory
-    for _ in range(500):
-        if not memory.holds_token(token_id):
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the server's memory still holds the token after 5 s")
+    await eventually(lambda: not memory.holds_token(token_id), "memory forgets the token")
+    await lists_settled(client, raw_db)
+
+
+async def lists_settled(client: TestClient[Any, Any], raw_db: Database[dict[str, Any]]) -> None:
+    """Return once the server's list memory answers and holds every stored token as stored:
+    after writes behind the server's back, which its change stream brings a moment later."""
+    lists = client.app[REPOSITORY].lists
+
+    def settled() -> bool:
+        stored = {str(doc["_id"]): Listed.of(doc) for doc in raw_db["tokens"].find()}
+        return lists.answers and lists.rows() == stored
+
+    await eventually(settled, "the list memory holds every token as stored")
 
 
 async def expire(

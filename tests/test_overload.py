@@ -13,8 +13,9 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.support import ADMIN, ADMIN_KEY, AiohttpClient, problem
+from tests.support import ADMIN, ADMIN_KEY, AiohttpClient, eventually, problem
 from tokens_server.app import create_app
+from tokens_server.http.state import REPOSITORY
 from tokens_server.settings import Settings
 
 LIMIT = 2
@@ -59,7 +60,9 @@ async def test_past_the_bound_requests_get_503_with_retry_after_and_health_says_
     aiohttp_client: AiohttpClient, settings: Settings
 ) -> None:
     client = await aiohttp_client(create_app(replace(settings, max_in_flight=LIMIT)))
-    assert await _health(client) == (200, {"status": "ok", "database": "ok"})
+    await eventually(lambda: client.app[REPOSITORY].lists.answers, "lists answer from memory")
+    ok = {"status": "ok", "database": "ok", "lists": "memory", "lists_detail": ""}
+    assert await _health(client) == (200, ok)
     async with _held(client, "first"), _held(client, "second"):
         await _until_saturated(client)
         refused = await client.get("/api/v1/me", headers=ADMIN)
@@ -68,9 +71,9 @@ async def test_past_the_bound_requests_get_503_with_retry_after_and_health_says_
         assert int(refused.headers["Retry-After"]) >= 1
         health = await client.get("/api/v1/health")
         assert health.status == 503
-        assert await health.json() == {"status": "saturated", "database": "ok"}
+        assert await health.json() == {**ok, "status": "saturated"}
         assert int(health.headers["Retry-After"]) >= 1
         assert (await client.get("/api/v1/openapi.json")).status == 200
     # Both held requests completed (201); the slots are free again.
-    assert await _health(client) == (200, {"status": "ok", "database": "ok"})
+    assert await _health(client) == (200, ok)
     assert (await client.get("/api/v1/me", headers=ADMIN)).status == 200

@@ -138,12 +138,12 @@ async def test_a_list_has_its_own_time_limit(
             limit=50,
             offset=0,
         )
-        page = await repo.tokens.page(query, utcnow())
+        page = await repo.token_pages.page(query, utcnow())
         assert page.total == VISIBLE and len(page.items) == 50
         # Held to the short limit instead, the same list does not finish.
         short_lists = timedelta(milliseconds=SHORT_MS)
         impatient = Repository(short, settings.db_name, keyring, list_timeout=short_lists)
         with pytest.raises(Unavailable) as error:
-            await impatient.tokens.page(query, utcnow())
+            await impatient.token_pages.page(query, utcnow())
         cause = error.value.__cause__
         assert isinstance(cause, PyMongoError) and cause.timeout

@@ -52,6 +52,7 @@ def test_every_variable_is_read() -> None:
         "TOKENS_EVENT_RETENTION_DAYS": "90",
         "TOKENS_MEMORY_TOKENS": "0",
         "TOKENS_MEMORY_USERS": "10",
+        "TOKENS_LIST_MEMORY_TOKENS": "500",
     }
     # The URI's other form, a file, is read by the next test: the two exclude each other.
     assert sorted(env) == sorted(o.variable for o in OPTIONS if o.variable != URI_FILE)
@@ -75,6 +76,7 @@ def test_every_variable_is_read() -> None:
         event_retention_days=90,
         memory_tokens=0,
         memory_users=10,
+        list_memory_tokens=500,
     )
 
 

@@ -15,7 +15,7 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo.database import Database
 
-from tests.support import ADMIN, in_, now
+from tests.support import ADMIN, in_, lists_settled, now
 from tokens_server.http.state import REPOSITORY
 from tokens_server.storage.token_listing import SORTS
 
@@ -57,6 +57,7 @@ async def tokens(
     }
     for name, fields in stored.items():
         raw_db["tokens"].update_one({"_id": ObjectId(made[name]["id"])}, {"$set": fields})
+    await lists_settled(client, raw_db)
     return made
 
 
@@ -95,6 +96,7 @@ async def test_pages_that_split_a_tie_neither_repeat_nor_skip(
     for name in ("Echo", "Echo", "Echo", "Foxtrot", "Golf"):
         await make_token(name=name, scopes=["ops"])
     raw_db["tokens"].update_many({}, {"$set": {"valid_from": now() - timedelta(days=1)}})
+    await lists_settled(client, raw_db)
     response = await client.get(TOKENS, params={"sort": "valid_from"}, headers=ADMIN)
     whole = [token["id"] for token in (await response.json())["items"]]
     paged = []
@@ -114,6 +116,7 @@ async def test_tokens_stored_before_end_dates_get_them_at_start(
     soon = await make_token(name="Soon", scopes=["ops"], valid_to=in_(days=1))
     raw_db["tokens"].update_many({}, {"$unset": {"ends_at": ""}})
     assert await client.app[REPOSITORY].token_upkeep.add_end_dates() == 2
+    await lists_settled(client, raw_db)
     assert await _names(client, "valid_to") == ["Soon", "Never"]
     stored = raw_db["tokens"].find_one({"_id": ObjectId(soon["id"])})
     assert stored is not None and stored["ends_at"] == stored["valid_to"]

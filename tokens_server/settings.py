@@ -76,6 +76,9 @@ class Settings:
     # Tokens and users each process keeps in memory for verify, get and authentication.
     memory_tokens: int = 100_000
     memory_users: int = 10_000
+    # Tokens each process keeps sorted in memory to answer lists; with more, lists read the
+    # database (slower, as exact).
+    list_memory_tokens: int = 100_000
 
     def __post_init__(self) -> None:
         for option in OPTIONS:
@@ -290,4 +293,7 @@ OPTIONS = (
     Option("memory_users", "TOKENS_MEMORY_USERS",
            "users each process keeps in memory to authenticate (the most recently used)",
            count, _at_least_zero),
+    Option("list_memory_tokens", "TOKENS_LIST_MEMORY_TOKENS",
+           "the most tokens each process keeps sorted in memory to answer lists; with more, "
+           "lists are read from the database (0: always)", count, _at_least_zero),
 )  # fmt: skip

@@ -40,6 +40,7 @@ async def repository(app: web.Application) -> AsyncIterator[None]:
             list_timeout=list_timeout,
             event_retention=timedelta(days=settings.event_retention_days),
             memory=Memory(settings.memory_tokens, settings.memory_users),
+            list_memory_tokens=settings.list_memory_tokens,
         )
         await repo.prepare()
         await make_first_admin(repo, settings)

@@ -12,6 +12,7 @@ an event or a write committed while no stream watched would otherwise be missed.
 opened again; subscribers reconnect, and a subscription waits for an open stream before it
 catches up from the collection, so nothing committed in between is lost.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -21,6 +22,7 @@ import logging
 
 from tokens_server.domain.errors import DomainError, Overloaded, TooManyStreams, Unavailable
 from tokens_server.domain.models import Event
+from tokens_server.live.list_keeper import ListKeeper
 from tokens_server.storage import Repository
 from tokens_server.storage.changes import Changed, Changes, open_changes
 
@@ -77,6 +79,8 @@ class EventFeed:
     def __init__(self, repo: Repository, max_subscribers: int, max_per_user: int) -> None:
         self._repo = repo
         self._memory = repo.memory
+        self._lists = repo.lists
+        self._keeper = ListKeeper(repo)
         self._max_subscribers = max_subscribers
         self._max_per_user = max_per_user
         self._subscriptions: set[Subscription] = set()
@@ -133,6 +137,7 @@ class EventFeed:
             # a shutdown that waited forever); the loops also stop on _closing, after at most
             # one wait of the stream.
             await asyncio.wait(tasks, timeout=CLOSE_WITHIN_S)
+        await self._keeper.close(CLOSE_WITHIN_S)
         self._memory.lost()
 
     async def _open(self) -> None:
@@ -143,6 +148,7 @@ class EventFeed:
                 changes = await open_changes(self._repo.db)
                 self._watching = asyncio.create_task(self._watch(changes))
                 self._live = True
+                self._keeper.opened()
 
     async def _keep_watching(self) -> None:
         pause = REOPEN_MIN_S
@@ -167,6 +173,7 @@ class EventFeed:
             while not self._closing:
                 change = await changes.next()
                 if isinstance(change, Event):
+                    self._lists.saw_event(change.id)
                     for subscription in list(self._subscriptions):
                         subscription.offer(change)
                 elif isinstance(change, Changed):
@@ -183,6 +190,7 @@ class EventFeed:
                 log.exception("the change stream failed; subscribers will reconnect")
             self._live = False
             self._memory.lost()
+            self._keeper.lost("the change stream failed; opening it again")
             self._end_all(Ended.RESTARTING)
         finally:
             # Bounded: a stream cancelled mid-read may leave its connection waiting on the
@@ -194,10 +202,13 @@ class EventFeed:
     def _forget(self, change: Changed) -> None:
         if change.id is None:
             self._memory.lost()  # a collection dropped or renamed: forget everything
-        elif change.collection == "tokens" and change.used_at is not None:
-            self._memory.take_use(change.id, change.used_at)
+            self._keeper.opened()
         elif change.collection == "tokens":
-            self._memory.forget_token(change.id)
+            self._lists.changed(change.id, change.used_at)
+            if change.used_at is not None:
+                self._memory.take_use(change.id, change.used_at)
+            else:
+                self._memory.forget_token(change.id)
         elif change.collection == "users":
             self._memory.forget_user(change.id)
         else:
@@ -207,4 +218,3 @@ class EventFeed:
         for subscription in self._subscriptions:
             subscription.end(why)
         self._subscriptions.clear()
-

@@ -60,7 +60,7 @@ class TokenService:
             expires_within=search.expires_within,
             unused_for=search.unused_for,
         )
-        return await self.repo.tokens.page(query, utcnow())
+        return await self.repo.token_pages.page(query, utcnow())
 
     async def get(self, caller: Caller, token_id: str) -> Token:
         token = await self.repo.tokens.get(token_id)

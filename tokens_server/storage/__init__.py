@@ -16,9 +16,13 @@ from tokens_server.storage.bootstrap import BootstrapRecord
 from tokens_server.storage.events import EventStore
 from tokens_server.storage.failures import store
 from tokens_server.storage.last_use import LastUse
+from tokens_server.storage.list_memory import ListMemory
+from tokens_server.storage.list_reads import ListReads
 from tokens_server.storage.memory import Memory
 from tokens_server.storage.quota import TokenQuota
 from tokens_server.storage.scopes import ScopeStore
+from tokens_server.storage.token_documents import TokenDocuments
+from tokens_server.storage.token_pages import TokenPages
 from tokens_server.storage.token_upkeep import TokenUpkeep
 from tokens_server.storage.tokens import TokenStore
 from tokens_server.storage.topology import commits_reach_the_journal
@@ -70,16 +74,27 @@ class Repository:
         list_timeout: timedelta = timedelta(seconds=10),
         event_retention: timedelta = timedelta(days=400),
         memory: Memory | None = None,
+        list_memory_tokens: int = 0,
     ) -> None:
         self.db = database(client, db_name)
         # Without a change stream to follow (offline commands), memory is never trusted.
         self.memory = Memory(0, 0) if memory is None else memory
+        self.lists = ListMemory(self.memory, list_memory_tokens)
+        self.list_reads = ListReads(self.db["tokens"])
         quota = TokenQuota(self.db["users"], self.db["tokens"])
         self.events = EventStore(self.db["events"], self.db["meta"], event_retention, self.memory)
         last_use = LastUse(self.db["tokens"], self.memory.max_tokens)
         self.token_upkeep = TokenUpkeep(self.db["tokens"], keyring, quota)
         self.tokens = TokenStore(
-            self.db["tokens"], keyring, quota, self.events, list_timeout, self.memory, last_use
+            self.db["tokens"], keyring, quota, self.events, self.memory, last_use
+        )
+        self.token_pages = TokenPages(
+            self.db["tokens"],
+            TokenDocuments(keyring),
+            self.events,
+            self.lists,
+            last_use,
+            list_timeout,
         )
         self.users = UserStore(self.db["users"], self.db["guards"], self.events, self.memory)
         self.auth_failures = AuthFailures(self.db["auth_failures"], failure_window)

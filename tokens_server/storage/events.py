@@ -207,6 +207,12 @@ class EventStore:
         await self._events.insert_one(event, session=session)
         return stored
 
+    async def last_id(self) -> int:
+        """The id of the last event committed: a change acknowledged before this read has an
+        event id no greater."""
+        sequence = await self._meta.find_one(_SEQUENCE, {"last": 1})
+        return 0 if sequence is None else int(sequence["last"])
+
     async def of_token(
         self, token_id: str, caller: Caller, before: int | None, limit: int
     ) -> EventPage:

@@ -8,6 +8,7 @@ This process's answers show its own notes at once (``latest``).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,6 +16,7 @@ from bson import ObjectId
 from pymongo import UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
+from tokens_server.domain.models import Token
 from tokens_server.storage.failures import store
 from tokens_server.storage.memory import BoundedMap
 
@@ -43,6 +45,13 @@ class LastUse:
     def latest(self, token_id: str) -> datetime | None:
         """The latest use this process noted, written or not."""
         return self._noted.get(token_id)
+
+    def shown(self, token: Token) -> Token:
+        """The token, with the latest use this process noted and has not written yet."""
+        noted = self.latest(token.id)
+        if noted is not None and (token.last_used_at is None or noted > token.last_used_at):
+            return replace(token, last_used_at=noted)
+        return token
 
     async def flush(self) -> int:
         """Write the noted uses; answer how many. Kept for the next flush if the write fails."""

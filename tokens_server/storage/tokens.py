@@ -5,18 +5,16 @@ collection that no request makes (indexes, migrations, resealing) are ``token_up
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-import pymongo
 from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
 from tokens_server.domain.errors import Conflict
-from tokens_server.domain.models import EventAction, Token, TokenPage, TokenQuery
+from tokens_server.domain.models import EventAction, Token
 from tokens_server.secrets.keyring import Keyring
 from tokens_server.storage.events import TOKEN_FIELDS, Draft, EventStore, recorded_changes
 from tokens_server.storage.failures import store
@@ -24,7 +22,6 @@ from tokens_server.storage.last_use import LastUse
 from tokens_server.storage.memory import Memory
 from tokens_server.storage.quota import HOLDER, TokenQuota
 from tokens_server.storage.token_documents import Document, HeldToken, TokenDocuments
-from tokens_server.storage.token_listing import checks_guid_after_match, filtering, ordering, paged
 from tokens_server.storage.transactions import Session
 
 
@@ -45,7 +42,6 @@ class TokenStore:
         keyring: Keyring,
         quota: TokenQuota,
         events: EventStore,
-        list_timeout: timedelta,
         memory: Memory,
         last_use: LastUse,
     ) -> None:
@@ -53,7 +49,6 @@ class TokenStore:
         self._docs = TokenDocuments(keyring)
         self._quota = quota
         self._events = events
-        self._list_timeout_s = list_timeout.total_seconds()
         self._memory = memory
         self.last_use = last_use
 
@@ -97,7 +92,7 @@ class TokenStore:
             lambda: self._held({"_id": ObjectId(token_id)}),
             self._memory.keep_token,
         )
-        return None if held is None else self._noted(self._docs.token_of(held))
+        return None if held is None else self.last_use.shown(self._docs.token_of(held))
 
     async def by_guid(self, guid: str) -> Token | None:
         """The token whose GUID this is, or whose previous GUID (still in its grace or not:
@@ -120,7 +115,7 @@ class TokenStore:
         # Found by its GUID's lookup hash, the GUID is this one: no need to open the sealed one.
         # Found by a replaced GUID's, the token's own GUID is another.
         current = not set(hashes).isdisjoint(held.lookup_hashes)
-        return self._noted(self._docs.token_of(held, guid if current else None))
+        return self.last_use.shown(self._docs.token_of(held, guid if current else None))
 
     async def _held(self, condition: Document) -> HeldToken | None:
         doc = await self._tokens.find_one(condition)
@@ -142,14 +137,7 @@ class TokenStore:
             raise Conflict("a token with this GUID exists already")
 
     def _token(self, doc: Document) -> Token:
-        return self._noted(self._docs.token(doc))
-
-    def _noted(self, token: Token) -> Token:
-        """The token, with the latest use this process noted and has not written yet."""
-        noted = self.last_use.latest(token.id)
-        if noted is not None and (token.last_used_at is None or noted > token.last_used_at):
-            return replace(token, last_used_at=noted)
-        return token
+        return self.last_use.shown(self._docs.token(doc))
 
     async def update(
         self,
@@ -242,31 +230,6 @@ class TokenStore:
             return True, Draft(now, by, "token.deleted", token=deleted)
 
         return await self._events.commit(delete)
-
-    async def page(self, query: TokenQuery, now: datetime) -> TokenPage:
-        """A page of tokens, with its own time limit: a list costs what it matches (on the
-        embedded database, every token the caller can see), and a slow page beats a 503."""
-        with pymongo.timeout(self._list_timeout_s):
-            return await self._page(query, now)
-
-    async def _page(self, query: TokenQuery, now: datetime) -> TokenPage:
-        stages = filtering(query, now, self._docs)
-        guid = query.guid_prefix
-        if guid is not None and checks_guid_after_match(query):
-            # The stored prefix narrows the search to a handful; the rest is checked decrypted,
-            # and only on GUIDs the caller may receive: on any other, a match would tell the
-            # next character (16 tries each) of a GUID the caller must not learn.
-            cursor = await self._tokens.aggregate([*stages, *ordering(query, now)])
-            found = [
-                t
-                for t in [self._token(d) async for d in cursor]
-                if query.caller.holds_all(t.scopes) and t.guid.startswith(guid)
-            ]
-            return TokenPage(found[query.offset : query.offset + query.limit], len(found))
-        cursor = await self._tokens.aggregate(paged(query, now, stages))
-        result = await cursor.next()
-        total = result["total"][0]["n"] if result["total"] else 0
-        return TokenPage([self._token(d) for d in result["items"]], total)
 
 
 def _guid_taken(error: DuplicateKeyError) -> Exception:

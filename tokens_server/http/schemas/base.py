@@ -32,6 +32,11 @@ class HealthOut(Out):
     # "saturated": serving TOKENS_MAX_IN_FLIGHT requests; more answer 503 until some end.
     status: Literal["ok", "unavailable", "saturated"]
     database: Literal["ok", "unavailable"]
+    # Where lists are answered from: memory kept exact by the change stream, or the database
+    # (as exact, slower) while memory loads, holds too many tokens or cannot be trusted.
+    lists: Literal["memory", "database"]
+    # Why lists read the database; empty when they do not.
+    lists_detail: str
 
 
 def dump(model: BaseModel) -> dict[str, Any]:
