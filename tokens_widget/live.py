@@ -1,8 +1,10 @@
 """The widget follows the server's change feed while it is shown, and stays current by itself.
 
 The kernel reads the feed (``TokensClient.events``), never the browser. A token event may change
-the page on screen (a token on it changed, or the list itself did), so the page is reloaded:
-once for a burst of events, at most once per RELOAD_GAP. An event about a token on the page is
+the page on screen when it is about a token on it, or about one that matched the filters before
+the change or after (it may enter or leave the page, or move the ones on it), so the page is
+reloaded: once for a burst of events, at most once per RELOAD_GAP. Any other token event leaves
+the page as it is. An event about a token on the page is
 also told to the browser, so a dialog open on that token can say who changed it rather than be
 overwritten. The ``_live`` trait drives the header's Live mark.
 """
@@ -14,6 +16,8 @@ import contextlib
 import logging
 from collections.abc import Coroutine, Mapping
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+
+from tokens_server.domain.names import search_key
 
 from .errors import ApiError, plain_words
 from .history import summary
@@ -37,6 +41,8 @@ class FeedHost(Protocol):
 
     error: str
     _live: str
+    name_filter: str
+    scope_filter: list[str]
 
     @property
     def client(self) -> TokensClient | None: ...
@@ -110,7 +116,8 @@ class LiveFeed:
 
     def _on_event(self, event: Event) -> None:
         if event.action.startswith("token."):
-            if event.token_id in self.widget.page_tokens:
+            on_page = event.token_id in self.widget.page_tokens
+            if on_page:
                 self.widget.send(
                     {
                         "kind": CHANGED_KIND,
@@ -121,12 +128,23 @@ class LiveFeed:
                         "at": event.at.isoformat(),
                     }
                 )
-            self.reload_soon()
+            if on_page or self._matched(event):
+                self.reload_soon()
         elif event.action.startswith("scope.") or (
             self.widget.user is not None and event.user == self.widget.user.name
         ):
             # The caller's own scopes may have changed: the filter's choices, and what it sees.
             self.reload_soon(with_user=True)
+
+    def _matched(self, event: Event) -> bool:
+        """Whether the token matched the name and scope filters before the event or after."""
+        keywords = search_key(self.widget.name_filter).split()
+        wanted = set(self.widget.scope_filter)
+        for name, scopes in _before_and_after(event):
+            named = name is not None and all(word in search_key(name) for word in keywords)
+            if named and (not wanted or not wanted.isdisjoint(scopes)):
+                return True
+        return False
 
     def reload_soon(self, *, with_user: bool = False) -> None:
         """Reload the page once for every event until then, no sooner than RELOAD_GAP after the
@@ -153,3 +171,17 @@ class LiveFeed:
         if task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _before_and_after(event: Event) -> list[tuple[str | None, tuple[str, ...]]]:
+    """The token's name and scopes as the event found them and as it left them (those of a
+    created token before it: none)."""
+    after = (event.token_name, event.scopes)
+    if event.action == "token.created":
+        return [after]
+    name, scopes = event.changes.get("name"), event.changes.get("scopes")
+    before = (
+        event.token_name if name is None else name.from_,
+        event.scopes if scopes is None else tuple(scopes.from_ or ()),
+    )
+    return [before, after]

@@ -182,6 +182,9 @@ class EventPage(ApiModel):
 class Health(ApiModel):
     status: str = ""
     database: str = ""
+    # "memory" or "database": where the server answers lists from now, and why the database.
+    lists: str = ""
+    lists_detail: str = ""
 
     @property
     def ok(self) -> bool:

@@ -128,6 +128,50 @@ async def test_a_burst_of_token_events_reloads_the_page_at_most_once_per_gap(
     assert len(reloads) < 30
 
 
+async def test_only_events_that_may_change_the_page_reload_it(
+    widget: TokensWidget, feed: HandFedFeed, admin: TokensClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shown = await admin.create_token("Nightly ETL", ["analytics"])
+    await act(widget, "hello")
+    feed.items.put_nowait(True)
+    await eventually(lambda: widget._live == "live")
+    widget.name_filter, widget.scope_filter = "nightly", ["analytics"]
+    await eventually(lambda: list(widget.page_tokens) == [shown.id])
+    await widget.settled()
+    reloads = count_reloads(widget, monkeypatch)
+
+    def event(n: int, now_named: str, now_in: tuple[str, ...], **changes: Any) -> Event:
+        return Event(
+            id=n,
+            at=datetime.now(UTC),
+            actor="bob",
+            action="token.updated",
+            token_id=f"other-{n}",
+            token_name=now_named,
+            scopes=now_in,
+            changes={field: {"from": old, "to": new} for field, (old, new) in changes.items()},
+        )
+
+    # Outside the filters before and after: the page stays as it is.
+    feed.items.put_nowait(event(1, "Weekly report", ("analytics",)))
+    feed.items.put_nowait(event(2, "Nightly ETL 2", ("ops",)))
+    feed.items.put_nowait(event(3, "Nightly", ("ops",), scopes=(["billing"], ["ops"])))
+    await eventually(feed.items.empty)
+    await asyncio.sleep(0)  # the feed handles the last one it took
+    assert widget.live._reload is None and reloads == []
+    # Renamed into the filters, or moved out of its scope: either may change the page.
+    renamed = event(4, "NIGHTLY build", ("analytics",), name=("Build", "NIGHTLY build"))
+    feed.items.put_nowait(renamed)
+    await eventually(lambda: len(reloads) == 1)
+    await asyncio.sleep(2 * RELOAD_GAP)
+    feed.items.put_nowait(event(5, "Nightly", ("ops",), scopes=(["analytics"], ["ops"])))
+    await eventually(lambda: len(reloads) == 2)
+    # A token on the page reloads it whatever it became.
+    feed.items.put_nowait(token_event(shown.id, "token.deleted"))
+    await eventually(lambda: len(reloads) == 3)
+    await widget.aclose()
+
+
 async def test_a_change_to_a_token_on_the_page_is_told_to_the_browser(
     widget: TokensWidget, feed: HandFedFeed, admin: TokensClient
 ) -> None:
