@@ -24,7 +24,15 @@ from pymongo import MongoClient, WriteConcern
 
 import tokens_server.storage.events as events_module
 from tests.busy import busy_cores
-from tests.support import ADMIN, ADMIN_KEY, AiohttpClient, eventually, now, set_raw
+from tests.support import (
+    ADMIN,
+    ADMIN_KEY,
+    AiohttpClient,
+    eventually,
+    lists_settled,
+    now,
+    set_raw,
+)
 from tokens_server.app import create_app
 from tokens_server.http.state import EMBEDDED_DB, REPOSITORY
 from tokens_server.settings import Settings
@@ -105,7 +113,9 @@ async def _wait_healthy(client: TestClient[Any, Any]) -> float:
 
 @pytest.fixture
 async def embedded_client(aiohttp_client: AiohttpClient, tmp_path: Path) -> TestClient[Any, Any]:
-    settings = Settings(data_dir=tmp_path, admin_key=ADMIN_KEY, secret_key="fault-test-secret")
+    # A list that waits on a stalled database gives up well within HANG.
+    settings = Settings(data_dir=tmp_path, admin_key=ADMIN_KEY, secret_key="fault-test-secret",
+                        list_timeout_ms=2000)
     return await aiohttp_client(create_app(settings))
 
 
@@ -149,6 +159,9 @@ async def test_acknowledged_writes_survive_database_kills(
     assert acked.statuses[201] > 0
     assert set(acked.statuses) <= {200, 201, 409, 412, 503}
     await _each_stored_change_has_one_event(client, acked)
+    # The list memory, loaded again after each kill, holds every token as stored.
+    with MongoClient(database.uri, serverSelectionTimeoutMS=20_000, tz_aware=True) as raw:
+        await lists_settled(client, raw[settings.db_name])
     print(f"\nacknowledged tokens {len(acked.versions)}, all found; {dict(acked.statuses)};"
           f" slowest request {acked.slowest:.2f} s; recovery after kill "
           f"{min(recoveries):.2f}-{max(recoveries):.2f} s")
@@ -263,14 +276,18 @@ async def test_memory_is_bypassed_while_the_change_stream_is_stalled_and_dropped
     assert (await (await client.post("/api/v1/tokens/verify", **verify)).json())["valid"]
     assert memory.holds_token(token["id"])
 
+    lists = client.app[REPOSITORY].lists
+    await eventually(lambda: lists.answers, "lists answer from memory")
     os.kill(database.pid, signal.SIGSTOP)
     try:
         await eventually(lambda: not memory.trusted, "memory no longer trusts the stream")
+        assert not lists.answers  # lists, too, go to the database (here 503, as it hangs)
         async with asyncio.timeout(HANG):
             stalled = await client.post("/api/v1/tokens/verify", **verify)
+            listed = await client.get("/api/v1/tokens", headers=ADMIN)
     finally:
         os.kill(database.pid, signal.SIGCONT)
-    assert stalled.status == 503
+    assert (stalled.status, listed.status) == (503, 503)
 
     os.kill(database.pid, signal.SIGKILL)
     await _wait_healthy(client)
@@ -415,6 +432,8 @@ async def test_memory_does_not_outlive_a_restart_of_the_database(
         return await _verified(client, kept["guid"]) == "revoked"
 
     await eventually(refused, "verify answers the revoked token as revoked")
+    with MongoClient(database.uri, serverSelectionTimeoutMS=20_000, tz_aware=True) as raw:
+        await lists_settled(client, raw[settings.db_name])
 
 
 async def _verified(client: TestClient[Any, Any], guid: str) -> str:
