@@ -18,9 +18,12 @@ answers only what the database would answer at the moment of the request.
 - **Trusted only while heard** (``Memory.trusted``), and only once loaded and while it holds
   no more than ``max_tokens``; else lists go to the database, and ``/health`` says why.
 
-Each order is a ``SortedKeyList`` keyed by the sort key and id (``listed.SORT_KEYS``). A page of
-every token the caller sees costs O(log n + page); a filter that names scopes or a GUID prefix
-starts from those tokens alone; any other filter reads the order it sorts by once.
+Each order is a ``SortedKeyList`` keyed by the sort key and id (``listed.SORT_KEYS``), and which
+tokens are active now is a set kept by a heap of start and end moments (``list_activity``). A
+page of every token the caller sees, or of the active or inactive ones, costs O(log n + page);
+a filter by scopes, GUID, expiry or last use is counted from its index; name keywords read the
+held names once. A page of a few matches is sorted; of many, read from the kept order until
+full.
 """
 
 from __future__ import annotations
@@ -28,25 +31,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Iterator, Set, Sized
 from datetime import datetime
 from typing import Literal
 
 from sortedcontainers import SortedKeyList, SortedList
 
-from tokens_server.domain.guids import GUID_LENGTH
 from tokens_server.domain.models import TokenQuery
-from tokens_server.secrets.crypto import PREFIX_LENGTH
-from tokens_server.storage.listed import (
-    ORDERS,
-    SORT_KEYS,
-    Listed,
-    Order,
-    SortKey,
-    matcher,
-    sort_rows,
-)
+from tokens_server.storage.list_activity import Activity
+from tokens_server.storage.list_filters import Indexes, Matching, matching
+from tokens_server.storage.listed import ORDERS, SORT_KEYS, Listed, in_order, page_of, sort_rows
 from tokens_server.storage.memory import Memory
 from tokens_server.storage.token_documents import HeldToken
 
@@ -54,8 +48,10 @@ State = Literal["ready", "loading", "off"]
 # How long a list waits for the change stream to bring the changes acknowledged before it
 # (usually a few milliseconds) before it reads the database instead.
 CATCH_UP_S = 1.0
-# Rows a narrowed search may sort itself; past it, reading a kept order once is cheaper.
+# Matches a list may sort itself (past it, reading a kept order is cheaper), and what a sort
+# costs per match, in rows read.
 _SORT_AT_MOST = 2000
+_SORT_STEPS = 4
 
 
 class TooManyTokens(Exception):
@@ -74,6 +70,11 @@ class ListMemory:
         self._by_scope: defaultdict[str, set[str]] = defaultdict(set)
         self._by_prefix: SortedList[tuple[str, str]] = SortedList()
         self._by_hash: dict[str, str] = {}
+        self._names: dict[str, str] = {}
+        self._indexes = Indexes(
+            self._rows, self._orders, self._by_scope, self._by_prefix, self._by_hash, self._names
+        )
+        self._activity = Activity()
         # Ids to read again from the database, and those being read.
         self._dirty: set[str] = set()
         self._reading: set[str] = set()
@@ -103,7 +104,7 @@ class ListMemory:
         row = self._rows.get(token_id)
         safe = token_id not in self._dirty and token_id not in self._reading
         if used_at is not None and row is not None and safe:
-            self._put(_used(row, used_at))
+            self._put(row.used(used_at))
             return
         self._dirty.add(token_id)
         self._work.set()
@@ -124,6 +125,8 @@ class ListMemory:
         self._by_scope.clear()
         self._by_prefix.clear()
         self._by_hash.clear()
+        self._names.clear()
+        self._activity.clear()
         self._dirty.clear()
         self._reading.clear()
         self._work.clear()
@@ -192,93 +195,63 @@ class ListMemory:
         guid_hashes: list[str] | None = None,
         also: Callable[[HeldToken], bool] | None = None,
     ) -> tuple[list[HeldToken], int]:
-        """The page ``query`` asks for at ``now``, and how many match in all. ``also`` is one
-        more check, on the rows that pass the query's own."""
-        match = matcher(query, now, guid_hashes)
-        if also is not None:
-            check = also
-            first = match
-            match = (
-                (lambda row: check(row.held))
-                if first is None
-                else (lambda row: first(row) and check(row.held))
-            )
+        """The page ``query`` asks for at ``now``, and how many match in all. ``guid_hashes``
+        are a whole GUID's lookup hashes; ``also`` is one more check, on the rows that pass
+        the query's own."""
+        active = self._activity.at(now, self._rows)
+        matched = matching(self._indexes, query, now, active, guid_hashes, also)
         order = ORDERS[query.sort]
         start, stop = query.offset, query.offset + query.limit
-        narrowed = self._narrowed(query, guid_hashes)
-        if narrowed is not None and len(narrowed) <= _SORT_AT_MOST:
-            rows = [row for row in narrowed if match is None or match(row)]
+        total = matched.count(len(self._rows))
+        if matched.within is not None and _sorting_is_cheaper(len(matched.within), stop, self):
+            rows = [self._rows[token_id] for token_id in matched.within]
             sort_rows(rows, order, now)
-            return [row.held for row in rows[start:stop]], len(rows)
-        if match is None and order.active_first is None:
-            kept = self._orders[order.key]
-            return [row.held for row in self._slice(kept, order, start, stop)], len(kept)
-        rows_in_order = self._in_order(order, now)
-        matching = rows_in_order if match is None else filter(match, rows_in_order)
-        total = 0
-        page: list[HeldToken] = []
-        for row in matching:
-            if start <= total < stop:
-                page.append(row.held)
-            total += 1
-        return page, total
-
-    # Inside.
-
-    def _narrowed(self, query: TokenQuery, guid_hashes: list[str] | None) -> list[Listed] | None:
-        """The rows a GUID or scope filter leaves to look at, or None when neither narrows."""
-        guid = query.guid_prefix
-        ids: Iterable[str] | None = None
-        if guid is not None and len(guid) == GUID_LENGTH:
-            ids = {self._by_hash[h] for h in guid_hashes or () if h in self._by_hash}
-        elif guid is not None:
-            low = guid[:PREFIX_LENGTH]
-            # GUID characters all sort below "~".
-            found = self._by_prefix.irange((low, ""), (low + "~", ""))
-            ids = [token_id for _, token_id in found]
-        elif query.scopes is not None:
-            counted = sum(len(self._by_scope.get(scope, ())) for scope in query.scopes)
-            if counted > _SORT_AT_MOST:
-                return None
-            ids = set().union(*(self._by_scope.get(scope, set()) for scope in query.scopes))
-        if ids is None:
-            return None
-        return [self._rows[token_id] for token_id in ids]
-
-    def _in_order(self, order: Order, now: datetime) -> Iterator[Listed]:
-        kept = self._orders[order.key]
+            return [row.held for row in rows[start:stop]], total
         if order.active_first is not None:
-            first = order.active_first
-            return itertools.chain(
-                (row for row in kept if row.is_active(now) == first),
-                (row for row in kept if row.is_active(now) != first),
+            found = self._by_activity(matched, order.active_first, active, start, stop)
+        elif matched.everything:
+            found = list(page_of(self._orders[order.key], order, start, stop))
+        else:
+            test = matched.test()
+            found = list(
+                itertools.islice(
+                    filter(test, in_order(self._orders[order.key], order)), start, stop
+                )
             )
-        if order.names_ascending:
-            return _names_ascending(reversed(kept))
-        return reversed(kept) if order.reverse else iter(kept)
+        return [row.held for row in found], total
 
-    def _slice(
-        self, kept: SortedKeyList[Listed, SortKey], order: Order, start: int, stop: int
-    ) -> Iterator[Listed]:
-        if not order.reverse:
-            return kept.islice(start, stop)
-        size = len(kept)
-        low, high = max(size - stop, 0), size - start  # the page, read ascending
-        if not order.names_ascending or low >= high:
-            return kept.islice(low, high, reverse=True)
-        # Ties of one name key run ascending: widen the page to the whole runs at its ends.
-        low = kept.bisect_key_left((kept[low].name_key,))
-        high = kept.bisect_key_left((kept[high - 1].name_key + "\0",))
-        widened = _names_ascending(kept.islice(low, high, reverse=True))
-        first = size - high  # where the widened rows start, read descending
-        return itertools.islice(widened, start - first, stop - first)
+    def _by_activity(
+        self, matched: Matching, first: bool, active: Set[str], start: int, stop: int
+    ) -> list[Listed]:
+        """A page of an is_active sort: the tokens that match and are active (``first``) or
+        not, by name; then the others."""
+        first_count = matched.count_in(active)
+        if not first:
+            first_count = matched.count(len(self._rows)) - first_count
+        test = matched.test()
+
+        def part(active_ones: bool) -> Iterator[Listed]:
+            for row in self._orders["name"]:
+                if (row.id in active) == active_ones and (test is None or test(row)):
+                    yield row
+
+        found: list[Listed] = []
+        if start < first_count:
+            found += itertools.islice(part(first), start, stop)
+        if len(found) < stop - start:
+            skip = max(0, start - first_count)
+            found += itertools.islice(part(not first), skip, skip + stop - start - len(found))
+        return found
 
     def _put(self, row: Listed) -> None:
         token_id = row.id
         if token_id not in self._rows and len(self._rows) >= self.max_tokens:
             raise TooManyTokens(f"more than {self.max_tokens} tokens")
+        old = self._rows.get(token_id)
         self._drop(token_id)
         self._rows[token_id] = row
+        self._names[token_id] = row.name_key
+        self._activity.put(old, row)
         for order in self._orders.values():
             order.add(row)
         for scope in row.held.scopes:
@@ -291,6 +264,8 @@ class ListMemory:
         row = self._rows.pop(token_id, None)
         if row is None:
             return
+        self._activity.drop(token_id)
+        del self._names[token_id]
         for order in self._orders.values():
             order.remove(row)
         for scope in row.held.scopes:
@@ -313,13 +288,8 @@ class ListMemory:
         self._advanced = asyncio.Event()
 
 
-def _names_ascending(descending: Iterator[Listed]) -> Iterator[Listed]:
-    """Rows by name key descending, each run of one name key in ascending order."""
-    for _, run in itertools.groupby(descending, key=lambda row: row.name_key):
-        yield from reversed(list(run))
-
-
-def _used(row: Listed, used_at: datetime) -> Listed:
-    # As written, even back: the stream reports writes in commit order, so the last one
-    # reported is what the database holds.
-    return replace(row, held=replace(row.held, last_used_at=used_at))
+def _sorting_is_cheaper(matches: int, stop: int, held: Sized) -> bool:
+    """Whether to sort the matches rather than read a kept order until the page is full: a
+    read passes about ``stop`` times as many rows as there are per match, a sort costs a few
+    steps per match."""
+    return matches <= _SORT_AT_MOST and _SORT_STEPS * matches < stop * len(held) / max(matches, 1)

@@ -1,5 +1,5 @@
-"""A token as the list memory holds it (``Listed``), and the Python form of what a list asks:
-which tokens match (``matcher``) and in what order (``SORT_KEYS``, ``Order``).
+"""A token as the list memory holds it (``Listed``), and the orders a list reads it in
+(``SORT_KEYS``, ``ORDERS``; which tokens match is ``list_filters``).
 
 Each rule is the one ``token_listing`` asks MongoDB for, written for a row in memory; the
 differential test (``tests/test_list_memory.py``) holds the two to the same answers, byte for
@@ -9,15 +9,16 @@ and ids as 24 lowercase hex digits sort as their ObjectIds do.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
-from tokens_server.domain.guids import GUID_LENGTH
-from tokens_server.domain.models import TokenQuery, TokenSort
+from sortedcontainers import SortedKeyList
+
+from tokens_server.domain.models import TokenSort
 from tokens_server.domain.names import search_key
-from tokens_server.secrets.crypto import PREFIX_LENGTH
 from tokens_server.storage.token_documents import Document, HeldToken, TokenDocuments, ends_at
 
 SortKey = tuple[Any, ...]
@@ -27,30 +28,48 @@ _NEVER_USED = datetime.min.replace(tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class Listed:
-    """A stored token with the fields a list filters and sorts by beside the ones it answers."""
+    """A stored token with the fields a list filters and sorts by beside the ones it answers
+    (``held``); those it shares with ``held`` are copied out, one attribute away, as a list may
+    read them for every token."""
 
+    id: str
     held: HeldToken
     name_key: str
     guid_prefix: str
     ends_at: datetime
+    valid_from: datetime
+    valid_to: datetime | None
+    last_used_at: datetime | None
 
     @classmethod
     def of(cls, doc: Document) -> Listed:
-        held = TokenDocuments.held(doc)
-        return cls(
-            held=held,
-            name_key=doc.get("name_key") or search_key(held.name),
+        return cls.holding(
+            TokenDocuments.held(doc),
+            name_key=doc.get("name_key") or search_key(doc["name"]),
             guid_prefix=doc.get("guid_prefix") or "",
-            ends_at=doc.get("ends_at") or ends_at(held.valid_to),
+            ends_at=doc.get("ends_at") or ends_at(doc.get("valid_to")),
         )
 
-    @property
-    def id(self) -> str:
-        return self.held.id
+    @classmethod
+    def holding(cls, held: HeldToken, name_key: str, guid_prefix: str, ends_at: datetime) -> Listed:
+        return cls(
+            held.id,
+            held,
+            name_key,
+            guid_prefix,
+            ends_at,
+            held.valid_from,
+            held.valid_to,
+            held.last_used_at,
+        )
+
+    def used(self, at: datetime) -> Listed:
+        """The token, last used ``at``."""
+        held = replace(self.held, last_used_at=at)
+        return Listed.holding(held, self.name_key, self.guid_prefix, self.ends_at)
 
     def is_active(self, now: datetime) -> bool:
-        held = self.held
-        return held.valid_from <= now and (held.valid_to is None or held.valid_to > now)
+        return self.valid_from <= now and (self.valid_to is None or self.valid_to > now)
 
 
 # The orders kept sorted, ascending; each breaks ties by name and then id, as SORTS does.
@@ -59,7 +78,7 @@ def _by_name(row: Listed) -> SortKey:
 
 
 def _by_valid_from(row: Listed) -> SortKey:
-    return row.held.valid_from, row.name_key, row.held.name, row.id
+    return row.valid_from, row.name_key, row.held.name, row.id
 
 
 def _by_ends_at(row: Listed) -> SortKey:
@@ -67,7 +86,7 @@ def _by_ends_at(row: Listed) -> SortKey:
 
 
 def _by_last_use(row: Listed) -> SortKey:
-    return row.held.last_used_at or _NEVER_USED, row.name_key, row.held.name, row.id
+    return row.last_used_at or _NEVER_USED, row.name_key, row.held.name, row.id
 
 
 def _by_created_at(row: Listed) -> SortKey:
@@ -126,44 +145,34 @@ def sort_rows(rows: list[Listed], order: Order, now: datetime) -> None:
         rows.sort(key=by, reverse=order.reverse)
 
 
-def matcher(
-    query: TokenQuery, now: datetime, guid_hashes: list[str] | None
-) -> Callable[[Listed], bool] | None:
-    """Whether a row matches ``query`` at ``now``, as ``token_listing.filtering`` asks MongoDB;
-    None when every row does. ``guid_hashes`` are a whole GUID's lookup hashes."""
-    checks: list[Callable[[Listed], bool]] = []
-    if query.scopes is not None:
-        wanted = frozenset(query.scopes)
-        checks.append(lambda row: not wanted.isdisjoint(row.held.scopes))
-    guid = query.guid_prefix
-    if guid is not None:
-        if len(guid) == GUID_LENGTH:
-            hashes = frozenset(guid_hashes or ())
-            checks.append(lambda row: not hashes.isdisjoint(row.held.lookup_hashes))
-        elif len(guid) >= PREFIX_LENGTH:
-            stored = guid[:PREFIX_LENGTH]
-            checks.append(lambda row: row.guid_prefix == stored)
-        else:
-            checks.append(lambda row: row.guid_prefix.startswith(guid))
-    if query.expires_within is not None:
-        until = now + timedelta(days=query.expires_within)
-        checks.append(
-            lambda row: (
-                row.held.valid_from <= now
-                and row.held.valid_to is not None
-                and now < row.held.valid_to <= until
-            )
-        )
-    if query.status is not None:
-        wanted_active = query.status == "active"
-        checks.append(lambda row: row.is_active(now) == wanted_active)
-    if query.unused_for is not None:
-        cutoff = now - timedelta(days=query.unused_for)
-        checks.append(lambda row: row.held.last_used_at is None or row.held.last_used_at <= cutoff)
-    for word in query.keywords:
-        checks.append(lambda row, word=word: word in row.name_key)  # type: ignore[misc]
-    if not checks:
-        return None
-    if len(checks) == 1:
-        return checks[0]
-    return lambda row: all(check(row) for check in checks)
+Kept = SortedKeyList[Listed, SortKey]
+
+
+def in_order(kept: Kept, order: Order) -> Iterator[Listed]:
+    """Every row of ``kept`` (kept in ``order.key``), read as ``order`` asks: not for the
+    is_active sorts, which read the active set."""
+    if order.names_ascending:
+        return _names_ascending(reversed(kept))
+    return reversed(kept) if order.reverse else iter(kept)
+
+
+def page_of(kept: Kept, order: Order, start: int, stop: int) -> Iterator[Listed]:
+    """Rows ``start`` to ``stop`` of ``kept`` read as ``order`` asks, found by position."""
+    if not order.reverse:
+        return kept.islice(start, stop)
+    size = len(kept)
+    low, high = max(size - stop, 0), size - start  # the page, read ascending
+    if not order.names_ascending or low >= high:
+        return kept.islice(low, high, reverse=True)
+    # Ties of one name key run ascending: widen the page to the whole runs at its ends.
+    low = kept.bisect_key_left((kept[low].name_key,))
+    high = kept.bisect_key_left((kept[high - 1].name_key + "\0",))
+    widened = _names_ascending(kept.islice(low, high, reverse=True))
+    first = size - high  # where the widened rows start, read descending
+    return itertools.islice(widened, start - first, stop - first)
+
+
+def _names_ascending(descending: Iterator[Listed]) -> Iterator[Listed]:
+    """Rows by name key descending, each run of one name key in ascending order."""
+    for _, run in itertools.groupby(descending, key=lambda row: row.name_key):
+        yield from reversed(list(run))
