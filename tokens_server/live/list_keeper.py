@@ -132,6 +132,7 @@ class ListKeeper:
         while batch := await run.read(self._reads.after(last, BATCH)):
             self._lists.load(batch)
             last = batch[-1].id
+        self._lists.index_loaded()
         while not self._lists.loaded(base_event):
             await self._read_again(run)
         took = time.perf_counter() - began

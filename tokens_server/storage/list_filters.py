@@ -153,8 +153,8 @@ def _unused_since(cutoff: datetime) -> RowCheck:
 
 
 def _count_unused_since(ix: Indexes, cutoff: datetime) -> int:
-    """Tokens never used or last used by ``cutoff``: the first ones in last-use order. Stored
-    dates have whole milliseconds, so "by cutoff" is "before cutoff and a microsecond"."""
+    """Tokens never used or last used by ``cutoff``: the first ones in last-use order."""
+    # Dates hold microseconds at most: "by cutoff" is "before cutoff and a microsecond".
     return ix.orders["last_used_at"].bisect_key_left((cutoff + timedelta(microseconds=1),))
 
 

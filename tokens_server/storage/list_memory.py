@@ -37,7 +37,7 @@ from typing import Literal
 
 from sortedcontainers import SortedKeyList, SortedList
 
-from tokens_server.domain.models import TokenQuery
+from tokens_server.domain.models import TokenQuery, utcnow
 from tokens_server.storage.list_activity import Activity
 from tokens_server.storage.list_filters import Indexes, Matching, matching
 from tokens_server.storage.listed import ORDERS, SORT_KEYS, Listed, in_order, page_of, sort_rows
@@ -75,6 +75,7 @@ class ListMemory:
             self._rows, self._orders, self._by_scope, self._by_prefix, self._by_hash, self._names
         )
         self._activity = Activity()
+        self._loading: list[Listed] = []  # read by the load, not yet indexed
         # Ids to read again from the database, and those being read.
         self._dirty: set[str] = set()
         self._reading: set[str] = set()
@@ -127,6 +128,7 @@ class ListMemory:
         self._by_hash.clear()
         self._names.clear()
         self._activity.clear()
+        self._loading = []
         self._dirty.clear()
         self._reading.clear()
         self._work.clear()
@@ -135,10 +137,22 @@ class ListMemory:
 
     # The keeper's side (``live/list_keeper.py``).
 
-    def load(self, docs: Iterable[Listed]) -> None:
-        """Rows read by the load; raises TooManyTokens past ``max_tokens``."""
-        for row in docs:
-            self._put(row)
+    def load(self, rows: Iterable[Listed]) -> None:
+        """Rows read by the load, indexed once all are read (``index_loaded``); raises
+        TooManyTokens past ``max_tokens``."""
+        self._loading.extend(rows)
+        if len(self._loading) > self.max_tokens:
+            raise TooManyTokens(f"more than {self.max_tokens} tokens")
+
+    def index_loaded(self) -> None:
+        """Index the rows the load read, each order sorted once rather than row by row."""
+        rows, self._loading = self._loading, []
+        for row in rows:
+            self._index(row)
+        for order in self._orders.values():
+            order.update(rows)
+        self._by_prefix.update((row.guid_prefix, row.id) for row in rows)
+        self._activity.at(utcnow(), self._rows)  # built now rather than by the first list
 
     async def wait_for_work(self) -> None:
         await self._work.wait()
@@ -249,14 +263,19 @@ class ListMemory:
             raise TooManyTokens(f"more than {self.max_tokens} tokens")
         old = self._rows.get(token_id)
         self._drop(token_id)
-        self._rows[token_id] = row
-        self._names[token_id] = row.name_key
-        self._activity.put(old, row)
+        self._index(row, old)
         for order in self._orders.values():
             order.add(row)
+        self._by_prefix.add((row.guid_prefix, token_id))
+
+    def _index(self, row: Listed, old: Listed | None = None) -> None:
+        """Index ``row`` everywhere but in the sorted ones; ``old`` is the row it replaces."""
+        token_id = row.id
+        self._activity.put(old, row)
+        self._rows[token_id] = row
+        self._names[token_id] = row.name_key
         for scope in row.held.scopes:
             self._by_scope[scope].add(token_id)
-        self._by_prefix.add((row.guid_prefix, token_id))
         for lookup_hash in row.held.lookup_hashes:
             self._by_hash[lookup_hash] = token_id
 
