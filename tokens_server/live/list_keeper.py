@@ -51,6 +51,10 @@ class _Run:
         self.reading = True
         try:
             result = await read
+        except Exception:
+            if self.stopped:  # e.g. the server closed the client under it: nothing to report
+                raise _Stopped from None
+            raise
         finally:
             self.reading = False
         if self.stopped:
