@@ -17,14 +17,14 @@ from typing import TypeVar
 from tokens_server.domain.errors import DomainError
 from tokens_server.storage import Repository
 from tokens_server.storage.list_memory import TooManyTokens
+from tokens_server.storage.list_reads import FIRST_WIDTH, HASH_SPACE, next_width
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-BATCH = 1000
-# With too many tokens, how often to count again; after a failed read, the pause before loading
-# again, doubled at each failure in a row.
-RECOUNT_S = 60.0
+# With too many tokens, how often to try loading again; after a failed read, the pause before
+# loading again, doubled at each failure in a row.
+RELOAD_TOO_MANY_S = 60.0
 RETRY_MIN_S = 0.5
 RETRY_MAX_S = 30.0
 
@@ -110,8 +110,8 @@ class ListKeeper:
             except _Stopped:
                 return
             except TooManyTokens:
-                self._too_many(len(self._lists))
-                await asyncio.sleep(RECOUNT_S)
+                self._too_many()
+                await asyncio.sleep(RELOAD_TOO_MANY_S)
             except Exception as error:
                 # Whatever failed, memory may have missed a change: it answers nothing until
                 # loaded again.
@@ -126,16 +126,13 @@ class ListKeeper:
 
     async def _load(self, run: _Run) -> None:
         began = time.perf_counter()
-        while (count := await run.read(self._reads.count())) > self._lists.max_tokens:
-            self._too_many(count)
-            await asyncio.sleep(RECOUNT_S)
-            self._lists.reset("loading", "loading the tokens")
         # Read before the first token: every change with an event up to here is in what follows.
         base_event = await run.read(self._events.last_id())
-        last: str | None = None
-        while batch := await run.read(self._reads.after(last, BATCH)):
-            self._lists.load(batch)
-            last = batch[-1].id
+        low, width = 0, FIRST_WIDTH
+        while low < HASH_SPACE:
+            rows = await run.read(self._reads.hash_range(low, low + width))
+            self._lists.load(rows)  # past the most tokens held: TooManyTokens
+            low, width = low + width, next_width(width, len(rows))
         self._lists.index_loaded()
         while not self._lists.loaded(base_event):
             await self._read_again(run)
@@ -147,8 +144,8 @@ class ListKeeper:
         if ids:
             self._lists.refreshed(ids, await run.read(self._reads.of(ids)))
 
-    def _too_many(self, count: int) -> None:
+    def _too_many(self) -> None:
         why = f"more tokens than TOKENS_LIST_MEMORY_TOKENS ({self._lists.max_tokens})"
-        if self._lists.why != why:  # once, not at every count
-            log.warning("lists read the database: %d tokens, %s", count, why)
+        if self._lists.why != why:  # once, not at every try
+            log.warning("lists read the database: %s", why)
         self._lists.reset("off", why)

@@ -28,6 +28,7 @@ from tokens_server.domain.errors import Unavailable
 from tokens_server.domain.models import Caller, Event, EventAction, EventPage
 from tokens_server.storage.failures import store, untranslated
 from tokens_server.storage.memory import Memory
+from tokens_server.storage.shared_read import SharedRead
 from tokens_server.storage.transactions import Session, in_transaction
 
 Document = dict[str, Any]
@@ -113,6 +114,7 @@ class EventStore:
         self._meta = meta
         self._retention_s = int(retention.total_seconds())
         self._sequencer = asyncio.Lock()
+        self._shared_last_id = SharedRead(self._read_last_id)
         # Whether a change needs a journaled write after its commit to be durable; true until
         # the database is known to journal its commits (``prepare``).
         self.confirm_commits = True
@@ -208,8 +210,11 @@ class EventStore:
         return stored
 
     async def last_id(self) -> int:
-        """The id of the last event committed: a change acknowledged before this read has an
-        event id no greater."""
+        """The id of the last event committed: a change acknowledged before this call has an
+        event id no greater. Callers at once share a read (every list asks)."""
+        return await self._shared_last_id()
+
+    async def _read_last_id(self) -> int:
         sequence = await self._meta.find_one(_SEQUENCE, {"last": 1})
         return 0 if sequence is None else int(sequence["last"])
 

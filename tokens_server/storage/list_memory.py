@@ -75,7 +75,9 @@ class ListMemory:
             self._rows, self._orders, self._by_scope, self._by_prefix, self._by_hash, self._names
         )
         self._activity = Activity()
-        self._loading: list[Listed] = []  # read by the load, not yet indexed
+        # Read by the load, not yet indexed; by id, since a token whose GUID was regenerated
+        # during the load can be read in two ranges (the stream's report reads it again).
+        self._loading: dict[str, Listed] = {}
         # Ids to read again from the database, and those being read.
         self._dirty: set[str] = set()
         self._reading: set[str] = set()
@@ -128,7 +130,7 @@ class ListMemory:
         self._by_hash.clear()
         self._names.clear()
         self._activity.clear()
-        self._loading = []
+        self._loading = {}
         self._dirty.clear()
         self._reading.clear()
         self._work.clear()
@@ -140,13 +142,13 @@ class ListMemory:
     def load(self, rows: Iterable[Listed]) -> None:
         """Rows read by the load, indexed once all are read (``index_loaded``); raises
         TooManyTokens past ``max_tokens``."""
-        self._loading.extend(rows)
+        self._loading.update((row.id, row) for row in rows)
         if len(self._loading) > self.max_tokens:
             raise TooManyTokens(f"more than {self.max_tokens} tokens")
 
     def index_loaded(self) -> None:
         """Index the rows the load read, each order sorted once rather than row by row."""
-        rows, self._loading = self._loading, []
+        rows, self._loading = list(self._loading.values()), {}
         for row in rows:
             self._index(row)
         for order in self._orders.values():
