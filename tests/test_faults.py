@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo import MongoClient, WriteConcern
 
-import tokens_server.storage.events as events_module
+import tokens_server.storage.group_commit as group_commit_module
 from tests.busy import busy_cores
 from tests.support import (
     ADMIN,
@@ -182,7 +182,7 @@ async def test_a_change_lost_between_its_commit_and_its_journal_is_not_acknowled
     status, token = await _call(client, acked, "POST", "/api/v1/tokens",
                                 json={"name": "T", "scopes": ["ops"]})
     assert status == 201
-    in_transaction = events_module.in_transaction
+    in_transaction = group_commit_module.in_transaction
 
     async def commit_then_die(collection: Any, change: Any) -> Any:
         result = await in_transaction(collection, change)
@@ -193,7 +193,7 @@ async def test_a_change_lost_between_its_commit_and_its_journal_is_not_acknowled
                          "the database restarted")
         return result
 
-    monkeypatch.setattr(events_module, "in_transaction", commit_then_die)
+    monkeypatch.setattr(group_commit_module, "in_transaction", commit_then_die)
     url = f"/api/v1/tokens/{token['id']}"
     status, _ = await _call(client, acked, "PATCH", url, json={"description": "changed"})
     monkeypatch.undo()
