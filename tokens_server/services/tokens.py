@@ -113,7 +113,8 @@ class TokenService:
             "valid_to": new.valid_to,
         }
         limit = None if caller.admin else self.max_tokens_per_user
-        return await self.repo.tokens.insert(fields, caller.name, now, limit)
+        drawn = new.guid is None
+        return await self.repo.tokens.insert(fields, caller.name, now, limit, drawn=drawn)
 
     async def patch(
         self, caller: Caller, token_id: str, change: TokenChanges, expected: int | None
