@@ -1,17 +1,26 @@
 """Bulk revoke and delete: each id gets the single change's rules and its own outcome, each
-change its own event; a refusal of one id is explicit and leaves the others changed."""
+change its own event; a refusal of one id is explicit and leaves the others changed. The ids'
+changes share a few group commits."""
 
 from __future__ import annotations
 
+import asyncio
+import math
+import random
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo.database import Database
 
-from tests.support import ADMIN, expire, problem
+from tests.support import ADMIN, AiohttpClient, expire, problem
+from tokens_server.app import create_app
 from tokens_server.domain.limits import BULK_IDS_MAX
+from tokens_server.services.bulk import WINDOW
+from tokens_server.settings import Settings
+from tokens_server.storage.group_commit import GROUP_MAX
 
 Client = TestClient[Any, Any]
 Db = Database[dict[str, Any]]
@@ -184,3 +193,39 @@ async def test_the_document_states_the_limit_and_the_outcomes(client: Client) ->
     result = document["components"]["schemas"]["BulkResultOut"]["properties"]["outcome"]
     assert set(result["enum"]) == {"revoked", "deleted", "not_found", "forbidden", "conflict"}
     assert {"403", "404", "409"}.isdisjoint(operation["responses"])
+
+
+async def test_500_ids_in_one_request_take_a_few_transactions_one_event_each(
+    aiohttp_client: AiohttpClient, settings: Settings, raw_db: Db
+) -> None:
+    # A database timeout long enough that a group never has to be smaller than GROUP_MAX, so
+    # the number of transactions is known (a group takes fewer changes when they are slow).
+    client = await aiohttp_client(create_app(replace(settings, db_timeout_ms=60_000)))
+    assert (await client.post("/api/v1/scopes", json={"name": "ops"}, headers=ADMIN)).ok
+
+    async def create(n: int) -> str:
+        body = {"name": f"T{n:03}", "scopes": ["ops"]}
+        response = await client.post(TOKENS, json=body, headers=ADMIN)
+        assert response.status == 201, await response.text()
+        token_id: str = (await response.json())["id"]
+        return token_id
+
+    ids: list[str] = []
+    for start in range(0, BULK_IDS_MAX, 50):
+        ids += await asyncio.gather(*(create(n) for n in range(start, start + 50)))
+    random.Random(20).shuffle(ids)  # noqa: S311 - an order, not a secret
+    groups = math.ceil(BULK_IDS_MAX / WINDOW) * math.ceil(WINDOW / GROUP_MAX)
+
+    for url, action, outcome in (
+        (REVOKE, "token.revoked", "revoked"),
+        (DELETE, "token.deleted", "deleted"),
+    ):
+        response = await client.post(url, json={"ids": ids}, headers=ADMIN)
+        assert response.status == 200, await response.text()
+        body = await response.json()
+        assert _outcomes(body) == [(i, outcome) for i in ids]
+        events = list(raw_db["events"].find({"action": action}).sort("_id", 1))
+        # One event each, in request order, written by one commit per group of ids.
+        assert [e["token_id"] for e in events] == ids
+        assert len({e["commit"] for e in events}) == groups
+    assert raw_db["tokens"].count_documents({}) == 0

@@ -22,7 +22,7 @@ from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo import MongoClient, WriteConcern
 
-import tokens_server.storage.events as events_module
+import tokens_server.storage.group_commit as group_commit_module
 from tests.busy import busy_cores
 from tests.support import (
     ADMIN,
@@ -182,7 +182,7 @@ async def test_a_change_lost_between_its_commit_and_its_journal_is_not_acknowled
     status, token = await _call(client, acked, "POST", "/api/v1/tokens",
                                 json={"name": "T", "scopes": ["ops"]})
     assert status == 201
-    in_transaction = events_module.in_transaction
+    in_transaction = group_commit_module.in_transaction
 
     async def commit_then_die(collection: Any, change: Any) -> Any:
         result = await in_transaction(collection, change)
@@ -193,7 +193,7 @@ async def test_a_change_lost_between_its_commit_and_its_journal_is_not_acknowled
                          "the database restarted")
         return result
 
-    monkeypatch.setattr(events_module, "in_transaction", commit_then_die)
+    monkeypatch.setattr(group_commit_module, "in_transaction", commit_then_die)
     url = f"/api/v1/tokens/{token['id']}"
     status, _ = await _call(client, acked, "PATCH", url, json={"description": "changed"})
     monkeypatch.undo()
@@ -205,6 +205,71 @@ async def test_a_change_lost_between_its_commit_and_its_journal_is_not_acknowled
         (503, 1, ""),
         (200, 2, "changed"),
     }
+    await _each_stored_change_has_one_event(client, acked)
+
+
+async def test_a_bulk_request_cut_by_a_database_kill_leaves_each_id_done_or_untouched(
+    embedded_client: TestClient[Any, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The database dies right after the second group of a bulk revoke commits: every id is
+    then revoked with its one event, or untouched, and the same request sent again revokes
+    the rest."""
+    client = embedded_client
+    database = client.app[EMBEDDED_DB]
+    assert database is not None
+    # A request of 150 changes, across a restart, on a busy machine: seconds, not a hang.
+    acked = Acknowledged(hang=6 * HANG)
+    await client.post("/api/v1/scopes", json={"name": "ops"}, headers=ADMIN)
+    ids: list[str] = []
+    for start in range(0, 150, 50):
+        bodies = [{"name": f"T{n}", "scopes": ["ops"]} for n in range(start, start + 50)]
+        made = await asyncio.gather(
+            *(_call(client, acked, "POST", "/api/v1/tokens", json=body) for body in bodies)
+        )
+        assert {status for status, _ in made} == {201}
+        ids += [token["id"] for _, token in made]
+    in_transaction = group_commit_module.in_transaction
+    committed = 0
+
+    async def die_after_the_second(collection: Any, change: Any) -> Any:
+        nonlocal committed
+        result = await in_transaction(collection, change)
+        committed += 1
+        if committed == 2:
+            pid = database.pid
+            assert pid is not None
+            os.kill(pid, signal.SIGKILL)
+            await eventually(lambda: database.pid not in (None, pid) and not database.is_down(),
+                             "the database restarted")
+        return result
+
+    monkeypatch.setattr(group_commit_module, "in_transaction", die_after_the_second)
+    status, _ = await _call(client, acked, "POST", "/api/v1/tokens/bulk-revoke", json={"ids": ids})
+    monkeypatch.undo()
+    await _wait_healthy(client)
+    assert status in (200, 503)
+
+    async def revoked() -> set[str]:
+        done = set()
+        for token_id in ids:
+            _, token = await _call(client, acked, "GET", f"/api/v1/tokens/{token_id}")
+            assert token["version"] in (1, 2) and (token["version"] == 2) == (
+                token["status"] == "revoked"
+            )
+            if token["status"] == "revoked":
+                done.add(token_id)
+        return done
+
+    before = await revoked()
+    assert before, "the first group was durable before the kill"
+    await _each_stored_change_has_one_event(client, acked)
+    status, again = await _call(client, acked, "POST", "/api/v1/tokens/bulk-revoke",
+                                json={"ids": ids})
+    assert status == 200
+    assert [r["outcome"] for r in again["results"]] == [
+        "conflict" if token_id in before else "revoked" for token_id in ids
+    ]
+    assert await revoked() == set(ids)
     await _each_stored_change_has_one_event(client, acked)
 
 

@@ -50,6 +50,11 @@ class Connection:
         self._session = session
         self._owns_session = session is None
 
+    @property
+    def timeout(self) -> float:
+        """Seconds a call may take, unless it says otherwise."""
+        return self._timeout.total or 0.0
+
     async def close(self) -> None:
         session, self._session = self._session, None
         if session is not None and self._owns_session:
@@ -77,13 +82,20 @@ class Connection:
         params: list[tuple[str, str]] | None = None,
         if_match: int | None = None,
         auth: bool = True,
+        time_limit: float | None = None,
     ) -> Any:
+        """``time_limit``: this call's own, in seconds, when it may take longer than the
+        connection's."""
         headers = self._headers("application/json", auth)
         if if_match is not None:
             headers["If-Match"] = f'"{if_match}"'
+        # Only a limit of its own is passed: aiohttp reads ``timeout=None`` as no limit at all.
+        own: dict[str, Any] = {}
+        if time_limit is not None:
+            own["timeout"] = aiohttp.ClientTimeout(total=time_limit)
         try:
             async with self._get_session().request(
-                method, self.url + path, json=json, params=params, headers=headers
+                method, self.url + path, json=json, params=params, headers=headers, **own
             ) as response:
                 if response.status == 204:
                     return None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from tests.support import ADMIN_KEY
 from tokens_widget import ApiError, TokensClient
@@ -164,3 +167,33 @@ async def test_from_env_reads_the_widgets_variables(
     monkeypatch.delenv("TOKENS_API_KEY")
     with pytest.raises(ValueError, match="TOKENS_API_KEY"):
         TokensClient.from_env()
+
+
+async def test_a_bulk_call_may_take_longer_than_a_single_call() -> None:
+    """The widget sends up to 500 ids in one bulk request, which takes seconds: the client
+    allows it BULK_TIMEOUT_S, while a single call keeps the client's own timeout."""
+
+    async def slow_bulk(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.6)
+        ids = (await request.json())["ids"]
+        results = [{"id": i, "outcome": "revoked", "detail": None} for i in ids]
+        return web.json_response({"results": results, "counts": {"revoked": len(ids)}})
+
+    async def slow_me(request: web.Request) -> web.Response:
+        await asyncio.sleep(0.6)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/api/v1/tokens/bulk-revoke", slow_bulk)
+    app.router.add_get("/api/v1/me", slow_me)
+    server = TestServer(app)
+    await server.start_server()
+    try:
+        url = str(server.make_url("")).rstrip("/")
+        async with TokensClient(url, ADMIN_KEY, timeout=0.3) as client:
+            done = await client.bulk_revoke(["a" * 24])
+            assert done.counts.revoked == 1
+            with pytest.raises(ApiError, match="no answer in time"):
+                await client.me()
+    finally:
+        await server.close()

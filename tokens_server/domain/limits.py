@@ -18,8 +18,9 @@ VERIFY_GUID_MAX: Final = 100
 # A token list filters by the first characters of a GUID, at least this many of them.
 GUID_FILTER_MIN: Final = 4
 GUID_FILTER_MAX: Final = GUID_LENGTH
-# Token ids one bulk revoke or delete takes: each is its own transaction, so the request's
-# time grows with it, and a page of a few hundred rows is what a person selects at once.
+# Token ids one bulk revoke or delete takes: each is its own change with its own event (they
+# share group commits), so the request's time grows with it, and a page of a few hundred rows
+# is what a person selects at once.
 BULK_IDS_MAX: Final = 500
 PAGE_SIZE_DEFAULT: Final = 50
 PAGE_SIZE_MAX: Final = 200

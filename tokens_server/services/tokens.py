@@ -113,7 +113,8 @@ class TokenService:
             "valid_to": new.valid_to,
         }
         limit = None if caller.admin else self.max_tokens_per_user
-        return await self.repo.tokens.insert(fields, caller.name, now, limit)
+        drawn = new.guid is None
+        return await self.repo.tokens.insert(fields, caller.name, now, limit, drawn=drawn)
 
     async def patch(
         self, caller: Caller, token_id: str, change: TokenChanges, expected: int | None
@@ -182,16 +183,33 @@ class TokenService:
         return PreconditionFailed("the token changed meanwhile; reload it and try again")
 
     async def delete(self, caller: Caller, token_id: str, expected: int | None) -> None:
+        await self.deletable(caller, token_id, expected)
+        await self.delete_checked(caller, token_id, expected)
+
+    async def deletable(self, caller: Caller, token_id: str, expected: int | None) -> None:
+        """``delete``'s checks, on the token as read now: raises as ``delete`` refuses."""
         await self._changeable(caller, token_id, expected)
+
+    async def delete_checked(self, caller: Caller, token_id: str, expected: int | None) -> None:
+        """``delete``'s write, for a token that passed ``deletable``."""
         if not await self.repo.tokens.delete(token_id, expected, caller.name, utcnow()):
             raise await self._lost_race(caller, token_id)
 
     async def revoke(self, caller: Caller, token_id: str, expected: int | None) -> Token:
+        await self.revocable(caller, token_id, expected)
+        return await self.revoke_checked(caller, token_id, expected)
+
+    async def revocable(self, caller: Caller, token_id: str, expected: int | None) -> None:
+        """``revoke``'s checks, on the token as read now: raises as ``revoke`` refuses."""
         token = await self._changeable(caller, token_id, expected)
         now = utcnow()
         if not token.is_active(now):
             raise Conflict(f"only an active token can be revoked; this one is {token.status(now)}")
-        revoked = await self.repo.tokens.revoke(token_id, expected, caller.name, now)
+
+    async def revoke_checked(self, caller: Caller, token_id: str, expected: int | None) -> Token:
+        """``revoke``'s write, for a token that passed ``revocable``: it applies only if the
+        token is still active (and at ``expected``), else refuses as ``revoke`` would."""
+        revoked = await self.repo.tokens.revoke(token_id, expected, caller.name, utcnow())
         if revoked is not None:
             return revoked
         current = await self.get(caller, token_id)
