@@ -13,5 +13,7 @@ parser.add_argument("--in-process", action="store_true",
                     help="run the apps in the load generator's process (to compare)")
 parser.add_argument("--output", type=Path, help="where to write the raw figures "
                     "[benchmarks/results/latest.json]")
+parser.add_argument("--writes", action="store_true",
+                    help="only the figures of writes: create, history, bulk (on the smallest data)")
 args = parser.parse_args()
-raise SystemExit(main(args.quick, args.in_process, args.output))
+raise SystemExit(main(args.quick, args.in_process, args.output, args.writes))

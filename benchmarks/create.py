@@ -56,5 +56,8 @@ async def measure(client: AsyncMongoClient[Document], url: str, db_name: str,
             {"service": _service(session, url), "raw insert_one": _raw(client, db_name)},
             concurrency, seconds, rounds, warmup=min(1.0, seconds / 2),
         )
-    ratios = compared(f"create (c={concurrency}, j=True)", runs["service"], runs["raw insert_one"])
+    # The target is issue 20's: a create writes the token, its quota slot and its event in one
+    # transaction shared with the creates beside it, against the floor's one insert.
+    ratios = compared(f"create (c={concurrency}, j=True)", runs["service"], runs["raw insert_one"],
+                      throughput=0.6)
     return ratios, {name: run.summary() for name, run in runs.items()}

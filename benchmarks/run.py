@@ -8,14 +8,14 @@ import json
 import tempfile
 import time
 from collections.abc import AsyncIterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.storage import connect
 
-from . import create, dataset, history, listing, lookups, machine, memory, widget
+from . import bulk, create, dataset, history, listing, lookups, machine, memory, widget
 from .servers import Server, start
 from .stats import Ratio, not_measured
 
@@ -32,12 +32,13 @@ class Plan:
     list_samples: int  # per list case and contender
     latency_samples: int  # changes timed from one instance to a reader of another
     revocations: int  # revocations timed from one instance to a refusal by another
+    bulk_samples: int  # bulk requests of 500 ids, of each kind
 
 
 FULL = Plan(visible=1000, sizes=(1000, 10_000, 100_000), concurrency=16, seconds=4, rounds=3,
-            list_samples=12, latency_samples=300, revocations=200)
+            list_samples=12, latency_samples=300, revocations=200, bulk_samples=5)
 QUICK = Plan(visible=200, sizes=(200, 2000, 10_000), concurrency=16, seconds=1.5, rounds=1,
-             list_samples=3, latency_samples=50, revocations=200)
+             list_samples=3, latency_samples=50, revocations=200, bulk_samples=3)
 
 
 def say(text: str) -> None:
@@ -54,7 +55,10 @@ async def database(workdir: Path) -> AsyncIterator[EmbeddedDatabase]:
         await db.stop()
 
 
-async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
+async def run(plan: Plan, in_process: bool, writes: bool = False) -> dict[str, Any]:
+    """Every figure; only those of writes (create, history, bulk) when ``writes``."""
+    if writes:
+        plan = replace(plan, sizes=plan.sizes[:1])
     ratios: list[Ratio] = []
     raw: dict[str, Any] = {}
     phases: dict[str, float] = {}
@@ -91,35 +95,36 @@ async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
                     services[size] = server.url
                 largest = plan.sizes[-1]
                 largest_pid = servers[-1].pid
-                floor = await start("floor", db.uri, data[largest].db_name, workdir / "floor",
-                                    in_process)
-                servers.append(floor)
                 phase("start apps")
                 say(f"apps {'in this process' if in_process else 'in child processes'}; "
                     f"lookups on {largest} tokens")
 
-                new, raw["lookups"] = await lookups.measure(
-                    services[largest], floor.url, data[largest], plan.concurrency,
-                    plan.seconds, plan.rounds)
-                show(new)
-                new, raw["me"] = await memory.me(services[largest], floor.url, plan.concurrency,
-                                                 plan.seconds, plan.rounds)
-                show(new)
-                phase("lookups")
+                if not writes:
+                    floor = await start("floor", db.uri, data[largest].db_name,
+                                        workdir / "floor", in_process)
+                    servers.append(floor)
+                    new, raw["lookups"] = await lookups.measure(
+                        services[largest], floor.url, data[largest], plan.concurrency,
+                        plan.seconds, plan.rounds)
+                    show(new)
+                    new, raw["me"] = await memory.me(services[largest], floor.url, plan.concurrency,
+                                                     plan.seconds, plan.rounds)
+                    show(new)
+                    phase("lookups")
 
-                in_list, in_scale, raw["list"] = await listing.measure(
-                    client, services, data, plan.list_samples)
-                show(in_list)
-                show(in_scale)
-                phase("list and scaling")
+                    in_list, in_scale, raw["list"] = await listing.measure(
+                        client, services, data, plan.list_samples)
+                    show(in_list)
+                    show(in_scale)
+                    phase("list and scaling")
 
-                measured = await widget.measure(services[largest])
-                if measured is None:
-                    say(not_measured("widget page change", "widget not present"))
-                else:
-                    show(measured[0])
-                    raw["widget"] = measured[1]
-                phase("widget")
+                    measured = await widget.measure(services[largest])
+                    if measured is None:
+                        say(not_measured("widget page change", "widget not present"))
+                    else:
+                        show(measured[0])
+                        raw["widget"] = measured[1]
+                    phase("widget")
 
                 smallest = plan.sizes[0]
                 new, raw["create"] = await create.measure(
@@ -150,17 +155,28 @@ async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
                         services[smallest], without.url, plan.concurrency, plan.seconds,
                         plan.rounds)
                     show(new)
+                    new, raw["patches"] = await history.writes(
+                        services[smallest], without.url, plan.concurrency, plan.seconds,
+                        plan.rounds, creates=False)
+                    show(new)
                     new, raw["idle_readers"] = await history.idle_readers(other.url, other.pid)
                     show(new)
                 phase("history")
-                if in_process:
+                new, raw["bulk"] = await bulk.measure(client, services[smallest], db_name,
+                                                      plan.bulk_samples)
+                show(new)
+                phase("bulk")
+                if writes:
+                    pass
+                elif in_process:
                     say(not_measured("memory holding every token", "apps run in this process"))
+                    phase("memory")
                 else:
                     new, raw["held"] = await memory.held(
                         client, services[largest], largest_pid, data[largest].db_name,
                         plan.concurrency)
                     show(new)
-                phase("memory")
+                    phase("memory")
             finally:
                 for server in servers:
                     await server.stop()
@@ -175,13 +191,13 @@ async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
     }
 
 
-def main(quick: bool, in_process: bool, output: Path | None) -> int:
+def main(quick: bool, in_process: bool, output: Path | None, writes: bool = False) -> int:
     plan = QUICK if quick else FULL
     started = time.perf_counter()
-    result = asyncio.run(run(plan, in_process))
+    result = asyncio.run(run(plan, in_process, writes))
     result["total_s"] = round(time.perf_counter() - started, 1)
-    result["mode"] = "quick" if quick else "full"
-    target = output or RESULTS / "latest.json"
+    result["mode"] = ("quick" if quick else "full") + (", writes only" if writes else "")
+    target = output or RESULTS / ("writes.json" if writes else "latest.json")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(result, indent=1) + "\n")
     missed = sum(not r["passed"] for r in result["ratios"])
