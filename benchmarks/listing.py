@@ -76,7 +76,7 @@ async def pipeline_of(client: AsyncMongoClient[Document], db_name: str, case: Ca
     """The aggregation the service runs for ``case`` (its ``now`` is this moment)."""
     repo = Repository(client, db_name, dataset.keyring())
     recorder = _Recorder()
-    repo.tokens._tokens = recorder  # type: ignore[assignment]
+    repo.token_pages._tokens = recorder  # type: ignore[assignment]
     with contextlib.suppress(_Captured):
         await repo.token_pages.page(case.query(), utcnow())
     return recorder.pipeline
