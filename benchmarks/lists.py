@@ -8,8 +8,7 @@
 - against the floor: list pages with 16 in flight, against a bare aiohttp app slicing the same
   pages from a Python list (``floor.bare_tokens``), alternated.
 - start-up: the service on the largest database, from launch to ``/health`` saying ``lists:
-  memory``, and its RSS against the same service with its list memory switched off; and
-  whether the service with the list memory's load as shipped gets there at all.
+  memory``, and its RSS against the same service with its list memory switched off.
 """
 
 from __future__ import annotations
@@ -21,10 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from pymongo import AsyncMongoClient
-
-from tokens_server.live.list_keeper import BATCH as LOAD_BATCH
-from tokens_server.storage.list_reads import ListReads
 
 from . import dataset
 from .history import rss_kib
@@ -178,27 +173,11 @@ async def against_floor(service: str, floor: str, concurrency: int, seconds: flo
     return ratios, raw
 
 
-async def start_up(client: AsyncMongoClient[dataset.Document], uri: str, db_name: str,
-                   tokens: int, workdir: Path, shipped_wait_s: float
+async def start_up(uri: str, db_name: str, tokens: int, workdir: Path
                    ) -> tuple[Server, list[Figure], dict[str, Any]]:
-    """Start the benchmark's service on ``db_name`` (``tokens`` tokens) and time it, from launch
-    to serving and to lists from memory, with its RSS then; it goes on serving, returned.
-
-    Before it, one after the other: the same service with its list memory off (the RSS it takes
-    without); the service with the list memory's load as shipped, each read within
-    TOKENS_DB_TIMEOUT_MS, given ``shipped_wait_s`` to answer lists from memory; and the reads of
-    that load, timed here with no such limit (``worker.sliced_list_load`` says why the
-    benchmark's services load by slices of an index)."""
-    reads = ListReads(client[db_name]["tokens"])
-    began = time.perf_counter()
-    await reads.count()
-    count_s = time.perf_counter() - began
-    began = time.perf_counter()
-    await reads.after(None, LOAD_BATCH)
-    batch_s = time.perf_counter() - began
-    batches = tokens // LOAD_BATCH + 1  # the last one finds none
-    projected = count_s + batches * batch_s
-
+    """Start the service on ``db_name`` (``tokens`` tokens) and time it, from launch to serving
+    and to lists from memory, with its RSS then; it goes on serving, returned. Before it, the
+    same service with its list memory off, for the RSS it takes without."""
     without = await start("service-lists-from-database", uri, db_name, workdir / "start_without")
     try:
         await health(without.url)
@@ -207,21 +186,6 @@ async def start_up(client: AsyncMongoClient[dataset.Document], uri: str, db_name
         rss_without = rss_kib(without.pid)
     finally:
         await without.stop()
-
-    shipped_dir = workdir / "start_shipped"
-    launched = time.perf_counter()
-    shipped = await start("service-default-load", uri, db_name, shipped_dir)
-    try:
-        shipped_ready: float | None
-        try:
-            await lists_ready(shipped.url, shipped_wait_s)
-            shipped_ready = time.perf_counter() - launched
-        except TimeoutError:
-            shipped_ready = None
-        shipped_health = await health(shipped.url)
-    finally:
-        await shipped.stop()
-    failed = (shipped_dir / "service.log").read_text().count("a read of the tokens failed")
 
     launched = time.perf_counter()
     server = await start("service", uri, db_name, workdir / f"service_{tokens}")
@@ -236,25 +200,9 @@ async def start_up(client: AsyncMongoClient[dataset.Document], uri: str, db_name
 
     per_token = (rss_settled - rss_without) / tokens
     name = f"start-up, {tokens:,} tokens"
-    shipped_reads = Figure(
-        f"{name}, load as shipped: a batch of {LOAD_BATCH:,}", batch_s, "s",
-        f"the count {count_s:.1f} s; each read is held to TOKENS_DB_TIMEOUT_MS; without that "
-        f"limit the load would take {projected / 60:.1f} min ({batches} batches, each a scan "
-        "and sort of the collection)")
-    if shipped_ready is None:
-        shipped_figure = Figure(
-            f"{name}, load as shipped: NOT from memory after", shipped_wait_s, "s",
-            f"/health: lists {shipped_health['lists']}, \"{shipped_health['lists_detail']}\"; "
-            f"{failed} loads failed on the database's time limit")
-    else:
-        shipped_figure = Figure(f"{name}, load as shipped: lists from memory", shipped_ready,
-                                "s", f"{failed} loads failed on the database's time limit first")
     figures = [
-        shipped_figure,
-        shipped_reads,
         Figure(f"{name}: launch to serving", serving, "s"),
-        Figure(f"{name}, load by index slices: launch to lists from memory", ready, "s",
-               "as the benchmark's services load (worker.sliced_list_load)"),
+        Figure(f"{name}: launch to lists from memory", ready, "s"),
         Figure(f"{name}: RSS, list memory off", rss_without / 1024, "MiB"),
         Figure(f"{name}: RSS when serving", rss_serving / 1024, "MiB", "before the load"),
         Figure(f"{name}: RSS, lists from memory", rss_settled / 1024, "MiB",
@@ -263,10 +211,6 @@ async def start_up(client: AsyncMongoClient[dataset.Document], uri: str, db_name
                "RSS with lists from memory less RSS with them off, per token"),
     ]
     raw = {"tokens": tokens, "serving_s": serving, "ready_s": ready,
-           "shipped_count_s": count_s, "shipped_batch_s": batch_s,
-           "shipped_projected_s": projected, "shipped_ready_s": shipped_ready,
-           "shipped_wait_s": shipped_wait_s,
-           "shipped_failed_loads": failed, "shipped_health": shipped_health,
            "rss_without_kib": rss_without, "rss_serving_kib": rss_serving,
            "rss_ready_kib": rss_ready, "rss_settled_kib": rss_settled,
            "kib_per_token": per_token}

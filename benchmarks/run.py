@@ -36,15 +36,14 @@ class Plan:
     revocations: int  # revocations timed from one instance to a refusal by another
     database_samples: int  # per admin list case, from the service that lists from the database
     grid_seconds: float  # of changes under the live grids
-    shipped_wait_s: float  # for the list memory's load as shipped to finish
 
 
 FULL = Plan(visible=1000, sizes=(1000, 20_000, 100_000), concurrency=16, seconds=4, rounds=3,
             list_samples=12, latency_samples=300, revocations=200, database_samples=3,
-            grid_seconds=30, shipped_wait_s=120)
+            grid_seconds=30)
 QUICK = Plan(visible=200, sizes=(200, 2000, 10_000), concurrency=16, seconds=1.5, rounds=1,
              list_samples=3, latency_samples=50, revocations=200, database_samples=1,
-             grid_seconds=8, shipped_wait_s=45)
+             grid_seconds=8)
 
 
 def say(text: str) -> None:
@@ -122,8 +121,7 @@ async def run(plan: Plan, in_process: bool) -> dict[str, Any]:
                     await lists_ready(server.url)
                 else:
                     server, told, raw["start_up"] = await lists.start_up(
-                        client, db.uri, data[largest].db_name, largest, workdir,
-                        plan.shipped_wait_s)
+                        db.uri, data[largest].db_name, largest, workdir)
                     tell(told)
                 servers.append(server)
                 services[largest] = server.url

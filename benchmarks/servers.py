@@ -44,8 +44,8 @@ class Server:
 
 async def start(kind: str, uri: str, db_name: str, data_dir: Path,
                 in_process: bool = False) -> Server:
-    """``kind`` is one of ``worker.build``'s (``service``, ``service-default-load``,
-    ``service-without-history``, ``service-lists-from-database``, ``floor``); ``in_process``
+    """``kind`` is one of ``worker.build``'s (``service``, ``service-without-history``,
+    ``service-lists-from-database``, ``floor``); ``in_process``
     shares this process's event loop."""
     if in_process:
         served = contextlib.AsyncExitStack()

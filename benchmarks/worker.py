@@ -2,11 +2,10 @@
 
     BENCH_MONGO_URI=URI python -m benchmarks.worker KIND DB_NAME DATA_DIR
 
-where KIND is service, service-default-load, service-without-history, service-lists-from-database
+where KIND is service, service-without-history, service-lists-from-database
 or floor, prints ``port N`` once it listens on 127.0.0.1 and serves until SIGTERM. The URI (it
 carries the embedded database's password) comes in the environment: a command line is readable
-by every local user. ``service`` is the service as shipped but for ``sliced_list_load``;
-``service-default-load`` is the service as shipped.
+by every local user. ``service`` is the service as shipped.
 """
 
 from __future__ import annotations
@@ -30,9 +29,6 @@ from tokens_server.logs import RedactingFormatter
 from tokens_server.serve import serving
 from tokens_server.settings import Settings
 from tokens_server.storage.events import Change, EventStore
-from tokens_server.storage.failures import speaks_domain_errors
-from tokens_server.storage.list_reads import ListReads
-from tokens_server.storage.listed import Listed
 from tokens_server.storage.token_pages import TokenPages
 
 from . import dataset, history
@@ -53,8 +49,6 @@ def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
         return create_floor_app(uri, db_name)
     if kind == "service-without-history":
         switch_off_history()
-    if kind != "service-default-load":
-        sliced_list_load()
     from_database = kind == "service-lists-from-database"
     settings = Settings(
         mongo_uri=uri,
@@ -81,61 +75,6 @@ def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
     app = create_app(settings)
     app.router.add_get(LIST_SOURCES_PATH, _list_sources)
     return app
-
-
-def sliced_list_load() -> None:
-    """In this process, the list memory's load reads the tokens a slice of the ``guid_hash``
-    index at a time (the 256 ranges of its first two hex digits: some 400 tokens each in
-    100,000), and counts them the same way.
-
-    As shipped, each batch is a query of its own (``_id`` after the last one read, sorted,
-    1,000), and the embedded database answers each with a scan and a sort of the whole
-    collection (it never reads an ``_id`` range from an index), as it does the count: past some
-    10,000 to 20,000 tokens a read outlasts TOKENS_DB_TIMEOUT_MS (1.5 s), so the load never
-    finishes, and lists read the database all along. One scan instead is no way out: at 100,000
-    tokens it holds the database for some 20 s, the change stream times out meanwhile, and the
-    load begins again. A range of the GUID hash's index is read from the index, a few hundred
-    documents at a time. The rows loaded are the same (every token has its GUID's hash), and so
-    is every answer after. The benchmark's services load this way so that there is a list
-    memory to measure; the ``service-default-load`` kind keeps the load as shipped (the start-up
-    figure)."""
-    if getattr(ListReads, "_bench_sliced", False):  # once per process (--in-process)
-        return
-    shipped_after = ListReads.after
-
-    async def count(self: ListReads) -> int:
-        counted = 0
-        for low, high in SLICES:
-            condition = {"guid_hash": {"$gte": low, "$lt": high}}
-            counted += await self._tokens.count_documents(condition)
-        return counted
-
-    async def after(self: ListReads, token_id: str | None, limit: int) -> list[Listed]:
-        """The next slice that holds any token, whatever ``limit``; none after the last."""
-        done: tuple[int, str | None] = self.__dict__.get("_bench_slice", (0, None))
-        if token_id is not None and token_id != done[1]:  # not the load's next read
-            return await shipped_after(self, token_id, limit)
-        at = 0 if token_id is None else done[0]
-        while at < len(SLICES):
-            low, high = SLICES[at]
-            at += 1
-            found = self._tokens.find({"guid_hash": {"$gte": low, "$lt": high}})
-            rows = [Listed.of(doc) async for doc in found]
-            if rows:
-                rows.sort(key=lambda row: row.id)
-                self.__dict__["_bench_slice"] = (at, rows[-1].id)
-                return rows
-        return []
-
-    ListReads.count = speaks_domain_errors(count)  # type: ignore[method-assign,assignment]
-    ListReads.after = speaks_domain_errors(after)  # type: ignore[method-assign,assignment]
-    ListReads._bench_sliced = True  # type: ignore[attr-defined]
-
-
-# The ranges of the GUID hash (hex) by its first two digits; the last one runs to its end.
-_HEX = "0123456789abcdef"
-_STARTS = [a + b for a in _HEX for b in _HEX]
-SLICES = list(zip(_STARTS, [*_STARTS[1:], "g"], strict=True))
 
 
 def count_list_sources() -> None:
