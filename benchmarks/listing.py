@@ -1,5 +1,6 @@
-"""List pages: the service against the raw driver running the very same aggregation, and the
-service's page latency as the collection grows around a caller who always sees the same tokens.
+"""List pages of a caller who sees 1,000 tokens (200 in --quick): the service (which answers
+lists from its memory) against the raw driver running the aggregation the service sends when it
+reads the database, and the service's page latency as the collection grows around that caller.
 
 Samples are taken one at a time (no concurrency: this measures latency, not capacity) and
 interleaved across the contenders, so a noisy moment hits all of them.
@@ -42,19 +43,32 @@ class Case:
             sort=self.sort,  # type: ignore[arg-type]
             limit=50,
             offset=0,
+            expires_within=_days(self.params.get("expires_within")),
+            unused_for=_days(self.params.get("unused_for")),
         )
 
 
-def cases(guid: str) -> list[Case]:
-    filters = {
+def _days(text: str | None) -> int | None:
+    return None if text is None else int(text)
+
+
+def filters(guid: str) -> dict[str, dict[str, str]]:
+    """Every filter a list accepts, each alone. The dataset's tokens end 90 days from the load,
+    or ended within the last 30 days; half were never used, the rest within the last 60."""
+    return {
         "none": {},
         "name keywords": {"name": "nightly etl"},
         "guid prefix": {"guid": guid[:6]},
         "scope": {"scope": dataset.CALLER_SCOPE},
         "status active": {"status": "active"},
         "status inactive": {"status": "inactive"},
+        "expires_within": {"expires_within": "100"},
+        "unused_for": {"unused_for": "30"},
     }
-    return [Case(f, s, p) for f, p in filters.items() for s in SORTS]
+
+
+def cases(guid: str) -> list[Case]:
+    return [Case(f, s, p) for f, p in filters(guid).items() for s in SORTS]
 
 
 class _Recorder:
@@ -76,7 +90,7 @@ async def pipeline_of(client: AsyncMongoClient[Document], db_name: str, case: Ca
     """The aggregation the service runs for ``case`` (its ``now`` is this moment)."""
     repo = Repository(client, db_name, dataset.keyring())
     recorder = _Recorder()
-    repo.tokens._tokens = recorder  # type: ignore[assignment]
+    repo.token_pages._tokens = recorder  # type: ignore[assignment]
     with contextlib.suppress(_Captured):
         await repo.token_pages.page(case.query(), utcnow())
     return recorder.pipeline

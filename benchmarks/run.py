@@ -15,9 +15,21 @@ from typing import Any
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.storage import connect
 
-from . import bulk, create, dataset, history, listing, lookups, machine, memory, widget
-from .servers import Server, start
-from .stats import Ratio, not_measured
+from . import (
+    bulk,
+    create,
+    dataset,
+    history,
+    listing,
+    lists,
+    live_grid,
+    lookups,
+    machine,
+    memory,
+    widget,
+)
+from .servers import Server, lists_ready, start
+from .stats import Figure, Ratio, not_measured
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -25,20 +37,26 @@ RESULTS = Path(__file__).parent / "results"
 @dataclass(frozen=True)
 class Plan:
     visible: int  # tokens the benchmark caller sees, in every database
-    sizes: tuple[int, ...]  # collection sizes; the smallest holds only the caller's tokens
+    # collection sizes; the smallest holds only the caller's tokens, and an admin's lists are
+    # measured against the database's on the middle one
+    sizes: tuple[int, ...]
     concurrency: int
     seconds: float  # per alternating run
     rounds: int
     list_samples: int  # per list case and contender
     latency_samples: int  # changes timed from one instance to a reader of another
     revocations: int  # revocations timed from one instance to a refusal by another
+    database_samples: int  # per admin list case, from the service that lists from the database
+    grid_seconds: float  # of changes under the live grids
     bulk_samples: int  # bulk requests of 500 ids, of each kind
 
 
-FULL = Plan(visible=1000, sizes=(1000, 10_000, 100_000), concurrency=16, seconds=4, rounds=3,
-            list_samples=12, latency_samples=300, revocations=200, bulk_samples=5)
+FULL = Plan(visible=1000, sizes=(1000, 20_000, 100_000), concurrency=16, seconds=4, rounds=3,
+            list_samples=12, latency_samples=300, revocations=200, database_samples=3,
+            grid_seconds=30, bulk_samples=5)
 QUICK = Plan(visible=200, sizes=(200, 2000, 10_000), concurrency=16, seconds=1.5, rounds=1,
-             list_samples=3, latency_samples=50, revocations=200, bulk_samples=3)
+             list_samples=3, latency_samples=50, revocations=200, database_samples=1,
+             grid_seconds=8, bulk_samples=3)
 
 
 def say(text: str) -> None:
@@ -60,6 +78,7 @@ async def run(plan: Plan, in_process: bool, writes: bool = False) -> dict[str, A
     if writes:
         plan = replace(plan, sizes=plan.sizes[:1])
     ratios: list[Ratio] = []
+    figures: list[Figure] = []
     raw: dict[str, Any] = {}
     phases: dict[str, float] = {}
     clock = time.perf_counter()
@@ -73,6 +92,11 @@ async def run(plan: Plan, in_process: bool, writes: bool = False) -> dict[str, A
         ratios.extend(new)
         for ratio in new:
             say(ratio.line())
+
+    def tell(new: list[Figure]) -> None:
+        figures.extend(new)
+        for figure in new:
+            say(figure.line())
 
     with tempfile.TemporaryDirectory(prefix="tokens-bench-") as tmp:
         workdir = Path(tmp)
@@ -88,21 +112,41 @@ async def run(plan: Plan, in_process: bool, writes: bool = False) -> dict[str, A
                 phase("load")
 
                 services: dict[int, str] = {}
-                for size in plan.sizes:
+                smallest, largest = plan.sizes[0], plan.sizes[-1]
+                middle = plan.sizes[len(plan.sizes) // 2]
+                for size in plan.sizes[:-1]:
                     server = await start("service", db.uri, data[size].db_name,
                                          workdir / f"service_{size}", in_process)
                     servers.append(server)
                     services[size] = server.url
-                largest = plan.sizes[-1]
-                largest_pid = servers[-1].pid
+                    waited = await lists_ready(server.url)
+                    say(f"lists from memory on {size} tokens, {waited:.1f} s after serving")
+                from_database = await start("service-lists-from-database", db.uri,
+                                            data[middle].db_name, workdir / "service_database",
+                                            in_process)
+                servers.append(from_database)
+                floor = await start("floor", db.uri, data[largest].db_name, workdir / "floor",
+                                    in_process)
+                servers.append(floor)
                 phase("start apps")
-                say(f"apps {'in this process' if in_process else 'in child processes'}; "
-                    f"lookups on {largest} tokens")
-
+                # The largest last, alone: its start-up is measured.
+                if in_process:
+                    say(not_measured("start-up with lists from memory", "apps run in this process"))
+                    server = await start("service", db.uri, data[largest].db_name,
+                                         workdir / f"service_{largest}", in_process)
+                    await lists_ready(server.url)
+                else:
+                    server, told, raw["start_up"] = await lists.start_up(
+                        db.uri, data[largest].db_name, largest, workdir)
+                    tell(told)
+                servers.append(server)
+                services[largest] = server.url
+                largest_pid = server.pid
+                phase("start-up")
                 if not writes:
-                    floor = await start("floor", db.uri, data[largest].db_name,
-                                        workdir / "floor", in_process)
-                    servers.append(floor)
+                    say(f"apps {'in this process' if in_process else 'in child processes'}; "
+                        f"lookups on {largest} tokens")
+
                     new, raw["lookups"] = await lookups.measure(
                         services[largest], floor.url, data[largest], plan.concurrency,
                         plan.seconds, plan.rounds)
@@ -118,6 +162,17 @@ async def run(plan: Plan, in_process: bool, writes: bool = False) -> dict[str, A
                     show(in_scale)
                     phase("list and scaling")
 
+                    in_memory, admin_scale, raw["admin_lists"] = await lists.pages(
+                        services, middle, from_database.url, data[smallest].guids[0],
+                        plan.list_samples, plan.database_samples)
+                    show(in_memory)
+                    show(admin_scale)
+                    phase("admin lists")
+                    new, raw["list_floor"] = await lists.against_floor(
+                        services[middle], floor.url, plan.concurrency, plan.seconds, plan.rounds)
+                    show(new)
+                    phase("list floor")
+
                     measured = await widget.measure(services[largest])
                     if measured is None:
                         say(not_measured("widget page change", "widget not present"))
@@ -126,7 +181,6 @@ async def run(plan: Plan, in_process: bool, writes: bool = False) -> dict[str, A
                         raw["widget"] = measured[1]
                     phase("widget")
 
-                smallest = plan.sizes[0]
                 new, raw["create"] = await create.measure(
                     client, services[smallest], data[smallest].db_name, plan.concurrency,
                     plan.seconds, plan.rounds)
@@ -166,17 +220,20 @@ async def run(plan: Plan, in_process: bool, writes: bool = False) -> dict[str, A
                                                       plan.bulk_samples)
                 show(new)
                 phase("bulk")
-                if writes:
-                    pass
-                elif in_process:
-                    say(not_measured("memory holding every token", "apps run in this process"))
+                if not writes:
+                    if in_process:
+                        say(not_measured("memory holding every token", "apps run in this process"))
+                    else:
+                        new, raw["held"] = await memory.held(
+                            client, services[largest], largest_pid, data[largest].db_name,
+                            plan.concurrency)
+                        show(new)
                     phase("memory")
-                else:
-                    new, raw["held"] = await memory.held(
-                        client, services[largest], largest_pid, data[largest].db_name,
-                        plan.concurrency)
+                    new, told, raw["live_grid"] = await live_grid.measure(
+                        services[middle], from_database.url, plan.grid_seconds)
                     show(new)
-                    phase("memory")
+                    tell(told)
+                    phase("live grid")
             finally:
                 for server in servers:
                     await server.stop()
@@ -187,6 +244,7 @@ async def run(plan: Plan, in_process: bool, writes: bool = False) -> dict[str, A
         "machine": machine.describe(),
         "phases_s": phases,
         "ratios": [r.as_json() for r in ratios],
+        "figures": [f.as_json() for f in figures],
         "raw": raw,
     }
 

@@ -6,7 +6,10 @@ import asyncio
 import contextlib
 import os
 import sys
+import time
 from pathlib import Path
+
+import aiohttp
 
 from tokens_server.serve import serving
 
@@ -41,8 +44,9 @@ class Server:
 
 async def start(kind: str, uri: str, db_name: str, data_dir: Path,
                 in_process: bool = False) -> Server:
-    """``kind`` is ``service``, ``service-without-history`` or ``floor``; ``in_process`` shares
-    this process's event loop."""
+    """``kind`` is one of ``worker.build``'s (``service``, ``service-without-history``,
+    ``service-lists-from-database``, ``floor``); ``in_process``
+    shares this process's event loop."""
     if in_process:
         served = contextlib.AsyncExitStack()
         app = build(kind, uri, db_name, data_dir)
@@ -59,3 +63,20 @@ async def start(kind: str, uri: str, db_name: str, data_dir: Path,
         await Server("", process, None).stop()
         raise RuntimeError(f"{kind} app did not start (said {line!r}); see {data_dir}")
     return Server(f"http://127.0.0.1:{int(line.split()[1])}", process, None)
+
+
+async def health(url: str) -> dict[str, str]:
+    """The service's ``/health`` body (also when it answers 503)."""
+    async with aiohttp.ClientSession() as session, session.get(f"{url}/api/v1/health") as answer:
+        body: dict[str, str] = await answer.json()
+        return body
+
+
+async def lists_ready(url: str, within_s: float = 900.0) -> float:
+    """Wait until the service at ``url`` answers lists from memory (``/health`` says ``lists:
+    memory``); the seconds waited. Raises TimeoutError past ``within_s``."""
+    started = time.perf_counter()
+    async with asyncio.timeout(within_s):
+        while (await health(url)).get("lists") != "memory":  # noqa: ASYNC110
+            await asyncio.sleep(0.25)  # each look pings the database
+    return time.perf_counter() - started

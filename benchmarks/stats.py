@@ -1,4 +1,5 @@
-"""Percentiles, and one comparison of a measured figure with its floor."""
+"""Percentiles, one comparison of a measured figure with its floor, and a figure reported
+without one."""
 
 from __future__ import annotations
 
@@ -46,6 +47,23 @@ class Ratio:
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self) | {"ratio": self.ratio, "passed": self.passed}
+
+
+@dataclass
+class Figure:
+    """A figure the issue asks to be reported, with no floor or target to hold it to."""
+
+    name: str
+    value: float
+    unit: str
+    note: str = ""
+
+    def line(self) -> str:
+        note = f"  ({self.note})" if self.note else ""
+        return f"{self.name:<44} {_fmt(self.value)} {self.unit:<22}  reported{note}"
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def _fmt(value: float) -> str:

@@ -2,9 +2,10 @@
 
     BENCH_MONGO_URI=URI python -m benchmarks.worker KIND DB_NAME DATA_DIR
 
-where KIND is service, service-without-history or floor, prints ``port N`` once it listens on
-127.0.0.1 and serves until SIGTERM. The URI (it carries the embedded database's password) comes
-in the environment: a command line is readable by every local user.
+where KIND is service, service-without-history, service-lists-from-database
+or floor, prints ``port N`` once it listens on 127.0.0.1 and serves until SIGTERM. The URI (it
+carries the embedded database's password) comes in the environment: a command line is readable
+by every local user. ``service`` is the service as shipped.
 """
 
 from __future__ import annotations
@@ -14,21 +15,31 @@ import logging
 import os
 import signal
 import sys
+from collections import Counter
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from tokens_server.app import create_app
+from tokens_server.domain.models import TokenPage, TokenQuery
+from tokens_server.http.state import REPOSITORY
 from tokens_server.logs import RedactingFormatter
 from tokens_server.serve import serving
 from tokens_server.settings import Settings
 from tokens_server.storage.events import Change, EventStore
+from tokens_server.storage.token_pages import TokenPages
 
 from . import dataset, history
 from .floor import create_floor_app
 
 URI_VARIABLE = "BENCH_MONGO_URI"
+# Where a service tells how it answered its lists so far (``count_list_sources``).
+LIST_SOURCES_PATH = "/bench/list-sources"
+# The database's list pages take seconds on the embedded database with many tokens: the service
+# that lists from the database may take that long, so that its figures are measured, not refused.
+DATABASE_LIST_TIMEOUT_MS = 120_000
 
 
 def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
@@ -38,6 +49,7 @@ def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
         return create_floor_app(uri, db_name)
     if kind == "service-without-history":
         switch_off_history()
+    from_database = kind == "service-lists-from-database"
     settings = Settings(
         mongo_uri=uri,
         db_name=db_name,
@@ -49,6 +61,9 @@ def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
         max_tokens_per_user=10_000_000,
         # The idle-reader benchmark opens its streams as one user, as many as it measures.
         max_streams_per_user=history.IDLE_READERS,
+        # TOKENS_LIST_MEMORY_TOKENS=0 for the service that lists from the database: the "before".
+        list_memory_tokens=0 if from_database else Settings.list_memory_tokens,
+        list_timeout_ms=DATABASE_LIST_TIMEOUT_MS if from_database else Settings.list_timeout_ms,
     )
     # As the real server runs: the redacting access log through the redacting formatter, written
     # at INFO (here to a file).
@@ -56,7 +71,41 @@ def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
     logging.getLogger().handlers[0].setFormatter(
         RedactingFormatter([dataset.ADMIN_KEY, dataset.SECRET])
     )
-    return create_app(settings)
+    count_list_sources()
+    app = create_app(settings)
+    app.router.add_get(LIST_SOURCES_PATH, _list_sources)
+    return app
+
+
+def count_list_sources() -> None:
+    """Count, in this process, each list page the service answers by where it read it: from its
+    list memory or from the database (``TokenPages``). The product keeps no such count; the
+    benchmark reads it at ``LIST_SOURCES_PATH``."""
+    if getattr(TokenPages, "_bench_counted", False):  # once per process (--in-process)
+        return
+    from_memory, from_database = TokenPages._from_memory, TokenPages._from_database
+
+    def memory(self: TokenPages, query: TokenQuery, now: datetime) -> TokenPage:
+        _sources(self)["memory"] += 1
+        return from_memory(self, query, now)
+
+    async def database(self: TokenPages, query: TokenQuery, now: datetime) -> TokenPage:
+        _sources(self)["database"] += 1
+        return await from_database(self, query, now)
+
+    TokenPages._from_memory = memory  # type: ignore[method-assign]
+    TokenPages._from_database = database  # type: ignore[method-assign]
+    TokenPages._bench_counted = True  # type: ignore[attr-defined]
+
+
+def _sources(pages: TokenPages) -> Counter[str]:
+    counted: Counter[str] = pages.__dict__.setdefault("_bench_sources", Counter())
+    return counted
+
+
+async def _list_sources(request: web.Request) -> web.Response:
+    counted = _sources(request.app[REPOSITORY].token_pages)
+    return web.json_response({"memory": counted["memory"], "database": counted["database"]})
 
 
 def switch_off_history() -> None:
