@@ -43,9 +43,11 @@ def compared(name: str, run: Run, floor: Run, percentiles: tuple[int, ...] = (99
              throughput: float = 0.8, latency: float = 1.5) -> list[Ratio]:
     """``run`` against ``floor`` measured beside it: throughput, then each latency percentile,
     against those targets."""
-    errors = run.errors + floor.errors
+    errors = ""
+    if run.errors or floor.errors:
+        errors = f"failed requests: {run.errors} measured, {floor.errors} in what it is against"
     ratios = [Ratio(f"{name}: throughput", run.rate, floor.rate, "req/s", throughput, ">=",
-                    f"{errors} errors" if errors else "")]
+                    errors)]
     for q in percentiles:
         ratios.append(Ratio(f"{name}: p{q}", 1000 * percentile(run.latencies, q),
                             1000 * percentile(floor.latencies, q), "ms", latency, "<="))
