@@ -5,6 +5,7 @@ moves. The reference filters each row as ``token_listing.filtering`` asks MongoD
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -124,7 +125,7 @@ def test_pages_equal_the_reference_as_the_clock_moves(size: int, rounds: int) ->
     lists.reset("loading", "")
     rows = [Listed.of(_doc(rng, n)) for n in range(size)]
     lists.load(rows)
-    lists.index_loaded()
+    asyncio.run(lists.index_loaded())
     now = START - timedelta(days=1)
     for round_ in range(rounds):
         if round_ % 40 == 0:  # tokens start and end between lists
@@ -144,3 +145,42 @@ def test_pages_equal_the_reference_as_the_clock_moves(size: int, rounds: int) ->
         query = _query(rng, rows)
         page, total = lists.page(query, now)
         assert ([held.id for held in page], total) == _reference(rows, query, now), (seed, query)
+
+
+async def test_indexing_a_load_leaves_the_event_loop_turns() -> None:
+    """A large load is indexed in steps: a change stream left unread for the second it takes
+    would time out, drop the memory and begin the load again, for ever."""
+    rng = random.Random(7)  # noqa: S311 (a test's draws, no secret)
+    lists = ListMemory(Memory(0, 0), 20_000)
+    lists.reset("loading", "")
+    lists.load(Listed.of(_doc(rng, n)) for n in range(12_000))
+    turns = 0
+
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    counting = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)
+    turns = 0
+    await lists.index_loaded()
+    counting.cancel()
+    assert turns >= 3 + 5, "the index was built without letting other work run between steps"
+    assert len(lists.rows()) == 12_000
+
+
+async def test_a_use_reported_while_a_load_is_indexed_is_read_again_not_applied() -> None:
+    rng = random.Random(8)  # noqa: S311 (a test's draws, no secret)
+    lists = ListMemory(Memory(0, 0), 10_000)
+    lists.reset("loading", "")
+    rows = [Listed.of(_doc(rng, n)) for n in range(6_000)]
+    lists.load(rows)
+    indexing = asyncio.create_task(lists.index_loaded())
+    await asyncio.sleep(0)  # it indexed a first step of rows, and no order yet
+    assert rows[0].id in lists.rows()
+    lists.changed(rows[0].id, START)
+    await indexing
+    assert lists.take_dirty() == [rows[0].id]
+    assert lists.rows()[rows[0].id] == rows[0]

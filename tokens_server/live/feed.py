@@ -165,6 +165,8 @@ class EventFeed:
                     log.warning("the change stream cannot be opened (%s); trying again", error)
             except Exception:
                 log.exception("the change stream cannot be opened; trying again")
+            if self._closing:  # the stream ended because the server closes: no reopening
+                return
             await asyncio.sleep(pause)
             pause = min(2 * pause, REOPEN_MAX_S)
 

@@ -133,7 +133,7 @@ class ListKeeper:
             rows = await run.read(self._reads.hash_range(low, low + width))
             self._lists.load(rows)  # past the most tokens held: TooManyTokens
             low, width = low + width, next_width(width, len(rows))
-        self._lists.index_loaded()
+        await self._lists.index_loaded()
         while not self._lists.loaded(base_event):
             await self._read_again(run)
         took = time.perf_counter() - began
