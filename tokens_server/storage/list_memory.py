@@ -253,7 +253,7 @@ class ListMemory:
     ) -> list[Listed]:
         """A page of an is_active sort: the tokens that match and are active (``first``) or
         not, by name; then the others."""
-        first_count = matched.count_in(active)
+        first_count = matched.count_in(active, self._rows)
         if not first:
             first_count = matched.count(len(self._rows)) - first_count
         test = matched.test()
