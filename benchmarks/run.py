@@ -168,6 +168,11 @@ async def run(plan: Plan, in_process: bool, writes: bool = False) -> dict[str, A
                     show(in_memory)
                     show(admin_scale)
                     phase("admin lists")
+                    # The pages from the database held the embedded database for seconds each;
+                    # a service whose stream timed out meanwhile reloads its list memory first.
+                    waited = {size: await lists_ready(url) for size, url in services.items()}
+                    say(f"lists from memory again after the database's pages: {waited}")
+                    raw["lists_ready_again_s"] = waited
                     new, raw["list_floor"] = await lists.against_floor(
                         services[middle], floor.url, plan.concurrency, plan.seconds, plan.rounds)
                     show(new)
