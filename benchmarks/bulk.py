@@ -8,7 +8,9 @@ Each request is timed from sending to its whole answer, and every outcome must b
 
 from __future__ import annotations
 
+import asyncio
 import random
+import sys
 import time
 from datetime import timedelta
 from typing import Any
@@ -41,6 +43,20 @@ async def _fresh(client: AsyncMongoClient[Document], db_name: str, rng: random.R
     return [str(doc["_id"]) for doc in docs]
 
 
+async def _total(session: aiohttp.ClientSession, url: str) -> int:
+    async with session.get(f"{url}/api/v1/tokens", params={"limit": "1"}) as answer:
+        total: int = (await answer.json())["total"]
+        return total
+
+
+async def _taken_in(session: aiohttp.ClientSession, url: str, total: int) -> None:
+    """Wait until the service lists the inserted tokens: as a user's revoke comes long after
+    the tokens were made, not while every service is still reading them in."""
+    async with asyncio.timeout(120):
+        while await _total(session, url) < total:  # noqa: ASYNC110
+            await asyncio.sleep(0.25)
+
+
 async def _timed(session: aiohttp.ClientSession, url: str, ids: list[str],
                  outcome: str) -> float | None:
     """Milliseconds to the whole answer; None when the database failed the request (503), as a
@@ -49,9 +65,11 @@ async def _timed(session: aiohttp.ClientSession, url: str, ids: list[str],
     async with session.post(url, json={"ids": ids}) as answer:
         body = await answer.json()
         if answer.status == 503:
+            print(f"{url} answered 503: {body.get('detail')}", file=sys.stderr)
             async with session.post(url, json={"ids": ids}) as again:
                 if again.status != 200:
-                    raise RuntimeError(f"{url} answered {answer.status}, then {again.status}")
+                    raise RuntimeError(f"{url} answered {answer.status} ({body}), then "
+                                       f"{again.status} ({await again.json()})")
             return None
         if answer.status != 200:
             raise RuntimeError(f"{url} answered {answer.status}: {body}")
@@ -70,7 +88,9 @@ async def measure(client: AsyncMongoClient[Document], url: str, db_name: str,
     timeout = aiohttp.ClientTimeout(total=300)
     async with aiohttp.ClientSession(headers=headers, timeout=timeout) as session:
         for _ in range(samples):
+            before = await _total(session, url)
             ids = await _fresh(client, db_name, rng)
+            await _taken_in(session, url, before + len(ids))
             for action, outcome in (("revoke", "revoked"), ("delete", "deleted")):
                 took = await _timed(session, f"{url}/api/v1/tokens/bulk-{action}", ids, outcome)
                 if took is None:

@@ -7,18 +7,21 @@ from __future__ import annotations
 import asyncio
 import math
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo.database import Database
+from pymongo.errors import ExecutionTimeout
 
+import tokens_server.storage.group_commit as group_commit
 from tests.support import ADMIN, AiohttpClient, expire, problem
 from tokens_server.app import create_app
 from tokens_server.domain.limits import BULK_IDS_MAX
-from tokens_server.services.bulk import WINDOW
 from tokens_server.settings import Settings
 from tokens_server.storage.group_commit import GROUP_MAX
 
@@ -198,8 +201,8 @@ async def test_the_document_states_the_limit_and_the_outcomes(client: Client) ->
 async def test_500_ids_in_one_request_take_a_few_transactions_one_event_each(
     aiohttp_client: AiohttpClient, settings: Settings, raw_db: Db
 ) -> None:
-    # A database timeout long enough that a group never has to be smaller than GROUP_MAX, so
-    # the number of transactions is known (a group takes fewer changes when they are slow).
+    # A database timeout long enough that a chunk never has to be smaller than GROUP_MAX, so
+    # the number of transactions is known (a chunk takes fewer ids when changes are slow).
     client = await aiohttp_client(create_app(replace(settings, db_timeout_ms=60_000)))
     assert (await client.post("/api/v1/scopes", json={"name": "ops"}, headers=ADMIN)).ok
 
@@ -214,7 +217,7 @@ async def test_500_ids_in_one_request_take_a_few_transactions_one_event_each(
     for start in range(0, BULK_IDS_MAX, 50):
         ids += await asyncio.gather(*(create(n) for n in range(start, start + 50)))
     random.Random(20).shuffle(ids)  # noqa: S311 - an order, not a secret
-    groups = math.ceil(BULK_IDS_MAX / WINDOW) * math.ceil(WINDOW / GROUP_MAX)
+    chunks = math.ceil(BULK_IDS_MAX / GROUP_MAX)
 
     for url, action, outcome in (
         (REVOKE, "token.revoked", "revoked"),
@@ -225,7 +228,79 @@ async def test_500_ids_in_one_request_take_a_few_transactions_one_event_each(
         body = await response.json()
         assert _outcomes(body) == [(i, outcome) for i in ids]
         events = list(raw_db["events"].find({"action": action}).sort("_id", 1))
-        # One event each, in request order, written by one commit per group of ids.
+        # One event each, in request order, written by one commit per chunk of ids.
         assert [e["token_id"] for e in events] == ids
-        assert len({e["commit"] for e in events}) == groups
+        assert len({e["commit"] for e in events}) == chunks
     assert raw_db["tokens"].count_documents({}) == 0
+
+
+async def test_a_bulk_revoke_racing_single_revokes_on_another_instance_revokes_each_once(
+    aiohttp_client: AiohttpClient, settings: Settings, raw_db: Db
+) -> None:
+    """A chunk judges its tokens as it read them and writes them in the same transaction: a
+    token another instance revokes in between is a write conflict, and the chunk runs again on
+    a fresh read. So each token is revoked once, by one side, with one event."""
+    # Long enough that a run lost to a conflict is run again rather than timed out.
+    slow = replace(settings, db_timeout_ms=60_000)
+    first = await aiohttp_client(create_app(slow))
+    second = await aiohttp_client(create_app(slow))
+    assert (await first.post("/api/v1/scopes", json={"name": "ops"}, headers=ADMIN)).ok
+    made = [
+        await first.post(TOKENS, json={"name": f"T{n}", "scopes": ["ops"]}, headers=ADMIN)
+        for n in range(60)
+    ]
+    ids = [(await response.json())["id"] for response in made]
+
+    async def single(token_id: str) -> str:
+        response = await second.post(f"{TOKENS}/{token_id}/revoke", headers=ADMIN)
+        assert response.status in (200, 409), await response.text()
+        return "revoked" if response.status == 200 else "conflict"
+
+    bulk, *singles = await asyncio.gather(
+        first.post(REVOKE, json={"ids": ids}, headers=ADMIN), *(single(i) for i in ids)
+    )
+    assert bulk.status == 200, await bulk.text()
+    by_bulk = dict(_outcomes(await bulk.json()))
+    for token_id, by_single in zip(ids, singles, strict=True):
+        assert {by_bulk[token_id], by_single} == {"revoked", "conflict"}, token_id
+    revocations = Counter(e["token_id"] for e in raw_db["events"].find({"action": "token.revoked"}))
+    assert revocations == Counter(ids)
+    versions = {
+        t["version"] for t in raw_db["tokens"].find({"_id": {"$in": [ObjectId(i) for i in ids]}})
+    }
+    assert versions == {2}
+
+
+async def test_a_chunk_that_runs_out_of_time_is_sent_again_as_smaller_ones(
+    aiohttp_client: AiohttpClient,
+    settings: Settings,
+    raw_db: Db,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a machine busier than the estimate of a change's cost knew, a chunk's transaction
+    runs past the database timeout and changes nothing: the request goes on in smaller chunks
+    rather than failing."""
+    client = await aiohttp_client(create_app(replace(settings, db_timeout_ms=60_000)))
+    assert (await client.post("/api/v1/scopes", json={"name": "ops"}, headers=ADMIN)).ok
+    made = [
+        await client.post(TOKENS, json={"name": f"T{n}", "scopes": ["ops"]}, headers=ADMIN)
+        for n in range(GROUP_MAX)
+    ]
+    ids = [(await response.json())["id"] for response in made]
+    in_transaction = group_commit.in_transaction
+    timed_out = []
+
+    async def first_one_too_slow(collection: Any, change: Any) -> Any:
+        if not timed_out:
+            timed_out.append(True)
+            raise ExecutionTimeout("operation exceeded time limit", 50)
+        return await in_transaction(collection, change)
+
+    monkeypatch.setattr(group_commit, "in_transaction", first_one_too_slow)
+    response = await client.post(REVOKE, json={"ids": ids}, headers=ADMIN)
+    assert response.status == 200, await response.text()
+    assert _outcomes(await response.json()) == [(i, "revoked") for i in ids]
+    events = list(raw_db["events"].find({"action": "token.revoked"}).sort("_id", 1))
+    assert [e["token_id"] for e in events] == ids
+    by_commit = Counter(e["commit"] for e in events)
+    assert max(by_commit.values()) <= GROUP_MAX // 2 and len(by_commit) >= 2

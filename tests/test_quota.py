@@ -61,6 +61,23 @@ async def test_a_user_holds_at_most_the_limit_and_deleting_frees_a_place(limited
     await problem(await _create(limited, alice, LIMIT + 2), 409)
 
 
+async def test_a_bulk_delete_gives_back_each_place(limited: Client) -> None:
+    alice = await _user(limited, "alice")
+    made = [(await (await _create(limited, alice, n)).json())["id"] for n in range(LIMIT)]
+    body = {"ids": [*made[:3], made[0][::-1]]}  # one unknown id gives back nothing
+    response = await limited.post(f"{TOKENS}/bulk-delete", json=body, headers=ADMIN)
+    assert (await response.json())["counts"] == {
+        "deleted": 3,
+        "not_found": 1,
+        "revoked": 0,
+        "forbidden": 0,
+        "conflict": 0,
+    }
+    for n in range(3):
+        assert (await _create(limited, alice, LIMIT + n)).status == 201
+    await problem(await _create(limited, alice, LIMIT + 3), 409)
+
+
 async def test_admins_have_no_limit(limited: Client) -> None:
     carol = await _user(limited, "carol", admin=True)
     for headers in (ADMIN, carol):

@@ -63,10 +63,7 @@ class TokenService:
         return await self.repo.token_pages.page(query, utcnow())
 
     async def get(self, caller: Caller, token_id: str) -> Token:
-        token = await self.repo.tokens.get(token_id)
-        if token is None or not caller.sees(token.scopes):
-            raise NotFound(f"there is no token {token_id!r} that you can see")
-        return token
+        return seen(caller, token_id, await self.repo.tokens.get(token_id))
 
     async def history(
         self, caller: Caller, token_id: str, before: int | None, limit: int
@@ -77,17 +74,7 @@ class TokenService:
         return await self.repo.events.of_token(token_id, caller, before, limit)
 
     async def _changeable(self, caller: Caller, token_id: str, expected: int | None) -> Token:
-        token = await self.get(caller, token_id)
-        if not caller.holds_all(token.scopes):
-            missing = sorted(set(token.scopes) - caller.scopes)
-            raise Forbidden(
-                f"changing this token needs every scope it has; you lack {', '.join(missing)}"
-            )
-        if expected is not None and expected != token.version:
-            raise PreconditionFailed(
-                f"the token changed meanwhile: it is at version {token.version}, not {expected}"
-            )
-        return token
+        return changeable(caller, token_id, await self.repo.tokens.get(token_id), expected)
 
     async def _check_scopes(self, caller: Caller, scopes: list[str]) -> None:
         not_held = [s for s in scopes if not caller.holds(s)]
@@ -183,32 +170,13 @@ class TokenService:
         return PreconditionFailed("the token changed meanwhile; reload it and try again")
 
     async def delete(self, caller: Caller, token_id: str, expected: int | None) -> None:
-        await self.deletable(caller, token_id, expected)
-        await self.delete_checked(caller, token_id, expected)
-
-    async def deletable(self, caller: Caller, token_id: str, expected: int | None) -> None:
-        """``delete``'s checks, on the token as read now: raises as ``delete`` refuses."""
         await self._changeable(caller, token_id, expected)
-
-    async def delete_checked(self, caller: Caller, token_id: str, expected: int | None) -> None:
-        """``delete``'s write, for a token that passed ``deletable``."""
         if not await self.repo.tokens.delete(token_id, expected, caller.name, utcnow()):
             raise await self._lost_race(caller, token_id)
 
     async def revoke(self, caller: Caller, token_id: str, expected: int | None) -> Token:
-        await self.revocable(caller, token_id, expected)
-        return await self.revoke_checked(caller, token_id, expected)
-
-    async def revocable(self, caller: Caller, token_id: str, expected: int | None) -> None:
-        """``revoke``'s checks, on the token as read now: raises as ``revoke`` refuses."""
-        token = await self._changeable(caller, token_id, expected)
-        now = utcnow()
-        if not token.is_active(now):
-            raise Conflict(f"only an active token can be revoked; this one is {token.status(now)}")
-
-    async def revoke_checked(self, caller: Caller, token_id: str, expected: int | None) -> Token:
-        """``revoke``'s write, for a token that passed ``revocable``: it applies only if the
-        token is still active (and at ``expected``), else refuses as ``revoke`` would."""
+        revocable(await self._changeable(caller, token_id, expected), utcnow())
+        # The write applies only if the token is still active (and at ``expected``).
         revoked = await self.repo.tokens.revoke(token_id, expected, caller.name, utcnow())
         if revoked is not None:
             return revoked
@@ -253,6 +221,34 @@ class TokenService:
         return Verification(
             valid=True, status="active", token=token, superseded_until=superseded_until
         )
+
+
+def seen(caller: Caller, token_id: str, token: Token | None) -> Token:
+    """The token as read, if ``caller`` sees it: one it cannot see reads as one that is not."""
+    if token is None or not caller.sees(token.scopes):
+        raise NotFound(f"there is no token {token_id!r} that you can see")
+    return token
+
+
+def changeable(caller: Caller, token_id: str, token: Token | None, expected: int | None) -> Token:
+    """The token as read, if ``caller`` may change it (at version ``expected``, when given)."""
+    token = seen(caller, token_id, token)
+    if not caller.holds_all(token.scopes):
+        missing = sorted(set(token.scopes) - caller.scopes)
+        raise Forbidden(
+            f"changing this token needs every scope it has; you lack {', '.join(missing)}"
+        )
+    if expected is not None and expected != token.version:
+        raise PreconditionFailed(
+            f"the token changed meanwhile: it is at version {token.version}, not {expected}"
+        )
+    return token
+
+
+def revocable(token: Token, now: datetime) -> None:
+    """Refuse to revoke a token that is not active."""
+    if not token.is_active(now):
+        raise Conflict(f"only an active token can be revoked; this one is {token.status(now)}")
 
 
 def _replaced_guid(token: Token, grace: timedelta, now: datetime) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from tokens_server.storage.list_reads import ListReads
 from tokens_server.storage.memory import Memory
 from tokens_server.storage.quota import TokenQuota
 from tokens_server.storage.scopes import ScopeStore
+from tokens_server.storage.token_chunks import TokenChunks
 from tokens_server.storage.token_documents import TokenDocuments
 from tokens_server.storage.token_pages import TokenPages
 from tokens_server.storage.token_upkeep import TokenUpkeep
@@ -87,6 +88,9 @@ class Repository:
         self.token_upkeep = TokenUpkeep(self.db["tokens"], keyring, quota)
         self.tokens = TokenStore(
             self.db["tokens"], keyring, quota, self.events, self.memory, last_use
+        )
+        self.token_chunks = TokenChunks(
+            self.db["tokens"], TokenDocuments(keyring), quota, self.events
         )
         self.token_pages = TokenPages(
             self.db["tokens"],

@@ -98,6 +98,9 @@ class _Written:
 # What a change run by ``EventStore.commit`` answers: its result, and its event unless it changed
 # nothing.
 Change = group_commit.Change[T, Draft]
+# What a change of many run by ``EventStore.commit_many`` answers: its result, and an event for
+# each thing it changed.
+ChangeMany = group_commit.ChangeMany[T, Draft]
 
 
 @store
@@ -142,6 +145,16 @@ class EventStore:
         """Run ``change`` and write its event in one transaction, both or neither, shared with
         the changes that wait beside it (``group_commit``); answered once durable."""
         return await self._groups.commit(change)
+
+    @untranslated
+    async def commit_many(self, change: ChangeMany[T], weight: int) -> T:
+        """``commit`` for a change of about ``weight`` things at once (``changes_fit`` says
+        how many fit the time of one commit)."""
+        return await self._groups.commit_many(change, weight)
+
+    def changes_fit(self) -> int:
+        """How many changes one commit takes, as their recent cost says."""
+        return self._groups.size()
 
     def _forget(self, drafts: list[Draft]) -> None:
         # This process forgets its copies now, before any change is answered; the change stream

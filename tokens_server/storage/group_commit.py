@@ -13,6 +13,9 @@ many of them as fit its time (``GroupCommit.size``, at most ``GROUP_MAX``):
 - after the commit the ledger hears of it (memory forgets what changed) and confirms the whole
   group durable at once; only then is any change of the group answered.
 
+A change may stand for many (a chunk of a bulk request, ``commit_many``): it leaves an event
+for each thing it changed, and counts as that many in the group's size.
+
 A change whose function refuses (raises anything but the database failing) must write nothing
 and must not fail its neighbours. MongoDB has no savepoints, so the transaction is aborted, that
 change keeps its refusal, and the group runs again without it. A conflict with another writer
@@ -60,6 +63,9 @@ _WEIGHT = 0.5
 # A change: given the group's session, its result and what it leaves for the ledger (None when
 # it changed nothing).
 Change = Callable[[Session], Awaitable[tuple[T, E | None]]]
+# A change of many things at once (a chunk of a bulk request): its result and what each thing
+# it changed leaves for the ledger.
+ChangeMany = Callable[[Session], Awaitable[tuple[T, list[E]]]]
 
 
 @dataclass(frozen=True)
@@ -76,7 +82,8 @@ class Ledger(Generic[E, W]):
 
 @dataclass(eq=False)
 class _Waiting:
-    change: Change[Any, Any]
+    change: ChangeMany[Any, Any]
+    weight: int  # how many changes it stands for, as the group's size counts them
     answer: asyncio.Future[Any]
 
 
@@ -87,6 +94,16 @@ class _Refused(Exception):
         super().__init__(error)
         self.waiting = waiting
         self.error = error
+
+
+class OutOfTime(PyMongoError):
+    """A group's transaction ran past the database timeout before it committed, and was
+    aborted: none of its changes were made. (A timeout after the commit is not this one: the
+    commit may have happened.)"""
+
+    @property
+    def timeout(self) -> bool:
+        return True
 
 
 def fails_the_group(error: Exception) -> bool:
@@ -116,7 +133,17 @@ class GroupCommit(Generic[E, W]):
 
     async def commit(self, change: Change[T, E]) -> T:
         """Run ``change`` in the next group; its result once the group is durable."""
-        waiting = _Waiting(change, asyncio.get_running_loop().create_future())
+
+        async def one(session: Session) -> tuple[T, list[E]]:
+            result, draft = await change(session)
+            return result, [] if draft is None else [draft]
+
+        return await self.commit_many(one, 1)
+
+    async def commit_many(self, change: ChangeMany[T, E], weight: int) -> T:
+        """Run ``change``, which stands for ``weight`` changes (it leaves about as many drafts),
+        in the next group; its result once the group is durable."""
+        waiting = _Waiting(change, weight, asyncio.get_running_loop().create_future())
         self._waiting.append(waiting)
         if self._runner is None or self._runner.done():
             # A context of its own: the runner must not keep the first caller's deadline
@@ -128,7 +155,8 @@ class GroupCommit(Generic[E, W]):
         return result
 
     def size(self) -> int:
-        """How many changes the next group takes at most."""
+        """How many changes the next group takes at most: also how many a change of many
+        should stand for, to fit a group's time alone."""
         timeout = self._collection.database.client.options.timeout
         if not timeout or not self._per_change:
             return self._most
@@ -138,11 +166,12 @@ class GroupCommit(Generic[E, W]):
     async def _run(self) -> None:
         while self._waiting:
             group: list[_Waiting] = []
-            most = self.size()
-            while self._waiting and len(group) < most:
+            room = self.size()
+            while self._waiting and (not group or self._waiting[0].weight <= room):
                 waiting = self._waiting.popleft()
                 if not waiting.answer.done():
                     group.append(waiting)
+                    room -= waiting.weight
             if group:
                 await self._commit(group)
 
@@ -174,6 +203,7 @@ class GroupCommit(Generic[E, W]):
         that refuses leaves ``running`` for ``refusals``."""
         while running:
             started = time.monotonic()
+            weight = sum(waiting.weight for waiting in running)
             try:
                 results, drafts, written = await in_transaction(
                     self._collection, lambda session: self._apply(session, running)
@@ -183,10 +213,14 @@ class GroupCommit(Generic[E, W]):
                 refusals.append((refused.waiting, refused.error))
                 continue
             except PyMongoError as error:
-                if error.timeout:  # too many for the time they took: the next groups take fewer
-                    self._measured((time.monotonic() - started) / len(running))
-                raise
-            self._measured((time.monotonic() - started) / len(running))
+                if not error.timeout:
+                    raise
+                # Too many for the time they took: the next groups take fewer.
+                self._measured((time.monotonic() - started) / weight)
+                if error.has_error_label("UnknownTransactionCommitResult"):
+                    raise
+                raise OutOfTime(str(error)) from error
+            self._measured((time.monotonic() - started) / weight)
             if written is not None:
                 self._ledger.committed(drafts)
                 await self._ledger.confirm(written)
@@ -205,14 +239,13 @@ class GroupCommit(Generic[E, W]):
         drafts: list[E] = []
         for waiting in running:
             try:
-                result, draft = await waiting.change(session)
+                result, left = await waiting.change(session)
             except Exception as error:
                 if fails_the_group(error):
                     raise
                 raise _Refused(waiting, error) from error
             results.append(result)
-            if draft is not None:
-                drafts.append(draft)
+            drafts += left
         written = await self._ledger.write(session, drafts) if drafts else None
         return results, drafts, written
 

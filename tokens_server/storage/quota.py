@@ -65,9 +65,16 @@ class TokenQuota:
         await self._users.update_one(counted, {"$set": {"token_slots": held}}, session=session)
 
     @untranslated
-    async def give_back(self, user: str, session: Session) -> None:
-        await self._users.update_one(
-            {"name": user, "token_slots": {"$gt": 0}},
-            {"$inc": {"token_slots": -1}},
+    async def give_back(self, user: str, session: Session, slots: int = 1) -> None:
+        """Give back ``slots`` of ``user``'s slots, in the deletes' transaction; never below 0."""
+        given = await self._users.update_one(
+            {"name": user, "token_slots": {"$gte": slots}},
+            {"$inc": {"token_slots": -slots}},
             session=session,
         )
+        if given.matched_count == 0:  # fewer counted than given back: a count made anew
+            await self._users.update_one(
+                {"name": user, "token_slots": {"$gt": 0}},
+                {"$set": {"token_slots": 0}},
+                session=session,
+            )

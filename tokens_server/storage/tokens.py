@@ -191,14 +191,9 @@ class TokenStore:
         }
         if version is not None:
             query["version"] = version
-        revocation = {
-            "valid_to": now,
-            "revoked_at": now,
-            "revoked_by": by,
-            "updated_at": now,
-            "updated_by": by,
-        }
-        return await self._change(query, self._stored(revocation), by, now, "token.revoked")
+        return await self._change(
+            query, self._stored(revocation(by, now)), by, now, "token.revoked"
+        )
 
     async def _change(
         self, query: Document, changes: Document, by: str, now: datetime, action: EventAction
@@ -215,10 +210,7 @@ class TokenStore:
             )
             if before is None:
                 return None, None
-            after = before | changes | {"version": before["version"] + 1}
-            return after, Draft(
-                now, by, action, token=after, changes=recorded_changes(before, after, TOKEN_FIELDS)
-            )
+            return changed(before, changes, by, now, action)
 
         try:
             doc = await self._events.commit(change)
@@ -239,6 +231,28 @@ class TokenStore:
             return True, Draft(now, by, "token.deleted", token=deleted)
 
         return await self._events.commit(delete)
+
+
+def revocation(by: str, now: datetime) -> Document:
+    """What revoking a token sets: it ends now."""
+    return {
+        "valid_to": now,
+        "revoked_at": now,
+        "revoked_by": by,
+        "updated_at": now,
+        "updated_by": by,
+    }
+
+
+def changed(
+    before: Document, changes: Document, by: str, now: datetime, action: EventAction
+) -> tuple[Document, Draft]:
+    """The token ``before`` became once ``changes`` were set (its version one more), and the
+    change's event."""
+    after = before | changes | {"version": before["version"] + 1}
+    return after, Draft(
+        now, by, action, token=after, changes=recorded_changes(before, after, TOKEN_FIELDS)
+    )
 
 
 def _guid_taken(error: DuplicateKeyError) -> Exception:
