@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 
 from tokens_server.domain.errors import Unavailable
@@ -135,10 +135,14 @@ class EventStore:
                 self._events.name,
                 index={"keyPattern": {"at": 1}, "expireAfterSeconds": self._retention_s},
             )
-        await self._events.create_index("at", expireAfterSeconds=self._retention_s)
-        await self._events.create_index([("token_id", 1), ("_id", DESCENDING)])
-        await self._events.create_index([("scopes", 1), ("_id", 1)])
-        await self._events.create_index([("user_id", 1), ("_id", 1)], sparse=True)
+        await self._events.create_indexes(
+            [
+                IndexModel("at", expireAfterSeconds=self._retention_s),
+                IndexModel([("token_id", 1), ("_id", DESCENDING)]),
+                IndexModel([("scopes", 1), ("_id", 1)]),
+                IndexModel([("user_id", 1), ("_id", 1)], sparse=True),
+            ]
+        )
 
     @untranslated
     async def commit(self, change: Change[T]) -> T:

@@ -12,6 +12,7 @@ transaction and given back in the delete's, so the count moves with the tokens: 
 
 from __future__ import annotations
 
+from pymongo import IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 
 from tokens_server.domain.errors import TokenLimitReached
@@ -29,8 +30,8 @@ class TokenQuota:
         self._users = users
         self._tokens = tokens
 
-    async def create_indexes(self) -> None:
-        await self._tokens.create_index(HOLDER, sparse=True)
+    # Which tokens hold a user's slots (made with the tokens' other indexes).
+    index = IndexModel(HOLDER, sparse=True)
 
     @untranslated
     async def take(self, user: str, limit: int, session: Session) -> None:

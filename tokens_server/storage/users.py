@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pymongo import ReturnDocument
+from pymongo import IndexModel, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
@@ -40,8 +40,9 @@ class UserStore:
         self._memory = memory
 
     async def create_indexes(self) -> None:
-        await self._users.create_index("name", unique=True)
-        await self._users.create_index("key_hash", unique=True)
+        await self._users.create_indexes(
+            [IndexModel("name", unique=True), IndexModel("key_hash", unique=True)]
+        )
         # Made here, not inside a transaction: creating a collection there is not portable.
         await self._guards.update_one(_ADMINS_GUARD, {"$setOnInsert": {"changes": 0}}, upsert=True)
 
