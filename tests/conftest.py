@@ -169,8 +169,18 @@ def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedDatab
     asyncio.run(db.stop())
 
 
+@pytest.fixture(scope="session")
+def mongo(database: EmbeddedDatabase) -> Iterator[MongoClient[dict[str, Any]]]:
+    """One client of the session's database for the tests' own reads and writes: a client
+    connects and signs in, which costs more than most of what a test does with it."""
+    with MongoClient(database.uri, serverSelectionTimeoutMS=5000, tz_aware=True) as client:
+        yield client
+
+
 @pytest.fixture
-def settings(database: EmbeddedDatabase, tmp_path: Path) -> Iterator[Settings]:
+def settings(
+    database: EmbeddedDatabase, mongo: MongoClient[dict[str, Any]], tmp_path: Path
+) -> Iterator[Settings]:
     """Settings for a server on its own, fresh database; dropped after the test."""
     name = f"t_{uuid.uuid4().hex[:16]}"
     yield Settings(
@@ -180,8 +190,7 @@ def settings(database: EmbeddedDatabase, tmp_path: Path) -> Iterator[Settings]:
         admin_key=ADMIN_KEY,
         secret_key="test-secret-key-for-guid-encryption",
     )
-    with MongoClient(database.uri, serverSelectionTimeoutMS=5000) as mongo:
-        mongo.drop_database(name)
+    mongo.drop_database(name)
 
 
 @pytest.fixture
@@ -192,10 +201,9 @@ async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClien
 
 
 @pytest.fixture
-def raw_db(database: EmbeddedDatabase, settings: Settings) -> Iterator[Database[dict[str, Any]]]:
+def raw_db(mongo: MongoClient[dict[str, Any]], settings: Settings) -> Database[dict[str, Any]]:
     """The test's database, read and written directly (behind the server's back)."""
-    with MongoClient(database.uri, serverSelectionTimeoutMS=5000, tz_aware=True) as mongo:
-        yield mongo[settings.db_name]
+    return mongo[settings.db_name]
 
 
 @pytest.fixture
