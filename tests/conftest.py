@@ -5,22 +5,19 @@ parallel workers (scripts/test)."""
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
 from aiohttp.test_utils import TestClient
 from pymongo import MongoClient
 from pymongo.database import Database
 from xdist.scheduler import LoadScheduling
 from xdist.workermanage import WorkerController
 
-from tests.support import ADMIN, ADMIN_KEY, UNDECLARED, AiohttpClient, note_if_undeclared
-from tokens_server.app import create_app
+from tests.support import ADMIN, UNDECLARED, AiohttpClient, checked_app, fresh_settings
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.settings import Settings
 
@@ -146,10 +143,6 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--dist {dist} would skip fuzz tests; leave --dist as it is")
 
 
-async def _check_declared(request: web.Request, response: web.StreamResponse) -> None:
-    note_if_undeclared(request.match_info.route.name, response.status)
-
-
 @pytest.fixture(autouse=True)
 def _every_answer_is_declared() -> Iterator[None]:
     UNDECLARED.clear()
@@ -182,22 +175,14 @@ def settings(
     database: EmbeddedDatabase, mongo: MongoClient[dict[str, Any]], tmp_path: Path
 ) -> Iterator[Settings]:
     """Settings for a server on its own, fresh database; dropped after the test."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    yield Settings(
-        mongo_uri=database.uri,
-        db_name=name,
-        data_dir=tmp_path,
-        admin_key=ADMIN_KEY,
-        secret_key="test-secret-key-for-guid-encryption",
-    )
-    mongo.drop_database(name)
+    settings = fresh_settings(database, tmp_path)
+    yield settings
+    mongo.drop_database(settings.db_name)
 
 
 @pytest.fixture
 async def client(aiohttp_client: AiohttpClient, settings: Settings) -> TestClient[Any, Any]:
-    app = create_app(settings)
-    app.on_response_prepare.append(_check_declared)
-    return await aiohttp_client(app)
+    return await aiohttp_client(checked_app(settings))
 
 
 @pytest.fixture

@@ -7,18 +7,23 @@ import asyncio
 import functools
 import inspect
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientResponse
+from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient
 from bson import ObjectId
 from pymongo.database import Database
 
+from tokens_server.app import create_app
+from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.http.openapi import openapi_document
 from tokens_server.http.routes import OPERATIONS
 from tokens_server.http.state import REPOSITORY
+from tokens_server.settings import Settings
 from tokens_server.storage.listed import Listed
 
 PROBLEM_JSON = "application/problem+json"
@@ -129,3 +134,25 @@ UNDECLARED: list[str] = []
 def note_if_undeclared(operation_id: str | None, status: int) -> None:
     if operation_id is not None and status not in declared_statuses(operation_id):
         UNDECLARED.append(f"{operation_id} answered {status}")
+
+
+async def _check_declared(request: web.Request, response: web.StreamResponse) -> None:
+    note_if_undeclared(request.match_info.route.name, response.status)
+
+
+def fresh_settings(database: EmbeddedDatabase, data_dir: Path) -> Settings:
+    """Settings for a server on its own, fresh database (the caller drops it)."""
+    return Settings(
+        mongo_uri=database.uri,
+        db_name=f"t_{uuid.uuid4().hex[:16]}",
+        data_dir=data_dir,
+        admin_key=ADMIN_KEY,
+        secret_key="test-secret-key-for-guid-encryption",
+    )
+
+
+def checked_app(settings: Settings) -> web.Application:
+    """The server's app, each answer checked against the OpenAPI document."""
+    app = create_app(settings)
+    app.on_response_prepare.append(_check_declared)
+    return app
