@@ -26,6 +26,8 @@ from tokens_server.storage.token_pages import TokenPages
 from tokens_server.storage.token_upkeep import TokenUpkeep
 from tokens_server.storage.tokens import TokenStore
 from tokens_server.storage.topology import commits_reach_the_journal
+from tokens_server.storage.usage import UsageStore
+from tokens_server.storage.usage_counts import UsageCounter
 from tokens_server.storage.users import UserStore
 
 __all__ = ["Repository", "connect", "database"]
@@ -75,6 +77,7 @@ class Repository:
         event_retention: timedelta = timedelta(days=400),
         memory: Memory | None = None,
         list_memory_tokens: int = 0,
+        usage_retention: timedelta = timedelta(days=400),
     ) -> None:
         self.db = database(client, db_name)
         # Without a change stream to follow (offline commands), memory is never trusted.
@@ -96,6 +99,16 @@ class Repository:
             last_use,
             list_timeout,
         )
+        self.usage_counts = UsageCounter(self.db["usage"], self.db["tokens"])
+        self.usage = UsageStore(
+            self.db["usage"],
+            self.db["tokens"],
+            self.lists,
+            self.events,
+            last_use,
+            usage_retention,
+            list_timeout,
+        )
         self.users = UserStore(self.db["users"], self.db["guards"], self.events, self.memory)
         self.auth_failures = AuthFailures(self.db["auth_failures"], failure_window)
         self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
@@ -114,6 +127,7 @@ class Repository:
         await self.users.create_indexes()
         await self.scopes.create_indexes()
         await self.auth_failures.create_indexes()
+        await self.usage.create_indexes()
         self.events.confirm_commits = not await commits_reach_the_journal(self.db.client)
 
     async def ping(self, within_s: float) -> None:

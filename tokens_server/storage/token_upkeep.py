@@ -45,6 +45,7 @@ class TokenUpkeep:
         await self._tokens.create_index([("scopes", 1), ("name_key", 1)])
         await self._tokens.create_index([("name_key", 1), ("_id", 1)])
         await self._tokens.create_index("valid_to")
+        await self._tokens.create_index("last_refused_at")  # the refused_within filter
         # One per sort (token_listing.SORTS): the sort key, then the name, then the id.
         for key in ("valid_from", "ends_at", "last_used_at", "created_at"):
             await self._tokens.create_index([(key, 1), ("name_key", 1), ("name", 1), ("_id", 1)])
