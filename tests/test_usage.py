@@ -140,7 +140,9 @@ async def test_counts_from_two_instances_add_up_exactly(two: list[Client], raw_d
     # Flushed: nothing left to write twice.
     await _flush(first, second)
     assert (await _usage(first, used["id"]))["totals"]["uses"] == 7
-    assert raw_db["usage"].count_documents({}) == 5
+    # One document a token for its day's hours, one for its month's days.
+    assert raw_db["usage_hours"].count_documents({}) == 5
+    assert raw_db["usage_days"].count_documents({}) == 5
 
 
 async def test_a_failed_flush_keeps_its_counts_and_a_later_one_writes_them_once(
@@ -149,25 +151,36 @@ async def test_a_failed_flush_keeps_its_counts_and_a_later_one_writes_them_once(
     await client.post("/api/v1/scopes", json={"name": "ops"}, headers=ADMIN)
     token, other = await _token(client), await _token(client, name="Other")
     counter = client.app[REPOSITORY].usage_counts
-    await _verify(client, token["guid"], times=3)
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    at = day + timedelta(hours=13, minutes=30)
+    window = {"from": iso(day), "to": iso(day + timedelta(days=1))}
+
+    async def uses(token_id: str, bucket: str) -> int:
+        series = await _usage(client, token_id, bucket=bucket, **window)
+        return int(series["totals"]["uses"])
+
+    for _ in range(3):
+        counter.count(token["id"], "uses", at)
     # The database does not answer in time: nothing is written, everything kept.
     with pytest.raises(DomainError), pymongo.timeout(1e-6):
         await counter.flush()
-    assert raw_db["usage"].count_documents({}) == 0
-    await _verify(client, token["guid"], times=2)
-    await _verify(client, other["guid"], times=4)
-    # The database refuses one write of the batch (a bucket it cannot add to) and takes the
-    # other: only the refused one is kept.
-    hour = datetime.fromtimestamp(int(now().timestamp()) // HOUR * HOUR, UTC)
-    poisoned = {"token_id": ObjectId(token["id"]), "hour": hour}
-    raw_db["usage"].insert_one(poisoned | {"uses": "not a number"})
+    assert raw_db["usage_hours"].count_documents({}) == 0
+    assert raw_db["usage_days"].count_documents({}) == 0
+    for _ in range(2):
+        counter.count(token["id"], "uses", at)
+    for _ in range(4):
+        counter.count(other["id"], "uses", at)
+    # The database refuses one write of a batch (a document it cannot add to) and takes the
+    # others: only the refused one is kept, and written once it can be.
+    poisoned = {"token_id": ObjectId(token["id"]), "day": day}
+    raw_db["usage_hours"].insert_one(poisoned | {"h": "not a document"})
     with pytest.raises(DomainError):
         await counter.flush()
-    assert (await _usage(client, other["id"]))["totals"]["uses"] == 4
-    raw_db["usage"].delete_one(poisoned)
+    assert (await uses(token["id"], "day"), await uses(other["id"], "hour")) == (5, 4)
+    raw_db["usage_hours"].delete_one(poisoned)
     assert await counter.flush() == 1
-    assert (await _usage(client, token["id"]))["totals"]["uses"] == 5
-    assert (await _usage(client, other["id"]))["totals"]["uses"] == 4
+    assert (await uses(token["id"], "hour"), await uses(token["id"], "day")) == (5, 5)
+    assert (await uses(other["id"], "hour"), await uses(other["id"], "day")) == (4, 4)
     assert await counter.flush() == 0
 
 

@@ -76,9 +76,9 @@ class UsageService:
         page: slice,
         daily: bool,
     ) -> tuple[UsageWindow, UsagePage]:
-        """Totals over the window of every token the caller sees, unused ones too, sorted
-        (ties by id) and paged; ``daily`` adds each listed token's counts per day."""
-        window = usage_window(start, end, "day" if daily else "hour", utcnow())
+        """Totals over the window (whole UTC days) of every token the caller sees, unused ones
+        too, sorted (ties by id) and paged; ``daily`` adds each listed token's counts per day."""
+        window = usage_window(start, end, "day", utcnow())
         scopes = None if caller.admin else tuple(sorted(caller.scopes))
         visible = await self.repo.usage.visible(scopes)
         totals = await self.repo.usage.totals(window, {token_id for token_id, _, _ in visible})

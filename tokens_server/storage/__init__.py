@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
 from tokens_server.secrets.keyring import Keyring
+from tokens_server.storage import usage_layout
 from tokens_server.storage.auth_failures import AuthFailures
 from tokens_server.storage.bootstrap import BootstrapRecord
 from tokens_server.storage.events import EventStore
@@ -99,9 +100,11 @@ class Repository:
             last_use,
             list_timeout,
         )
-        self.usage_counts = UsageCounter(self.db["usage"], self.db["tokens"])
+        hours, days = self.db[usage_layout.HOURS], self.db[usage_layout.DAYS]
+        self.usage_counts = UsageCounter(hours, days, self.db["tokens"])
         self.usage = UsageStore(
-            self.db["usage"],
+            hours,
+            days,
             self.db["tokens"],
             self.lists,
             self.events,

@@ -1,16 +1,14 @@
 """Reading usage: one token's series, and every visible token's totals over a window.
 
-Buckets are documents of the ``usage`` collection, one per token and UTC hour (unique), with a
-count per outcome (``domain.usage.OUTCOMES``; an outcome never counted is absent) and removed
-by a TTL index on the hour once the retention has passed. A deleted token's buckets stay until
-then, but no answer shows them: a series is asked for a token that exists, and totals are
+The counts are stored as ``usage_layout`` says. A deleted token's counts stay until they
+expire, but no answer shows them: a series is asked for a token that exists, and totals are
 joined with the tokens that exist and the caller sees.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,27 +16,25 @@ import pymongo
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from tokens_server.domain.usage import OUTCOMES, UsageCounts, UsageSeries, UsageWindow, bucket_start
+from tokens_server.domain.usage import UsageCounts, UsageSeries, UsageWindow, bucket_start
 from tokens_server.storage.events import EventStore
 from tokens_server.storage.failures import store
 from tokens_server.storage.last_use import LastUse
 from tokens_server.storage.list_memory import CATCH_UP_S, ListMemory
+from tokens_server.storage.usage_layout import days_in, hours_in, month_of
 
 Document = dict[str, Any]
 # Visible tokens at most this many are named to the database when totals are summed; more,
-# and every bucket of the window is summed and the others dropped here.
+# and every token's counts in the window are read and the others dropped here.
 _NAMED_AT_MOST = 1000
-
-
-def _counts(doc: Document) -> UsageCounts:
-    return UsageCounts.of({outcome: int(doc.get(outcome) or 0) for outcome in OUTCOMES})
 
 
 @store
 class UsageStore:
     def __init__(
         self,
-        usage: AsyncCollection[Document],
+        hours: AsyncCollection[Document],
+        days: AsyncCollection[Document],
         tokens: AsyncCollection[Document],
         lists: ListMemory,
         events: EventStore,
@@ -46,66 +42,75 @@ class UsageStore:
         retention: timedelta,
         list_timeout: timedelta,
     ) -> None:
-        self._usage = usage
+        self._hours = hours
+        self._days = days
         self._tokens = tokens
         self._lists = lists
         self._events = events
         self._last_use = last_use
-        self._retention_s = int(retention.total_seconds())
+        self._retention = retention
         # Totals over every visible token cost what a list does: they get its time limit.
         self._list_timeout_s = list_timeout.total_seconds()
 
     async def create_indexes(self) -> None:
-        await self._usage.create_index([("token_id", 1), ("hour", 1)], unique=True)
-        made = (await self._usage.index_information()).get("hour_1")
-        if made is not None and made.get("expireAfterSeconds") != self._retention_s:
-            # The retention changed since the index was made: the index follows the setting.
-            await self._usage.database.command(
-                "collMod",
-                self._usage.name,
-                index={"keyPattern": {"hour": 1}, "expireAfterSeconds": self._retention_s},
-            )
-        await self._usage.create_index("hour", expireAfterSeconds=self._retention_s)
+        # A document expires once its last hour (day) is older than the retention.
+        for collection, field, longest in (
+            (self._hours, "day", timedelta(days=1)),
+            (self._days, "month", timedelta(days=31)),
+        ):
+            await collection.create_index([("token_id", 1), (field, 1)], unique=True)
+            await _expiring(collection, field, int((self._retention + longest).total_seconds()))
 
     async def series(self, token_id: str, window: UsageWindow) -> UsageSeries:
         """The token's counts in each bucket of ``window``, zero where none were counted."""
-        found = self._usage.find(
-            {"token_id": ObjectId(token_id), "hour": {"$gte": window.start, "$lt": window.end}}
-        )
+        held = self._held(window, {"token_id": ObjectId(token_id)})
         summed: dict[datetime, UsageCounts] = defaultdict(UsageCounts)
-        async for doc in found:
-            start = bucket_start(doc["hour"], window.bucket)
-            summed[start] = summed[start] + _counts(doc)
+        async for start, counts in held:
+            at = bucket_start(start, window.bucket)
+            summed[at] = summed[at] + counts
         buckets = [(start, summed.get(start, UsageCounts())) for start in window.starts()]
         return UsageSeries(token_id, window, buckets)
 
     async def totals(self, window: UsageWindow, token_ids: set[str]) -> dict[str, UsageCounts]:
-        """Each of ``token_ids`` with counts in ``window``: its totals."""
-        match: Document = {"hour": {"$gte": window.start, "$lt": window.end}}
+        """Each of ``token_ids`` with counts in ``window`` (by day): its totals."""
+        match: Document = {}
         if len(token_ids) <= _NAMED_AT_MOST:
             match["token_id"] = {"$in": [ObjectId(token_id) for token_id in token_ids]}
-        group: Document = {"_id": "$token_id"} | {o: {"$sum": f"${o}"} for o in OUTCOMES}
+        found: dict[str, UsageCounts] = defaultdict(UsageCounts)
         with pymongo.timeout(self._list_timeout_s):
-            cursor = await self._usage.aggregate([{"$match": match}, {"$group": group}])
-            found = {str(doc["_id"]): _counts(doc) async for doc in cursor}
+            async for doc in self._days.find(_months(window) | match):
+                token_id = str(doc["token_id"])
+                for _, counts in _within(days_in(doc), window):
+                    found[token_id] = found[token_id] + counts
         return {token_id: counts for token_id, counts in found.items() if token_id in token_ids}
 
     async def daily(
         self, window: UsageWindow, token_ids: Iterable[str]
     ) -> dict[str, list[UsageCounts]]:
-        """Each token's counts per bucket of ``window`` (by day), zero-filled."""
+        """Each token's counts per day of ``window``, zero-filled."""
         ids = [ObjectId(token_id) for token_id in token_ids]
-        found = self._usage.find(
-            {"token_id": {"$in": ids}, "hour": {"$gte": window.start, "$lt": window.end}}
-        )
-        starts = window.starts()
-        slot = {start: n for n, start in enumerate(starts)}
-        series = {str(i): [UsageCounts()] * len(starts) for i in ids}
-        async for doc in found:
+        slot = {start: n for n, start in enumerate(window.starts())}
+        series = {str(i): [UsageCounts()] * len(slot) for i in ids}
+        async for doc in self._days.find(_months(window) | {"token_id": {"$in": ids}}):
             counts = series[str(doc["token_id"])]
-            n = slot[bucket_start(doc["hour"], window.bucket)]
-            counts[n] = counts[n] + _counts(doc)
+            for start, held in _within(days_in(doc), window):
+                counts[slot[start]] = counts[slot[start]] + held
         return series
+
+    async def _held(
+        self, window: UsageWindow, match: Document
+    ) -> AsyncIterator[tuple[datetime, UsageCounts]]:
+        """Every hour (or day, for a series by the day) counted in ``window``."""
+        if window.bucket == "hour":
+            start = bucket_start(window.start, "day")
+            query = match | {"day": {"$gte": start, "$lt": window.end}}
+            async for doc in self._hours.find(query):
+                for held in _within(hours_in(doc), window):
+                    yield held
+        else:
+            async for doc in self._days.find(match | _months(window)):
+                for held in _within(days_in(doc), window):
+                    yield held
 
     async def visible(
         self, scopes: tuple[str, ...] | None
@@ -128,3 +133,25 @@ class UsageStore:
         """The last use as stored, or the later one this process noted and has not written."""
         noted = self._last_use.latest(token_id)
         return stored if noted is None or (stored is not None and stored >= noted) else noted
+
+
+def _months(window: UsageWindow) -> Document:
+    return {"month": {"$gte": month_of(window.start), "$lt": window.end}}
+
+
+def _within(
+    held: Iterator[tuple[datetime, UsageCounts]], window: UsageWindow
+) -> Iterator[tuple[datetime, UsageCounts]]:
+    return ((start, counts) for start, counts in held if window.start <= start < window.end)
+
+
+async def _expiring(collection: AsyncCollection[Document], field: str, seconds: int) -> None:
+    """A TTL index on ``field``; made again when the retention changed since it was made."""
+    made = (await collection.index_information()).get(f"{field}_1")
+    if made is not None and made.get("expireAfterSeconds") != seconds:
+        await collection.database.command(
+            "collMod",
+            collection.name,
+            index={"keyPattern": {field: 1}, "expireAfterSeconds": seconds},
+        )
+    await collection.create_index(field, expireAfterSeconds=seconds)

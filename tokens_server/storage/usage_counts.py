@@ -1,10 +1,10 @@
 """Usage counted off the hot path: a verify adds one to a count in this process's memory, and
 the counts are written every few seconds (with the noted last uses, ``live/last_use_writer``)
-in one unordered batch of ``$inc`` upserts, one per token and UTC hour.
+as unordered batches of ``$inc`` upserts, one per document they add to (``usage_layout``).
 
 ``$inc`` makes instances add up: two processes counting the same token and hour each add their
-own counts to the one bucket. A flush that fails keeps what was not written for the next one:
-the counts of the writes the database refused, or all of them when it did not answer. A write
+own counts to the one document. A write that fails keeps its counts for the next flush: those
+of the documents the database refused, or all of that batch when it did not answer. A write
 whose answer was lost on the way back is resent once by the driver as a retryable write, which
 the database applies once. A process killed between flushes loses at most one flush interval of
 counts.
@@ -16,7 +16,8 @@ it back), so lists filter by ``refused_within`` the way they filter by ``last_us
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -26,45 +27,54 @@ from pymongo.errors import BulkWriteError
 
 from tokens_server.domain.usage import OUTCOMES, Outcome
 from tokens_server.storage.failures import store
+from tokens_server.storage.usage_layout import (
+    Key,
+    Slots,
+    Target,
+    add_to,
+    by_day,
+    day_fields,
+    day_targets,
+    hour_fields,
+    hour_index,
+    hour_targets,
+)
 
 log = logging.getLogger(__name__)
 
 Document = dict[str, Any]
-# A token id and the hour, as whole hours since 1970: a small key, hashed fast.
-Key = tuple[str, int]
 _SLOT = {outcome: slot for slot, outcome in enumerate(OUTCOMES)}
-_HOUR_S = 3600
-# Buckets held between flushes at most: about 250 bytes each (measured: 25 MB for 100k tokens
-# verified in one flush interval), so ~125 MB. Reached only while the database refuses the
-# flushes for long; counts of new buckets are then dropped, and the log says how many, rather
-# than memory growing until the process dies.
+# Counts held between flushes at most, by (token, hour): about 250 bytes each (measured: 25 MB
+# for 100k tokens verified in one flush interval), so ~125 MB. Reached only while the database
+# refuses the flushes for long; counts of new (token, hour) pairs are then dropped, and the log
+# says how many, rather than memory growing until the process dies.
 MAX_PENDING = 500_000
-
-
-def hour_of(hour: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(hours=hour)
 
 
 @store
 class UsageCounter:
     def __init__(
         self,
-        usage: AsyncCollection[Document],
+        hours: AsyncCollection[Document],
+        days: AsyncCollection[Document],
         tokens: AsyncCollection[Document],
         max_pending: int = MAX_PENDING,
     ) -> None:
-        self._usage = usage
+        self._hours = hours
+        self._days = days
         self._tokens = tokens
         self._max_pending = max_pending
-        # Counts not yet written, by (token, hour), in OUTCOMES order; the latest refusal of
-        # each token refused since the last flush.
-        self._counts: dict[Key, list[int]] = {}
+        # Counted since the last flush, by (token, hour), in OUTCOMES order; what a failed
+        # write left for each collection; the latest refusal of each token since the last flush.
+        self._counts: dict[Key, Slots] = {}
+        self._hours_left: dict[Key, Slots] = {}
+        self._days_left: dict[Key, Slots] = {}
         self._refused_at: dict[str, datetime] = {}
         self.dropped = 0
 
     def count(self, token_id: str, outcome: Outcome, now: datetime) -> None:
         """One verification of the token at ``now``, answered as ``outcome``."""
-        key = (token_id, int(now.timestamp()) // _HOUR_S)
+        key = (token_id, hour_index(now))
         slots = self._counts.get(key)
         if slots is None:
             if len(self._counts) >= self._max_pending:
@@ -75,44 +85,87 @@ class UsageCounter:
         if outcome != "uses":
             self._refused_at[token_id] = now
 
-    def pending(self) -> dict[Key, tuple[int, ...]]:
-        """The counts not yet written: for the tests."""
-        return {key: tuple(slots) for key, slots in self._counts.items()}
+    def pending(self) -> int:
+        """(token, hour) pairs counted and not yet written."""
+        return len(self._counts)
 
     async def flush(self) -> int:
-        """Write the counts and the latest refusals; answer how many buckets were written.
-        What is not written is kept for the next flush."""
+        """Write the counts and the latest refusals; answer how many documents were added to.
+        What is not written is kept for the next flush; raises when some was not."""
         counts, self._counts = self._counts, {}
+        hours, self._hours_left = self._hours_left, {}
+        days, self._days_left = self._days_left, {}
         refused, self._refused_at = self._refused_at, {}
         if self.dropped:
             log.warning("%d token verifications were not counted: too many unwritten", self.dropped)
             self.dropped = 0
-        try:
-            written = await self._write_counts(counts)
-        finally:
-            await self._write_refusals(refused)
+        for key, slots in counts.items():
+            add_to(hours, key, slots)
+        for key, slots in by_day(counts).items():
+            add_to(days, key, slots)
+        steps: list[Callable[[], Awaitable[int]]] = [
+            lambda: self._write(
+                self._hours, "day", hours, hour_targets, hour_fields, self._hours_left
+            ),
+            lambda: self._write(
+                self._days, "month", days, day_targets, day_fields, self._days_left
+            ),
+            lambda: self._write_refusals(refused),
+        ]
+        failures: list[Exception] = []
+        written = 0
+        for n, step in enumerate(steps):  # one failing does not keep the others back
+            try:
+                written += await step()
+            except Exception as error:
+                failures.append(error)
+            except BaseException:  # cancelled (shutdown): what was not begun is kept too
+                if n == 0:
+                    self._keep(self._days_left, days)
+                if n <= 1:
+                    self._keep_refusals(refused)
+                raise
+        if failures:
+            raise failures[0]
         return written
 
-    async def _write_counts(self, counts: dict[Key, list[int]]) -> int:
+    async def _write(
+        self,
+        collection: AsyncCollection[Document],
+        date_field: str,
+        counts: dict[Key, Slots],
+        targets_of: Callable[[dict[Key, Slots]], dict[Target, list[Key]]],
+        fields_of: Callable[[list[Key], dict[Key, Slots]], dict[str, int]],
+        left: dict[Key, Slots],
+    ) -> int:
+        """Add ``counts`` to their documents in ``collection``; keep in ``left`` what fails."""
         if not counts:
             return 0
-        keys = list(counts)
-        writes = [_increment(key, counts[key]) for key in keys]
+        targets = list(targets_of(counts).items())
+        writes = [
+            UpdateOne(
+                {"token_id": ObjectId(token_id), date_field: date},
+                {"$inc": fields_of(keys, counts)},
+                upsert=True,
+            )
+            for (token_id, date), keys in targets
+        ]
         try:
-            await self._usage.bulk_write(writes, ordered=False)
+            await collection.bulk_write(writes, ordered=False)
         except BulkWriteError as error:
             # The database answered: the writes it names failed, every other one applied.
-            failed = [keys[e["index"]] for e in error.details.get("writeErrors", [])]
-            self._keep({key: counts[key] for key in failed})
+            for failed in error.details.get("writeErrors", []):
+                for key in targets[failed["index"]][1]:
+                    add_to(left, key, counts[key])
             raise
         except BaseException:
-            self._keep(counts)
+            self._keep(left, counts)
             raise
-        return len(keys)
+        return len(writes)
 
-    async def _write_refusals(self, refused: dict[str, datetime]) -> None:
+    async def _write_refusals(self, refused: dict[str, datetime]) -> int:
         if not refused:
-            return
+            return 0
         writes = [
             # Never moves last_refused_at back: another instance may have written a later one.
             UpdateOne(
@@ -124,22 +177,16 @@ class UsageCounter:
         try:
             await self._tokens.bulk_write(writes, ordered=False)
         except BaseException:
-            for token_id, at in refused.items():
-                later = self._refused_at.get(token_id)
-                self._refused_at[token_id] = at if later is None else max(at, later)
+            self._keep_refusals(refused)
             raise
+        return 0
 
-    def _keep(self, counts: dict[Key, list[int]]) -> None:
-        """Add unwritten counts back to those counted since."""
-        for key, old in counts.items():
-            slots = self._counts.setdefault(key, [0] * len(OUTCOMES))
-            for slot, n in enumerate(old):
-                slots[slot] += n
+    @staticmethod
+    def _keep(left: dict[Key, Slots], counts: dict[Key, Slots]) -> None:
+        for key, slots in counts.items():
+            add_to(left, key, slots)
 
-
-def _increment(key: Key, slots: list[int]) -> UpdateOne:
-    token_id, hour = key
-    added = {outcome: n for outcome, n in zip(OUTCOMES, slots, strict=True) if n}
-    return UpdateOne(
-        {"token_id": ObjectId(token_id), "hour": hour_of(hour)}, {"$inc": added}, upsert=True
-    )
+    def _keep_refusals(self, refused: dict[str, datetime]) -> None:
+        for token_id, at in refused.items():
+            later = self._refused_at.get(token_id)
+            self._refused_at[token_id] = at if later is None else max(at, later)

@@ -23,6 +23,7 @@ _FROM = (
     f"before `to`; at most {USAGE_WINDOW_MAX_DAYS} days before it."
 )
 _TO = "End of the window (excluded), rounded up to its bucket (UTC). Absent: now."
+_DAYS = " The buckets of the totals are UTC days."
 
 
 class UsageQuery(BaseModel):
@@ -36,8 +37,8 @@ class UsageQuery(BaseModel):
 
 class UsageSummaryQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    from_: TimestampIn | None = Field(None, alias="from", description=_FROM)
-    to: TimestampIn | None = Field(None, description=_TO)
+    from_: TimestampIn | None = Field(None, alias="from", description=_FROM + _DAYS)
+    to: TimestampIn | None = Field(None, description=_TO + _DAYS)
     sort: UsageSort = Field(
         "-uses", description="By uses or refusals in the window; ties by token id."
     )
@@ -46,7 +47,7 @@ class UsageSummaryQuery(BaseModel):
     series: Literal["day"] | None = Field(
         None,
         description="`day`: each listed token also gets its counts per UTC day of the window "
-        "(`daily`), and the window is rounded to whole days.",
+        "(`daily`).",
     )
 
 
