@@ -31,6 +31,7 @@ from tokens_server.domain.errors import DomainError
 from tokens_server.domain.usage import REFUSALS
 from tokens_server.http.state import REPOSITORY
 from tokens_server.settings import Settings
+from tokens_server.storage.usage_counts import CHUNK
 
 Client = TestClient[Any, Any]
 RawDb = Database[dict[str, Any]]
@@ -372,3 +373,23 @@ async def test_refused_within_lists_tokens_refused_lately_from_memory_and_databa
             answers.append(await response.read())
             assert [t["name"] for t in (await response.json())["items"]] == names, days
         assert answers[0] == answers[1]
+
+
+async def test_a_flush_of_many_documents_goes_in_chunks_and_keeps_only_what_failed(
+    client: Client, raw_db: RawDb
+) -> None:
+    counter = client.app[REPOSITORY].usage_counts
+    day = datetime(2026, 11, 20, tzinfo=UTC)
+    ids = [str(ObjectId()) for _ in range(2 * CHUNK + 50)]
+    for token_id in ids:
+        counter.count(token_id, "uses", day + timedelta(hours=5))
+    # One document of the second chunk cannot be added to.
+    poisoned = {"token_id": ObjectId(ids[CHUNK + 7]), "day": day}
+    raw_db["usage_hours"].insert_one(poisoned | {"h": "not a document"})
+    with pytest.raises(DomainError):
+        await counter.flush()
+    assert raw_db["usage_hours"].count_documents({"h.5.uses": 1}) == len(ids) - 1
+    assert raw_db["usage_days"].count_documents({"d.20.uses": 1}) == len(ids)
+    raw_db["usage_hours"].delete_one(poisoned)
+    assert await counter.flush() == 1
+    assert raw_db["usage_hours"].count_documents({"h.5.uses": 1}) == len(ids)

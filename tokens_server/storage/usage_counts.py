@@ -49,6 +49,10 @@ _SLOT = {outcome: slot for slot, outcome in enumerate(OUTCOMES)}
 # refuses the flushes for long; counts of new (token, hour) pairs are then dropped, and the log
 # says how many, rather than memory growing until the process dies.
 MAX_PENDING = 500_000
+# Documents added to in one write. Each write has the client's time limit, and the embedded
+# database takes a few milliseconds per upsert: chunks keep each write well within the limit,
+# so a flush of many tokens makes progress rather than timing out whole, again and again.
+CHUNK = 100
 
 
 @store
@@ -138,30 +142,34 @@ class UsageCounter:
         fields_of: Callable[[list[Key], dict[Key, Slots]], dict[str, int]],
         left: dict[Key, Slots],
     ) -> int:
-        """Add ``counts`` to their documents in ``collection``; keep in ``left`` what fails."""
-        if not counts:
-            return 0
+        """Add ``counts`` to their documents in ``collection``, a chunk at a time; keep in
+        ``left`` what fails."""
         targets = list(targets_of(counts).items())
-        writes = [
-            UpdateOne(
-                {"token_id": ObjectId(token_id), date_field: date},
-                {"$inc": fields_of(keys, counts)},
-                upsert=True,
-            )
-            for (token_id, date), keys in targets
-        ]
-        try:
-            await collection.bulk_write(writes, ordered=False)
-        except BulkWriteError as error:
-            # The database answered: the writes it names failed, every other one applied.
-            for failed in error.details.get("writeErrors", []):
-                for key in targets[failed["index"]][1]:
-                    add_to(left, key, counts[key])
-            raise
-        except BaseException:
-            self._keep(left, counts)
-            raise
-        return len(writes)
+        refused: BulkWriteError | None = None
+        for first in range(0, len(targets), CHUNK):
+            chunk = targets[first : first + CHUNK]
+            writes = [
+                UpdateOne(
+                    {"token_id": ObjectId(token_id), date_field: date},
+                    {"$inc": fields_of(keys, counts)},
+                    upsert=True,
+                )
+                for (token_id, date), keys in chunk
+            ]
+            try:
+                await collection.bulk_write(writes, ordered=False)
+            except BulkWriteError as error:
+                # The database answered: the writes it names failed, every other one applied.
+                for failed in error.details.get("writeErrors", []):
+                    self._keep(left, {key: counts[key] for key in chunk[failed["index"]][1]})
+                refused = error
+            except BaseException:  # no answer: this chunk and the ones after it wait
+                for _, keys in targets[first:]:
+                    self._keep(left, {key: counts[key] for key in keys})
+                raise
+        if refused is not None:
+            raise refused
+        return len(targets)
 
     async def _write_refusals(self, refused: dict[str, datetime]) -> int:
         if not refused:
