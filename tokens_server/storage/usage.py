@@ -78,7 +78,7 @@ class UsageStore:
             match["token_id"] = {"$in": [ObjectId(token_id) for token_id in token_ids]}
         found: dict[str, UsageCounts] = defaultdict(UsageCounts)
         with pymongo.timeout(self._list_timeout_s):
-            async for doc in self._days.find(_months(window) | match):
+            async for doc in self._days.find(match | _months(window)):
                 token_id = str(doc["token_id"])
                 for _, counts in _within(days_in(doc), window):
                     found[token_id] = found[token_id] + counts
@@ -91,7 +91,7 @@ class UsageStore:
         ids = [ObjectId(token_id) for token_id in token_ids]
         slot = {start: n for n, start in enumerate(window.starts())}
         series = {str(i): [UsageCounts()] * len(slot) for i in ids}
-        async for doc in self._days.find(_months(window) | {"token_id": {"$in": ids}}):
+        async for doc in self._days.find({"token_id": {"$in": ids}} | _months(window)):
             counts = series[str(doc["token_id"])]
             for start, held in _within(days_in(doc), window):
                 counts[slot[start]] = counts[slot[start]] + held
@@ -136,6 +136,8 @@ class UsageStore:
 
 
 def _months(window: UsageWindow) -> Document:
+    # After the condition on token_id, never before: the embedded database's planner takes the
+    # first field's index (50 tokens' month documents in 40 ms by token_id, 10 s by month).
     return {"month": {"$gte": month_of(window.start), "$lt": window.end}}
 
 
