@@ -25,6 +25,7 @@ from bson import ObjectId
 from tokens_server.domain.models import utcnow
 from tokens_server.domain.usage import bucket_start
 from tokens_server.storage import connect
+from tokens_server.storage.usage_layout import DAYS, HOURS, Document, month_of
 
 from . import dataset
 from .load import alternate, compared
@@ -37,23 +38,29 @@ ADMIN = {"Authorization": f"Bearer {dataset.ADMIN_KEY}"}
 CONCURRENCY = 16
 
 
-async def _usage_buckets(client: Any, db_name: str, ids: list[str]) -> None:
-    usage = client[db_name]["usage"]
+async def _usage_documents(client: Any, db_name: str, ids: list[str]) -> int:
+    """Every token used every day of the last 15 (one or two month documents each), and the
+    first one every hour of the last 90 days; written as the flushes would leave them."""
     today = bucket_start(utcnow(), "day")
-    batch = []
+    months: dict[tuple[str, Any], Document] = {}
     for n, token_id in enumerate(ids):
-        for day in range(14):
-            hour = today - timedelta(days=day) + timedelta(hours=n % 24)
-            batch.append({"token_id": ObjectId(token_id), "hour": hour, "uses": n % 50 + day})
-        if len(batch) >= 5000:
-            await usage.insert_many(batch, ordered=False)
-            batch = []
-    hours = bucket_start(utcnow(), "hour")
-    batch += [
-        {"token_id": ObjectId(ids[0]), "hour": hours - timedelta(hours=h + 400), "revoked": 1}
-        for h in range(2000)
-    ]
-    await usage.insert_many(batch, ordered=False)
+        for back in range(15):
+            day = today - timedelta(days=back)
+            key = (token_id, month_of(day))
+            doc = months.setdefault(
+                key, {"token_id": ObjectId(token_id), "month": month_of(day), "d": {}}
+            )
+            doc["d"][str(day.day)] = {"uses": n % 50 + back, "revoked": back % 3}
+    docs = list(months.values())
+    for first in range(0, len(docs), 5000):
+        await client[db_name][DAYS].insert_many(docs[first : first + 5000], ordered=False)
+    hours = [
+        {"token_id": ObjectId(ids[0]), "day": today - timedelta(days=back),
+         "h": {str(h): {"uses": 1} for h in range(24)}}
+        for back in range(91)
+    ]  # fmt: skip
+    await client[db_name][HOURS].insert_many(hours)
+    return len(docs) + len(hours)
 
 
 async def _timed(
@@ -78,8 +85,8 @@ async def main(tokens: int, seconds: float, rounds: int) -> None:
             every = [
                 str(d["_id"]) async for d in client["bench_usage"]["tokens"].find({}, {"_id": 1})
             ]
-            await _usage_buckets(client, "bench_usage", every)
-            say(f"loaded {tokens} tokens and {14 * tokens + 2000} usage buckets")
+            written = await _usage_documents(client, "bench_usage", every)
+            say(f"loaded {tokens} tokens and {written} usage documents")
             servers: list[Server] = []
             try:
                 for kind in ("service", "service-without-counting"):
@@ -128,8 +135,8 @@ async def _reads(url: str, token_id: str) -> None:
         now = bucket_start(utcnow(), "hour")
         window = {
             "bucket": "hour",
-            "from": (now - timedelta(hours=2400)).isoformat(),
-            "to": (now - timedelta(hours=400)).isoformat(),
+            "from": (now - timedelta(hours=1999)).isoformat(),
+            "to": (now + timedelta(hours=1)).isoformat(),
         }
         series = await _timed(session, f"{url}/api/v1/tokens/{token_id}/usage", window, 30)
         say(f"series of one token, 2,000 hours: {_spread(series)}")

@@ -16,12 +16,18 @@ import pymongo
 from bson import ObjectId
 from pymongo.asynchronous.collection import AsyncCollection
 
-from tokens_server.domain.usage import UsageCounts, UsageSeries, UsageWindow, bucket_start
+from tokens_server.domain.usage import (
+    OUTCOMES,
+    UsageCounts,
+    UsageSeries,
+    UsageWindow,
+    bucket_start,
+)
 from tokens_server.storage.events import EventStore
 from tokens_server.storage.failures import store
 from tokens_server.storage.last_use import LastUse
 from tokens_server.storage.list_memory import CATCH_UP_S, ListMemory
-from tokens_server.storage.usage_layout import days_in, hours_in, month_of
+from tokens_server.storage.usage_layout import Slots, days_in, days_summed, hours_in, month_of
 
 Document = dict[str, Any]
 # Visible tokens at most this many are named to the database when totals are summed; more,
@@ -76,13 +82,16 @@ class UsageStore:
         match: Document = {}
         if len(token_ids) <= _NAMED_AT_MOST:
             match["token_id"] = {"$in": [ObjectId(token_id) for token_id in token_ids]}
-        found: dict[str, UsageCounts] = defaultdict(UsageCounts)
+        found: dict[str, Slots] = {}
         with pymongo.timeout(self._list_timeout_s):
             async for doc in self._days.find(match | _months(window)):
                 token_id = str(doc["token_id"])
-                for _, counts in _within(days_in(doc), window):
-                    found[token_id] = found[token_id] + counts
-        return {token_id: counts for token_id, counts in found.items() if token_id in token_ids}
+                if token_id in token_ids:
+                    into = found.setdefault(token_id, [0] * len(OUTCOMES))
+                    days_summed(doc, window.start, window.end, into)
+        return {
+            token_id: UsageCounts(slots[0], tuple(slots[1:])) for token_id, slots in found.items()
+        }
 
     async def daily(
         self, window: UsageWindow, token_ids: Iterable[str]

@@ -109,3 +109,17 @@ def days_in(doc: Document) -> Iterator[tuple[datetime, UsageCounts]]:
     """Each day a ``usage_days`` document holds: its start and counts."""
     for day, held in (doc.get("d") or {}).items():
         yield doc["month"].replace(day=int(day)), counts_of(held)
+
+
+def days_summed(doc: Document, start: datetime, end: datetime, into: Slots) -> None:
+    """Add the days of a ``usage_days`` document from ``start`` to ``end`` (excluded, both at
+    midnight) to ``into``, in OUTCOMES order: the summary's inner loop, over every token's
+    documents, so by day numbers rather than dates."""
+    month: datetime = doc["month"]
+    first, last = (start - month).days + 1, (end - month).days
+    for day, held in (doc.get("d") or {}).items():
+        if first <= int(day) <= last:
+            for slot, outcome in enumerate(OUTCOMES):
+                n = held.get(outcome)
+                if n:
+                    into[slot] += n
