@@ -52,7 +52,7 @@ MAX_PENDING = 500_000
 # Documents added to in one write. Each write has the client's time limit, and the embedded
 # database takes a few milliseconds per upsert: chunks keep each write well within the limit,
 # so a flush of many tokens makes progress rather than timing out whole, again and again.
-CHUNK = 100
+CHUNK = 50
 
 
 @store
