@@ -2,10 +2,10 @@
 
     BENCH_MONGO_URI=URI python -m benchmarks.worker KIND DB_NAME DATA_DIR
 
-where KIND is service, service-without-history, service-lists-from-database
-or floor, prints ``port N`` once it listens on 127.0.0.1 and serves until SIGTERM. The URI (it
-carries the embedded database's password) comes in the environment: a command line is readable
-by every local user. ``service`` is the service as shipped.
+where KIND is service, service-without-history, service-without-counting,
+service-lists-from-database or floor, prints ``port N`` once it listens on 127.0.0.1 and serves
+until SIGTERM. The URI (it carries the embedded database's password) comes in the environment:
+a command line is readable by every local user. ``service`` is the service as shipped.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ from aiohttp import web
 
 from tokens_server.app import create_app
 from tokens_server.domain.models import TokenPage, TokenQuery
+from tokens_server.domain.usage import Outcome
 from tokens_server.http.state import REPOSITORY
 from tokens_server.logs import RedactingFormatter
 from tokens_server.serve import serving
 from tokens_server.settings import Settings
 from tokens_server.storage.events import Change, EventStore
 from tokens_server.storage.token_pages import TokenPages
+from tokens_server.storage.usage_counts import UsageCounter
 
 from . import dataset, history
 from .floor import create_floor_app
@@ -49,6 +51,8 @@ def build(kind: str, uri: str, db_name: str, data_dir: Path) -> web.Application:
         return create_floor_app(uri, db_name)
     if kind == "service-without-history":
         switch_off_history()
+    if kind == "service-without-counting":
+        switch_off_counting()
     from_database = kind == "service-lists-from-database"
     settings = Settings(
         mongo_uri=uri,
@@ -118,6 +122,16 @@ def switch_off_history() -> None:
         return result
 
     EventStore.commit = without_history  # type: ignore[method-assign]
+
+
+def switch_off_counting() -> None:
+    """The counterfactual usage counting is measured against, in this process only: verify
+    counts nothing. The product has no such switch."""
+
+    def count_nothing(self: UsageCounter, token_id: str, outcome: Outcome, now: datetime) -> None:
+        return None
+
+    UsageCounter.count = count_nothing  # type: ignore[method-assign]
 
 
 def logs_access(kind: str) -> bool:

@@ -373,6 +373,9 @@ async def test_invalid_utf8_percent_encoded_in_the_query(world: World, op: Any) 
 
 
 PATH_OPERATIONS = [op for op in OPERATIONS if "{" in op.path]
+# Paths served without a variable, by method: a client resolves dot segments before it sends
+# (RFC 3986, as curl and browsers do), so "/tokens/../usage" is asked as "/usage".
+PLAIN_PATHS = {(op.method, op.path) for op in OPERATIONS if "{" not in op.path}
 
 
 @pytest.mark.parametrize("op", PATH_OPERATIONS, ids=lambda op: op.operation_id)
@@ -385,6 +388,11 @@ async def test_hostile_text_in_every_path_variable(world: World, op: Any) -> Non
             op.method, URL(path, encoded=True), json=body, headers=ADMIN
         )
         status, text = await _answer(response)
+        sent = URL("http://server").join(URL(path, encoded=True)).path
+        if (op.method, sent) in PLAIN_PATHS and op.method == "GET":
+            # The value never reached the server: it asked for another read, answered as such.
+            assert status == 200, f"{op.operation_id} {value!r:.60} as {sent}: {status}"
+            continue
         assert 400 <= status < 500, f"{op.operation_id} {value!r:.60}: {status} {text[:200]}"
     assert await world.snapshot() == before
 

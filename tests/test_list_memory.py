@@ -100,9 +100,9 @@ async def _write(
     elif kind == "delete":
         response = await client.delete(url, headers=ADMIN)
         del made[token_id]
-    else:  # a use, or a start in the past, which only the database can be given
+    else:  # a use, a refusal, or a start in the past, which only the database can be given
         past = now() - timedelta(days=rng.randint(1, 90), minutes=rng.randint(1, 59))
-        field = rng.choice(("last_used_at", "valid_from"))
+        field = rng.choice(("last_used_at", "valid_from", "last_refused_at"))
         raw_db["tokens"].update_one({"_id": ObjectId(token_id)}, {"$set": {field: past}})
         for memory_server in servers[:2]:
             await lists_settled(memory_server, raw_db)
@@ -126,6 +126,8 @@ def _query(rng: random.Random, guids: list[str]) -> list[tuple[str, str]]:
         params.append(("expires_within", str(rng.choice((1, 30, 45, 90)))))
     if rng.random() < 0.15:
         params.append(("unused_for", str(rng.choice((1, 10, 30, 100)))))
+    if rng.random() < 0.15:
+        params.append(("refused_within", str(rng.choice((0, 10, 30, 100)))))
     params.append(("limit", str(rng.choice((1, 3, 10, 50, 200)))))
     params.append(("offset", str(rng.choice((0, 0, 1, 2, 5, 17, 100)))))
     return params

@@ -56,6 +56,7 @@ def _doc(rng: random.Random, n: int) -> dict[str, Any]:
         "revoked_at": None,
         "revoked_by": None,
         "last_used_at": rng.choice((None, moment())),
+        "last_refused_at": rng.choice((None, None, moment())),
         "version": n,
     }
 
@@ -79,6 +80,10 @@ def _matches(row: Listed, query: TokenQuery, now: datetime) -> bool:
     if query.unused_for is not None:
         cutoff = now - timedelta(days=query.unused_for)
         if row.last_used_at is not None and row.last_used_at > cutoff:
+            return False
+    if query.refused_within is not None:
+        cutoff = now - timedelta(days=query.refused_within)
+        if row.last_refused_at is None or row.last_refused_at <= cutoff:
             return False
     return all(word in row.name_key for word in query.keywords)
 
@@ -112,6 +117,7 @@ def _query(rng: random.Random, rows: list[Listed]) -> TokenQuery:
         offset=rng.choice((0, 0, 3, 40, 500, 2900)),
         expires_within=rng.choice((None, None, None, 1, 2)),
         unused_for=rng.choice((None, None, None, 0, 1)),
+        refused_within=rng.choice((None, None, None, 0, 1)),
     )
 
 

@@ -82,7 +82,7 @@ async def test_operations_declare_bodies_parameters_and_problems(client: Client)
     query = {p["name"] for p in listing["parameters"] if p["in"] == "query"}
     assert query == {
         "name", "guid", "scope", "status", "sort", "limit", "offset", "expires_within",
-        "unused_for",
+        "unused_for", "refused_within",
     }  # fmt: skip
 
 

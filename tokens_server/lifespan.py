@@ -37,12 +37,13 @@ async def embedded_database(app: web.Application) -> AsyncIterator[None]:
 
 
 async def last_use_writer(app: web.Application) -> AsyncIterator[None]:
-    """Write noted uses every few seconds, and once more at shutdown, so that a stopped server
-    loses none."""
-    last_use = app[REPOSITORY].tokens.last_use
-    async with _running(write_every(last_use, FLUSH_S)):
+    """Write noted uses and usage counts every few seconds, and once more at shutdown, so that
+    a stopped server loses none."""
+    repo = app[REPOSITORY]
+    last_use, usage = repo.tokens.last_use, repo.usage_counts
+    async with _running(write_every(last_use, usage, FLUSH_S)):
         yield
-    await write(last_use)
+    await write(last_use, usage)
 
 
 async def event_feed(app: web.Application) -> AsyncIterator[None]:

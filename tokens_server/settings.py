@@ -61,8 +61,10 @@ class Settings:
     # Failed authentications one client address may make per window before it gets 429.
     auth_failure_limit: int = 20
     auth_failure_window_s: int = 60
-    # How long the history keeps an event; a database index removes older ones.
+    # How long the history keeps an event, and usage its counts of an hour; database indexes
+    # remove older ones.
     event_retention_days: int = 400
+    usage_retention_days: int = 400
     # Requests served at once (all but /health and /openapi.json); more answer 503 at once,
     # before they queue for the database and time out there.
     max_in_flight: int = 128
@@ -287,6 +289,8 @@ OPTIONS = (
            "answered 429 with `Retry-After`", positive, _at_least_one),
     Option("event_retention_days", "TOKENS_EVENT_RETENTION_DAYS",
            "days the history keeps each event", positive, _at_least_one),
+    Option("usage_retention_days", "TOKENS_USAGE_RETENTION_DAYS",
+           "days the usage counts of each token and hour are kept", positive, _at_least_one),
     Option("memory_tokens", "TOKENS_MEMORY_TOKENS",
            "tokens each process keeps in memory for verify and get (the most recently used; "
            "0 reads every one from the database)", count, _at_least_zero),

@@ -41,6 +41,7 @@ async def repository(app: web.Application) -> AsyncIterator[None]:
             event_retention=timedelta(days=settings.event_retention_days),
             memory=Memory(settings.memory_tokens, settings.memory_users),
             list_memory_tokens=settings.list_memory_tokens,
+            usage_retention=timedelta(days=settings.usage_retention_days),
         )
         await repo.prepare()
         await make_first_admin(repo, settings)

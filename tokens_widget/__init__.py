@@ -17,6 +17,15 @@ from .models import (
     Verification,
     VerifiedToken,
 )
+from .usage_models import (
+    DayUsage,
+    Refusals,
+    TokenUsage,
+    UsageBucket,
+    UsageCounts,
+    UsageSeries,
+    UsageSummary,
+)
 
 if TYPE_CHECKING:
     from .widget import TokensWidget
@@ -34,16 +43,23 @@ def __getattr__(name: str) -> object:
 __all__ = [
     "UNSET",
     "ApiError",
+    "DayUsage",
     "Event",
     "EventPage",
     "FieldChange",
     "FieldProblem",
     "Health",
+    "Refusals",
     "Scope",
     "Token",
     "TokenPage",
+    "TokenUsage",
     "TokensClient",
     "TokensWidget",
+    "UsageBucket",
+    "UsageCounts",
+    "UsageSeries",
+    "UsageSummary",
     "User",
     "UserWithKey",
     "Verification",

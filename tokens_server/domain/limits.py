@@ -42,3 +42,9 @@ WRITE_TIMEOUT_S: Final = 10
 EVENT_ID_MAX: Final = 2**53 - 1
 # How far in the past a new valid_from may lie: the caller's clock may run behind the server's.
 CLOCK_SKEW: Final = timedelta(minutes=5)
+# A usage series or summary covers at most this many days, and a series at most this many
+# buckets (83 days by the hour); counts are kept as long as ``TOKENS_USAGE_RETENTION_DAYS``.
+USAGE_WINDOW_MAX_DAYS: Final = 400
+USAGE_BUCKETS_MAX: Final = 2000
+# The window a usage request covers when it names no start: the widget's sparkline.
+USAGE_DEFAULT_DAYS: Final = 14

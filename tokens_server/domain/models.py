@@ -193,9 +193,10 @@ class TokenSearch:
     limit: int
     offset: int
     # Active tokens whose valid_to falls within this many days; tokens never used, or not used
-    # in this many days.
+    # in this many days; tokens refused a verification within this many days.
     expires_within: int | None = None
     unused_for: int | None = None
+    refused_within: int | None = None
 
 
 VerificationStatus = Literal[
@@ -244,6 +245,7 @@ class TokenQuery:
     offset: int
     expires_within: int | None = None
     unused_for: int | None = None
+    refused_within: int | None = None
 
 
 @dataclass(frozen=True)

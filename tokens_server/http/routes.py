@@ -8,7 +8,7 @@ from aiohttp import web
 
 from tokens_server.http import schemas as s
 from tokens_server.http.field_types import OBJECT_ID_PATTERN
-from tokens_server.http.handlers import bulk, events, meta, scopes, stream, tokens, users
+from tokens_server.http.handlers import bulk, events, meta, scopes, stream, tokens, usage, users
 from tokens_server.http.openapi import openapi_document
 from tokens_server.http.operations import Operation, endpoint
 from tokens_server.http.state import OPENAPI
@@ -121,6 +121,26 @@ OPERATIONS: tuple[Operation, ...] = (
         response=s.EventPageOut,
         query=s.HistoryQuery,
         errors=(401, 404, 422),
+    ),
+    Operation(
+        "GET",
+        f"{_TOKEN}/usage",
+        usage.token_usage,
+        "How often the token was verified valid, and refused why, per UTC hour or day",
+        response=s.UsageSeriesOut,
+        query=s.UsageQuery,
+        errors=(401, 404, 422),
+        tags=("usage",),
+    ),
+    Operation(
+        "GET",
+        f"{BASE}/usage",
+        usage.usage_summary,
+        "Uses and refusals over a window of every token you can see, unused ones too",
+        response=s.UsageSummaryOut,
+        query=s.UsageSummaryQuery,
+        errors=(401, 422),
+        tags=("usage",),
     ),
     Operation(
         "GET",

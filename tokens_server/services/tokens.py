@@ -22,15 +22,23 @@ from tokens_server.domain.models import (
     TokenPage,
     TokenQuery,
     TokenSearch,
+    TokenStatus,
     Unset,
     Verification,
     utcnow,
 )
 from tokens_server.domain.names import search_key
+from tokens_server.domain.usage import Outcome
 from tokens_server.services.contention import until_applied
 from tokens_server.storage import Repository
 
 _MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
+# How usage counts a verification refused for the token's status.
+_REFUSED_AS: dict[TokenStatus, Outcome] = {
+    "scheduled": "not_yet_active",
+    "expired": "expired",
+    "revoked": "revoked",
+}
 
 
 @dataclass
@@ -59,6 +67,7 @@ class TokenService:
             offset=search.offset,
             expires_within=search.expires_within,
             unused_for=search.unused_for,
+            refused_within=search.refused_within,
         )
         return await self.repo.token_pages.page(query, utcnow())
 
@@ -207,16 +216,21 @@ class TokenService:
         if token is None or not caller.sees(token.scopes):
             return Verification(valid=False, status="not_found")
         now = utcnow()
+        count = self.repo.usage_counts.count
         status = token.status(now)
         if status != "active":
+            count(token.id, _REFUSED_AS[status], now)
             return Verification(valid=False, status=status)
         superseded_until = None
         if token.guid != guid.lower():  # found as the token's previous GUID
             superseded_until = token.previous_guid_works_until(now)
             if superseded_until is None:  # its grace is over: as if replaced without one
+                count(token.id, "superseded_after_grace", now)
                 return Verification(valid=False, status="not_found")
         if not set(scopes) <= set(token.scopes):
+            count(token.id, "missing_scopes", now)
             return Verification(valid=False, status="insufficient_scope")
+        count(token.id, "uses", now)
         self.repo.tokens.last_use.note(token.id, token.last_used_at, now)
         return Verification(
             valid=True, status="active", token=token, superseded_until=superseded_until

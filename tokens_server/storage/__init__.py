@@ -11,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.write_concern import WriteConcern
 
 from tokens_server.secrets.keyring import Keyring
+from tokens_server.storage import usage_layout
 from tokens_server.storage.auth_failures import AuthFailures
 from tokens_server.storage.bootstrap import BootstrapRecord
 from tokens_server.storage.events import EventStore
@@ -27,6 +28,8 @@ from tokens_server.storage.token_pages import TokenPages
 from tokens_server.storage.token_upkeep import TokenUpkeep
 from tokens_server.storage.tokens import TokenStore
 from tokens_server.storage.topology import commits_reach_the_journal
+from tokens_server.storage.usage import UsageStore
+from tokens_server.storage.usage_counts import UsageCounter
 from tokens_server.storage.users import UserStore
 
 __all__ = ["Repository", "connect", "database"]
@@ -76,6 +79,7 @@ class Repository:
         event_retention: timedelta = timedelta(days=400),
         memory: Memory | None = None,
         list_memory_tokens: int = 0,
+        usage_retention: timedelta = timedelta(days=400),
     ) -> None:
         self.db = database(client, db_name)
         # Without a change stream to follow (offline commands), memory is never trusted.
@@ -100,6 +104,18 @@ class Repository:
             last_use,
             list_timeout,
         )
+        hours, days = self.db[usage_layout.HOURS], self.db[usage_layout.DAYS]
+        self.usage_counts = UsageCounter(hours, days, self.db["tokens"])
+        self.usage = UsageStore(
+            hours,
+            days,
+            self.db["tokens"],
+            self.lists,
+            self.events,
+            last_use,
+            usage_retention,
+            list_timeout,
+        )
         self.users = UserStore(self.db["users"], self.db["guards"], self.events, self.memory)
         self.auth_failures = AuthFailures(self.db["auth_failures"], failure_window)
         self.bootstrap = BootstrapRecord(self.db["meta"], self.db["users"])
@@ -118,6 +134,7 @@ class Repository:
         await self.users.create_indexes()
         await self.scopes.create_indexes()
         await self.auth_failures.create_indexes()
+        await self.usage.create_indexes()
         self.events.confirm_commits = not await commits_reach_the_journal(self.db.client)
 
     async def ping(self, within_s: float) -> None:

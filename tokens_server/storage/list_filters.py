@@ -107,10 +107,13 @@ def matching(
     if query.unused_for is not None:
         cutoff = now - timedelta(days=query.unused_for)
         unused = _unused_since(cutoff)
-        if within is None and query.status is None and also is None:
+        alone = query.status is None and query.refused_within is None
+        if within is None and alone and also is None:
             # Alone: counted in the last-use order, checked on the rows a page reads.
             return Matching(check=unused, counted=_count_unused_since(ix, cutoff))
         checks.append(unused)
+    if query.refused_within is not None:
+        checks.append(_refused_after(now - timedelta(days=query.refused_within)))
     if also is not None:
         checks.append(lambda row: also(row.held))
     without: Set[str] | None = None
@@ -159,6 +162,10 @@ def _expires(row: Listed, now: datetime, until: datetime) -> bool:
 
 def _unused_since(cutoff: datetime) -> RowCheck:
     return lambda row: row.last_used_at is None or row.last_used_at <= cutoff
+
+
+def _refused_after(cutoff: datetime) -> RowCheck:
+    return lambda row: row.last_refused_at is not None and row.last_refused_at > cutoff
 
 
 def _count_unused_since(ix: Indexes, cutoff: datetime) -> int:

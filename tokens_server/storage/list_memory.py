@@ -95,6 +95,13 @@ class ListMemory:
         """Every row held, by id: for the tests."""
         return dict(self._rows)
 
+    def visible(self, scopes: tuple[str, ...] | None) -> list[Listed]:
+        """Every row seen through one of ``scopes`` (None: every row)."""
+        if scopes is None:
+            return list(self._rows.values())
+        ids = set().union(*(self._by_scope.get(scope, ()) for scope in scopes))
+        return [self._rows[token_id] for token_id in ids]
+
     @property
     def answers(self) -> bool:
         return self.state == "ready" and self._memory.trusted

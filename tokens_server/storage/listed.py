@@ -40,6 +40,7 @@ class Listed:
     valid_from: datetime
     valid_to: datetime | None
     last_used_at: datetime | None
+    last_refused_at: datetime | None
 
     @classmethod
     def of(cls, doc: Document) -> Listed:
@@ -61,6 +62,7 @@ class Listed:
             held.valid_from,
             held.valid_to,
             held.last_used_at,
+            held.last_refused_at,
         )
 
     def used(self, at: datetime) -> Listed:

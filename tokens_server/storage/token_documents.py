@@ -49,6 +49,8 @@ class HeldToken:
     last_used_at: datetime | None
     version: int
     previous_guid_until: datetime | None
+    # The latest refused verification, as the usage flushes write it (lists filter by it).
+    last_refused_at: datetime | None = None
 
     @property
     def every_hash(self) -> tuple[str, ...]:
@@ -139,6 +141,7 @@ class TokenDocuments:
             last_used_at=doc.get("last_used_at"),
             version=doc["version"],
             previous_guid_until=doc.get("previous_guid_until"),
+            last_refused_at=doc.get("last_refused_at"),
         )
 
     def token_of(self, held: HeldToken, guid: str | None = None) -> Token:

@@ -77,6 +77,8 @@ def filtering(query: TokenQuery, now: datetime, docs: TokenDocuments) -> list[Do
     if query.unused_for is not None:
         # Never used (no last_used_at) or last used at or before the cutoff.
         match["last_used_at"] = {"$not": {"$gt": now - timedelta(days=query.unused_for)}}
+    if query.refused_within is not None:
+        match["last_refused_at"] = {"$gt": now - timedelta(days=query.refused_within)}
     checks: list[Document] = [
         # $literal: a keyword is text, even when it starts with "$".
         {"$gte": [{"$indexOfCP": ["$name_key", {"$literal": word}]}, 0]}

@@ -49,6 +49,7 @@ class TokenUpkeep:
             IndexModel([("scopes", 1), ("name_key", 1)]),
             IndexModel([("name_key", 1), ("_id", 1)]),
             IndexModel("valid_to"),
+            IndexModel("last_refused_at"),  # the refused_within filter
             self._quota.index,
         ]
         # One per sort (token_listing.SORTS): the sort key, then the name, then the id.

@@ -5,7 +5,7 @@
 
 One class with one method per operation of the API, its methods written by resource: single
 tokens (``tokens.py``), many at once (``bulk.py``), history and the change feed (``events.py``),
-the caller, scopes and users (``accounts.py``).
+the caller, scopes and users (``accounts.py``), uses and refusals over time (``usage.py``).
 """
 
 from __future__ import annotations
@@ -22,11 +22,12 @@ from .bulk import BulkCalls
 from .calls import UNSET
 from .events import EventCalls
 from .tokens import TokenCalls
+from .usage import UsageCalls
 
 __all__ = ["UNSET", "TokensClient"]
 
 
-class TokensClient(TokenCalls, BulkCalls, EventCalls, AccountCalls):
+class TokensClient(TokenCalls, BulkCalls, EventCalls, AccountCalls, UsageCalls):
     """Async client for every operation of the Tokens API.
 
     ``url`` is the server's address (``http://host:port``, with or without ``/api/v1``).

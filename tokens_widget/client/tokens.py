@@ -27,10 +27,12 @@ class TokenCalls(Calls):
         offset: int = 0,
         expires_within: int | None = None,
         unused_for: int | None = None,
+        refused_within: int | None = None,
     ) -> TokenPage:
         """One page of the tokens visible to the caller, filtered and sorted by the server.
         ``expires_within``: active tokens ending within that many days; ``unused_for``:
-        tokens never used, or not in that many days."""
+        tokens never used, or not in that many days; ``refused_within``: tokens a
+        verification refused within that many days."""
         params: list[tuple[str, str]] = []
         if name and name.strip():
             params.append(("name", name.strip()))
@@ -43,6 +45,8 @@ class TokenCalls(Calls):
             params.append(("expires_within", str(expires_within)))
         if unused_for is not None:
             params.append(("unused_for", str(unused_for)))
+        if refused_within is not None:
+            params.append(("refused_within", str(refused_within)))
         params += [("sort", sort), ("limit", str(limit)), ("offset", str(offset))]
         return TokenPage.model_validate(await self._call("GET", "/tokens", params=params))
 

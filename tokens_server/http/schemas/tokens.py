@@ -119,6 +119,11 @@ class TokenListQuery(BaseModel):
     unused_for: Days | None = Field(
         None, description="Only tokens never used, or not used in this many days."
     )
+    refused_within: Days | None = Field(
+        None,
+        description="Only tokens whose GUID was refused by a verification within this many "
+        "days (revoked, expired, not yet active, missing scopes, or replaced past its grace).",
+    )
 
     def search(self) -> TokenSearch:
         return TokenSearch(
@@ -131,6 +136,7 @@ class TokenListQuery(BaseModel):
             offset=self.offset,
             expires_within=self.expires_within,
             unused_for=self.unused_for,
+            refused_within=self.refused_within,
         )
 
 
