@@ -41,7 +41,8 @@ class TokensWidget(SyncedState):
     ``url`` and ``api_key`` default to the ``TOKENS_URL`` and ``TOKENS_API_KEY`` variables.
     """
 
-    _esm = STATIC / "widget.js"
+    # One module: the usage parts are appended to the rest (see the head of widget.js).
+    _esm = "\n".join((STATIC / name).read_text() for name in ("widget.js", "usage.js"))
     _css = STATIC / "widget.css"
 
     def __init__(
