@@ -46,8 +46,9 @@ USAGE_REFRESH_S: Final = 15.0
 
 @dataclass(frozen=True)
 class Reading:
-    """The ``_usage`` value for some tokens (``{"days": [UTC dates], "tokens": {id: counts}}``),
-    and when its read began, counted."""
+    """The ``_usage`` value for some tokens, and when its read began, counted: ``{"days": [UTC
+    dates], "tokens": {id: {"uses", "refused", "refusals" (those not 0), "daily": [[uses,
+    refused] a day]}}}``, without refusals when none, without daily when unused."""
 
     number: int
     usage: dict[str, Any]
@@ -110,12 +111,14 @@ class PageUsage:
         for item in found.items:
             daily = item.daily or ()
             days = days or [day.start.date().isoformat() for day in daily]
-            tokens[item.token_id] = {
-                "uses": item.uses,
-                "refused": item.refused,
-                "refusals": item.refusals.model_dump(),
-                "daily": [[day.uses, day.refused] for day in daily],
-            }
+            # Kept small, as it comes with every page: no reasons nor days of a token unused.
+            entry: dict[str, Any] = {"uses": item.uses, "refused": item.refused}
+            if item.refused:
+                reasons = item.refusals.model_dump().items()
+                entry["refusals"] = {reason: n for reason, n in reasons if n}
+            if item.uses or item.refused:
+                entry["daily"] = [[day.uses, day.refused] for day in daily]
+            tokens[item.token_id] = entry
         return {"days": days, "tokens": tokens}
 
     # --- keeping the page's usage current ----------------------------------------------------

@@ -28,7 +28,8 @@ function refusalWords(counts) {
 }
 
 /** The sparkline of uses per day: a line over a soft area, scaled to the busiest day. */
-function sparkline(daily) {
+function sparkline(daily, days) {
+  if (!daily.length) daily = days.map(() => [0, 0]); // unused: a flat line
   const width = 64;
   const height = 18;
   const top = Math.max(1, ...daily.map(([uses]) => uses));
@@ -51,7 +52,7 @@ function drawUsageCell(cell, entry, days) {
   const lines = [`${plural(entry.uses, "use", "uses")} in the last ${days.length || 14} days${first ? ` (UTC days from ${first})` : ""}`];
   if (entry.refused) lines.push(refusalWords(entry));
   cell.title = lines.join("\n");
-  const parts = [sparkline(entry.daily || []), h("span", { class: "tkn-uses-total", "data-testid": "uses-total" }, number.format(entry.uses))];
+  const parts = [sparkline(entry.daily || [], days), h("span", { class: "tkn-uses-total", "data-testid": "uses-total" }, number.format(entry.uses))];
   if (entry.refused) parts.push(h("span", { class: "tkn-refused-mark", "data-testid": "refused-mark", role: "img", "aria-label": refusalWords(entry) }));
   cell.replaceChildren(...parts);
 }
