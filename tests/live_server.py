@@ -10,7 +10,11 @@ import threading
 from concurrent.futures import Future
 from typing import Any
 
+from aiohttp import web
+
 from tokens_server.app import create_app
+from tokens_server.http.state import REPOSITORY
+from tokens_server.live.last_use_writer import write
 from tokens_server.serve import serving
 from tokens_server.settings import Settings
 
@@ -26,6 +30,7 @@ class LiveServer:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._served = contextlib.AsyncExitStack()
+        self._app: web.Application | None = None
 
     @property
     def url(self) -> str:
@@ -36,7 +41,7 @@ class LiveServer:
         return future.result(_START_TIMEOUT_S)
 
     async def _start(self) -> int:
-        app = create_app(self.settings)
+        app = self._app = create_app(self.settings)
         addresses = await self._served.enter_async_context(
             serving(app, "127.0.0.1", 0, access_log=False)
         )
@@ -46,6 +51,13 @@ class LiveServer:
         self._thread.start()
         self.port = self._run(self._start())
         return self
+
+    def flush(self) -> None:
+        """Write the noted last uses and usage counts now, as the server does every few seconds
+        (which may be writing some of them at this moment too)."""
+        assert self._app is not None, "the server is not started"
+        repo = self._app[REPOSITORY]
+        self._run(write(repo.tokens.last_use, repo.usage_counts))
 
     def stop(self) -> None:
         try:

@@ -64,7 +64,9 @@ async def _usage(
     return await response.json()
 
 
-async def _summary(client: Client, headers: dict[str, str] = ADMIN, **params: str) -> Any:
+async def _summary(
+    client: Client, headers: dict[str, str] = ADMIN, **params: str | list[str]
+) -> Any:
     response = await client.get("/api/v1/usage", params=params, headers=headers)
     assert response.status == 200, await response.text()
     return await response.json()
@@ -393,3 +395,48 @@ async def test_a_flush_of_many_documents_goes_in_chunks_and_keeps_only_what_fail
     raw_db["usage_hours"].delete_one(poisoned)
     assert await counter.flush() == 1
     assert raw_db["usage_hours"].count_documents({"h.5.uses": 1}) == len(ids)
+
+
+async def test_the_summary_keeps_only_the_ids_asked_for_that_the_caller_sees(
+    lists: list[Client],
+) -> None:
+    memory, database = lists
+    for scope in ("ops", "billing"):
+        await memory.post("/api/v1/scopes", json={"name": scope}, headers=ADMIN)
+    ops = [await _token(memory, name=f"Ops {n}") for n in range(3)]
+    billing = await _token(memory, name="Billing", scopes=["billing"])
+    made = await memory.post(
+        "/api/v1/users", json={"name": "analyst", "scopes": ["ops"]}, headers=ADMIN
+    )
+    analyst = {"Authorization": f"Bearer {(await made.json())['api_key']}"}
+    await _verify(memory, ops[2]["guid"], times=2)
+    await _flush(memory)
+    asked = [ops[0]["id"], ops[2]["id"], billing["id"], str(ObjectId())]
+    for client in (memory, database):  # from the list memory and from the database
+        admin = await _summary(client, ids=asked, series="day")
+        assert [i["token_id"] for i in admin["items"]] == [
+            ops[2]["id"],
+            ops[0]["id"],
+            billing["id"],
+        ]
+        assert admin["total"] == 3 and admin["items"][0]["uses"] == 2
+        assert len(admin["items"][0]["daily"]) == 15
+        # A token the caller does not see is simply absent, as one that does not exist.
+        seen = await _summary(client, analyst, ids=asked)
+        assert [i["token_id"] for i in seen["items"]] == [ops[2]["id"], ops[0]["id"]]
+        assert seen["total"] == 2
+
+
+@pytest.mark.parametrize(
+    ("ids", "field"),
+    [
+        (["not-an-id"], "ids.0"),
+        ([str(ObjectId()), str(ObjectId()).upper()], "ids.1"),
+        ([str(ObjectId()) for _ in range(201)], "ids"),
+    ],
+)
+async def test_ids_that_are_no_token_ids_or_too_many_are_422_naming_the_field(
+    client: Client, ids: list[str], field: str
+) -> None:
+    response = await client.get("/api/v1/usage", params=[("ids", i) for i in ids], headers=ADMIN)
+    await problem(response, 422, field)

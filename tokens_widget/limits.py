@@ -23,6 +23,7 @@ from tokens_server.domain.limits import (
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
     TOKEN_NAME_MAX,
+    USAGE_BUCKETS_MAX,
 )
 from tokens_server.domain.models import StatusFilter, TokenSort
 
@@ -40,6 +41,7 @@ __all__ = [
     "PAGE_SIZE_MAX",
     "SORT_KEYS",
     "STATUS_FILTERS",
+    "USAGE_BUCKETS_MAX",
     "VALID_FROM_SKEW",
     "SortKey",
     "StatusFilter",

@@ -34,7 +34,7 @@ def token_row(token: Token, now: datetime, warning_days: int) -> dict[str, Any]:
 
 
 def expiry_note(token: Token, now: datetime, warning_days: int) -> str:
-    """"Expires in 3 days" for an active token whose end is within ``warning_days``; else ""."""
+    """ "Expires in 3 days" for an active token whose end is within ``warning_days``; else ""."""
     if not token.is_active or token.valid_to is None:
         return ""
     left = token.valid_to - now

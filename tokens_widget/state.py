@@ -54,6 +54,8 @@ class SyncedState(anywidget.AnyWidget):
     notice = t.Unicode("", help="The last thing done, in plain words.").tag(sync=True)
     filter_hint = t.Unicode("").tag(sync=True)
     _rows = t.List(t.Dict()).tag(sync=True)
+    # The page's usage (``page_usage.py``): {"days": [UTC dates], "tokens": {id: counts}}.
+    _usage = t.Dict().tag(sync=True)
     _scopes = t.List(t.Dict()).tag(sync=True)
     _user = t.Dict().tag(sync=True)
     _loaded = t.Bool(False).tag(sync=True)

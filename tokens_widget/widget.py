@@ -26,6 +26,7 @@ from .home_loop import HomeLoop, on_home_loop
 from .limits import GUID_FILTER_MIN
 from .live import LiveFeed
 from .models import Token, User
+from .page_usage import PageUsage
 from .rows import token_row
 from .selection import Selection
 from .state import SyncedState
@@ -40,7 +41,8 @@ class TokensWidget(SyncedState):
     ``url`` and ``api_key`` default to the ``TOKENS_URL`` and ``TOKENS_API_KEY`` variables.
     """
 
-    _esm = STATIC / "widget.js"
+    # One module: the usage parts are appended to the rest (see the head of widget.js).
+    _esm = "\n".join((STATIC / name).read_text() for name in ("widget.js", "usage.js"))
     _css = STATIC / "widget.css"
 
     def __init__(
@@ -71,8 +73,11 @@ class TokensWidget(SyncedState):
                 f"{API_KEY_VARIABLE}, then run this cell again."
             )
         self.live = LiveFeed(self)
+        self.usage = PageUsage(self)
         self._actions = ActionHandler(
-            self, follow_changes=self.live.start, more=self.selection.actions()
+            self,
+            follow_changes=self._follow_changes,
+            more={**self.selection.actions(), **self.usage.actions()},
         )
         self.on_msg(self._on_message)
         with contextlib.suppress(RuntimeError):
@@ -119,6 +124,11 @@ class TokensWidget(SyncedState):
     def _on_message(self, widget: Any, content: Any, buffers: list[bytes]) -> None:
         if isinstance(content, Mapping):
             self.spawn(self._actions.handle(content))
+
+    def _follow_changes(self) -> None:
+        # A view is shown: follow the change feed, and the usage counts (which it does not carry).
+        self.live.start()
+        self.usage.start()
 
     # --- running work on the kernel's event loop --------------------------------------------
 
@@ -199,11 +209,14 @@ class TokensWidget(SyncedState):
             last = (page.total - 1) // self.page_size
             self.page = last  # the observer loads it
             return
+        usage = await self.usage.read([token.id for token in page.items])
         self.page_tokens = {token.id: token for token in page.items}
         # A new list object every time: a list trait syncs only when its value is replaced.
         now = datetime.now(UTC)
-        self._rows = [token_row(token, now, self.expiry_warning_days) for token in page.items]
-        self.total = page.total
+        with self.hold_sync():  # the rows and their usage reach the browser together
+            self.usage.show(usage)
+            self._rows = [token_row(token, now, self.expiry_warning_days) for token in page.items]
+            self.total = page.total
         if self._count_due:
             soon = await self.client.list_tokens(expires_within=self.expiry_warning_days, limit=1)
             self.expiring = soon.total
@@ -213,8 +226,9 @@ class TokensWidget(SyncedState):
 
     def close(self) -> None:
         """Close the view and, on a running event loop, the connection to the server."""
-        if hasattr(self, "live"):  # close() may run from a failed __init__
+        if hasattr(self, "usage"):  # close() may run from a failed __init__
             self.live.stop()
+            self.usage.stop()
         client, self.client = self.client, None
         if client is not None:
             with contextlib.suppress(RuntimeError):

@@ -72,6 +72,8 @@ async def test_the_summary_is_typed_sorted_and_makes_a_data_frame(
     assert daily is not None and len(daily) == 15 and daily[-1].uses == 2
     least = await admin.usage_summary(sort="uses", limit=1)
     assert [item.token_id for item in least.items] == [idle.id] and least.items[0].daily is None
+    only = await admin.usage_summary(ids=[idle.id], daily=True)
+    assert [item.token_id for item in only.items] == [idle.id] and only.total == 1
 
     frame = summary.to_pandas()
     assert frame.index.name == "token_id" and list(frame.index) == [busy.id, idle.id]

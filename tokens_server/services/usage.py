@@ -75,12 +75,14 @@ class UsageService:
         sort: UsageSort,
         page: slice,
         daily: bool,
+        ids: frozenset[str] | None = None,
     ) -> tuple[UsageWindow, UsagePage]:
         """Totals over the window (whole UTC days) of every token the caller sees, unused ones
-        too, sorted (ties by id) and paged; ``daily`` adds each listed token's counts per day."""
+        too, sorted (ties by id) and paged; ``daily`` adds each listed token's counts per day.
+        ``ids`` keeps only those tokens (of those the caller sees)."""
         window = usage_window(start, end, "day", utcnow())
         scopes = None if caller.admin else tuple(sorted(caller.scopes))
-        visible = await self.repo.usage.visible(scopes)
+        visible = await self.repo.usage.visible(scopes, ids)
         totals = await self.repo.usage.totals(window, {token_id for token_id, _, _ in visible})
         items = [
             TokenUsage(token_id, name, totals.get(token_id, UsageCounts()), last_used_at)

@@ -122,17 +122,23 @@ class UsageStore:
                     yield held
 
     async def visible(
-        self, scopes: tuple[str, ...] | None
+        self, scopes: tuple[str, ...] | None, ids: frozenset[str] | None = None
     ) -> list[tuple[str, str, datetime | None]]:
-        """Every token seen through ``scopes`` (None: every token), as (id, name, last use):
-        from the list memory when it holds every change acknowledged so far, else the
-        database."""
+        """Every token seen through ``scopes`` (None: every token), as (id, name, last use),
+        only those of ``ids`` when given: from the list memory when it holds every change
+        acknowledged so far, else the database."""
         if self._lists.answers and await self._lists.caught_up(
             await self._events.last_id(), CATCH_UP_S
         ):
-            rows = [(r.id, r.held.name, r.last_used_at) for r in self._lists.visible(scopes)]
+            rows = [
+                (r.id, r.held.name, r.last_used_at)
+                for r in self._lists.visible(scopes)
+                if ids is None or r.id in ids
+            ]
         else:
             query: Document = {} if scopes is None else {"scopes": {"$in": list(scopes)}}
+            if ids is not None:
+                query["_id"] = {"$in": [ObjectId(i) for i in sorted(ids)]}
             with pymongo.timeout(self._list_timeout_s):
                 found = self._tokens.find(query, {"name": 1, "last_used_at": 1})
                 rows = [(str(d["_id"]), d["name"], d.get("last_used_at")) async for d in found]

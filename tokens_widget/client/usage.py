@@ -3,6 +3,7 @@ caller sees."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from tokens_server.domain.usage import Bucket, UsageSort
@@ -44,12 +45,15 @@ class UsageCalls(Calls):
         limit: int = DEFAULT_PAGE_SIZE,
         offset: int = 0,
         daily: bool = False,
+        ids: Iterable[str] | None = None,
     ) -> UsageSummary:
         """One page of the totals of every token the caller sees over the window (unused ones
         too), sorted by uses or refusals (ties by id). ``daily``: each token's counts per day
-        too, as a sparkline draws them."""
+        too, as a sparkline draws them. ``ids``: only these tokens (at most a page's worth;
+        those the caller does not see are left out)."""
         params = [*_window(from_, to), ("sort", sort), ("limit", str(limit))]
         params.append(("offset", str(offset)))
+        params.extend(("ids", token_id) for token_id in ids or ())
         if daily:
             params.append(("series", "day"))
         return UsageSummary.model_validate(await self._call("GET", "/usage", params=params))

@@ -1,6 +1,7 @@
 // The API Tokens page. Python owns state, rules and server calls; this module only renders
 // the synced state and sends the person's intentions back (trait changes, or requests with ids).
-// One file, as anywidget imports the module from its text, where sibling modules cannot resolve.
+// One module, as anywidget imports it from its text, where sibling modules cannot resolve: the
+// usage parts live in usage.js, which widget.py appends to this file's text.
 // Each part below is a factory returning {node, draw, dispose}: it draws itself from the model
 // and removes every listener it added when disposed. The limits come from Python (_limits).
 
@@ -407,19 +408,20 @@ function gridRow({ onEdit, onConfirm, onHistory, onSelect }) {
   const validFrom = h("td", { "data-testid": "valid-from" });
   const validTo = h("td", { "data-testid": "valid-to" });
   const lastUsed = h("td", { "data-testid": "last-used" });
+  const uses = h("td", { class: "tkn-uses", "data-testid": "uses" });
   const status = h("span", { "data-testid": "status" });
   const edit = iconButton("edit", "Edit", { "data-testid": "edit", onclick: () => onEdit(row.current) });
   const revoke = iconButton("revoke", "Revoke", { "data-testid": "revoke", onclick: () => onConfirm("revoke", row.current) });
   const remove = iconButton("trash", "Delete", { class: "tkn-icon tkn-danger-icon", "data-testid": "delete", onclick: () => onConfirm("delete", row.current) });
   const history = iconButton("history", "History", { "data-testid": "history", onclick: () => onHistory(row.current) });
   const nameCell = h("td", { class: "tkn-name" }, name, scopes);
-  row.node = h("tr", { "data-testid": "row" }, h("td", { class: "tkn-pick-cell" }, pick), nameCell, guid, validFrom, validTo, lastUsed,
+  row.node = h("tr", { "data-testid": "row" }, h("td", { class: "tkn-pick-cell" }, pick), nameCell, guid, validFrom, validTo, lastUsed, uses,
     h("td", {}, status), h("td", { class: "tkn-row-actions" }, history, edit, revoke, remove));
   let drawn = "";
 
-  row.draw = (data, picked) => {
+  row.draw = (data, picked, usage, days) => {
     row.current = data;
-    const key = JSON.stringify([data, picked]);
+    const key = JSON.stringify([data, picked, usage, days]);
     if (key === drawn) return;
     drawn = key;
     const locked = !data.can_change;
@@ -444,6 +446,7 @@ function gridRow({ onEdit, onConfirm, onHistory, onSelect }) {
     if (data.expiry_note) validTo.append(h("span", { class: "tkn-expiry", "data-testid": "expiry-note" }, data.expiry_note));
     lastUsed.title = data.last_used_at ? fullDateFormat.format(new Date(data.last_used_at)) : "Never used";
     lastUsed.replaceChildren(data.last_used_at ? usedAgo(data.last_used_at) : h("span", { class: "tkn-muted" }, "Never"));
+    drawUsageCell(uses, usage, days);
     status.className = `tkn-status tkn-${data.is_active ? "active" : "inactive"}`;
     status.textContent = data.is_active ? "Active" : STATUS_WORDS[data.status] || "Inactive";
     const label = (button, verb, disabled, title) => {
@@ -494,6 +497,7 @@ function grid(model, limits, actions, fallbackFocus) {
     headerCell("Active from", "valid_from", "sort-valid-from"),
     headerCell("Expiration", "valid_to", "sort-valid-to"),
     headerCell("Last used", "last_used_at", "sort-last-used"),
+    { th: h("th", { scope: "col", title: "Verifications answered valid in the last 14 days (UTC), per day" }, "Uses (14 d)") },
     headerCell("Is active", "is_active", "sort-active"),
     { th: h("th", { scope: "col", class: "tkn-actions-col" }, h("span", { class: "tkn-offscreen" }, "Actions")) },
   ];
@@ -510,6 +514,7 @@ function grid(model, limits, actions, fallbackFocus) {
   function drawRows() {
     const data = model.get("_rows") || [];
     const picked = new Set(model.get("selected") || []);
+    const usage = model.get("_usage") || {};
     const pickable = changeable();
     const onPage = pickable.filter((id) => picked.has(id)).length;
     pageBox.checked = pickable.length > 0 && onPage === pickable.length;
@@ -528,7 +533,7 @@ function grid(model, limits, actions, fallbackFocus) {
           row = gridRow(actions);
           rows.set(item.id, row);
         }
-        row.draw(item, picked.has(item.id));
+        row.draw(item, picked.has(item.id), usage.tokens?.[item.id], usage.days || []);
         return row.node;
       });
     }
@@ -567,7 +572,7 @@ function grid(model, limits, actions, fallbackFocus) {
     watcher.observe(node);
     watcher.observe(table);
   }
-  const offs = [onTraits(model, ["_rows", "_loaded", "error", "selected"], drawRows), onTraits(model, ["sort"], drawSort)];
+  const offs = [onTraits(model, ["_rows", "_usage", "_loaded", "error", "selected"], drawRows), onTraits(model, ["sort"], drawSort)];
   return {
     node,
     pageBox,
@@ -1120,8 +1125,11 @@ function historyEntry(item) {
     changes.length ? h("ul", { class: "tkn-event-changes" }, changes) : null);
 }
 
-/** A token's history, newest first; older events load as the end of the list scrolls into view. */
-function historyDialog(layer, request, row) {
+/**
+ * A token's history, newest first (older events load as the end of the list scrolls into view),
+ * and on its second tab the token's usage.
+ */
+function historyDialog(layer, request, row, model) {
   const id = `tkn-dialog-${layer.nextId()}`;
   const list = h("ol", { class: "tkn-history", "data-testid": "history-list" });
   const status = h("div", { class: "tkn-history-status tkn-muted", role: "status", "data-testid": "history-status" });
@@ -1151,8 +1159,10 @@ function historyDialog(layer, request, row) {
     if (!done && nearEnd()) more(); // the box is not full yet: no scroll would ask for more
   }
   const offScroll = on(scroller, "scroll", () => { if (nearEnd()) more(); });
-  const close = layer.open({ id, title: `History of “${row.name}”`, body: scroller, testid: "history-dialog",
-    footer: h("div", { class: "tkn-dialog-foot" }, closeButton), onClosed: offScroll });
+  const usage = usageSection(model, request, row);
+  const tabs = historyTabs(id, [["changes", "Changes", scroller], ["usage", "Usage", usage.node, usage.show]]);
+  const close = layer.open({ id, title: `History of “${row.name}”`, body: h("div", { class: "tkn-history-panels" }, tabs, scroller, usage.node),
+    testid: "history-dialog", footer: h("div", { class: "tkn-dialog-foot" }, closeButton), onClosed: () => { offScroll(); usage.dispose(); } });
   closeButton.addEventListener("click", close);
   closeButton.focus();
   more();
@@ -1252,7 +1262,7 @@ function render({ model, el }) {
   const table = grid(model, limits, {
     onEdit: (row) => openForm(layer, context, row),
     onConfirm: (kind, row) => confirmAction(layer, request, kind, row),
-    onHistory: (row) => historyDialog(layer, request, row),
+    onHistory: (row) => historyDialog(layer, request, row, model),
     onSelect: (ids, selected) => request("select", { token_ids: ids, selected }).catch(unlessClosed),
   }, top.createButton);
   const bar = selectionBar(model, limits, {

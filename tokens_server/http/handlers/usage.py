@@ -34,7 +34,13 @@ async def usage_summary(call: Call[UsageSummaryQuery]) -> web.Response:
     params = call.input
     page = slice(params.offset, params.offset + params.limit)
     window, found = await service(call).summary(
-        call.caller, params.from_, params.to, params.sort, page, params.series == "day"
+        call.caller,
+        params.from_,
+        params.to,
+        params.sort,
+        page,
+        params.series == "day",
+        frozenset(params.ids) or None,
     )
     days = window.starts() if params.series == "day" else []
     body = UsageSummaryOut(

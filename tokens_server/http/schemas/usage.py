@@ -10,12 +10,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from tokens_server.domain.limits import (
     OFFSET_MAX,
     PAGE_SIZE_DEFAULT,
+    PAGE_SIZE_MAX,
     USAGE_BUCKETS_MAX,
     USAGE_DEFAULT_DAYS,
     USAGE_WINDOW_MAX_DAYS,
 )
 from tokens_server.domain.usage import Bucket, TokenUsage, UsageCounts, UsageSeries, UsageSort
-from tokens_server.http.field_types import DIGITS_ONLY, PageSize, Timestamp, TimestampIn
+from tokens_server.http.field_types import DIGITS_ONLY, PageSize, Timestamp, TimestampIn, TokenId
 from tokens_server.http.schemas.base import Out
 
 _FROM = (
@@ -48,6 +49,11 @@ class UsageSummaryQuery(BaseModel):
         None,
         description="`day`: each listed token also gets its counts per UTC day of the window "
         "(`daily`).",
+    )
+    ids: Annotated[list[TokenId], Field(max_length=PAGE_SIZE_MAX)] = Field(
+        [],
+        description=f"Only these tokens (repeat the parameter; at most {PAGE_SIZE_MAX}), as a "
+        "page of a token list asks for its own; those the caller does not see are left out.",
     )
 
 
