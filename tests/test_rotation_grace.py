@@ -123,6 +123,14 @@ async def test_an_edit_that_replaces_the_guid_may_keep_the_old_one_working(
     assert (await edited.json())["previous_guid_until"] is not None
     assert (await _verify(client, token["guid"]))["superseded"] is True
     assert (await _verify(client, guid))["superseded"] is False
+    # The same edit again changes nothing: the GUID is the token's own, so its grace has
+    # nothing to apply to, and the old GUID keeps the grace it was given.
+    again = await client.patch(url, json={"guid": guid, "grace": 2 * HOUR}, headers=ADMIN)
+    assert again.status == 200, await again.text()
+    unchanged = ("version", "guid", "previous_guid_until", "updated_at")
+    assert {k: (await again.json())[k] for k in unchanged} == {
+        k: (await edited.json())[k] for k in unchanged
+    }
 
     # A grace without a new GUID has nothing to apply to.
     alone = await client.patch(url, json={"name": "Renamed", "grace": HOUR}, headers=ADMIN)

@@ -122,7 +122,9 @@ class TokenService:
             grace = timedelta(0) if isinstance(change.grace, Unset) else change.grace
             if "guid" in changes:
                 changes |= _replaced_guid(token, grace, now)
-            elif not isinstance(change.grace, Unset):
+            elif not isinstance(change.grace, Unset) and isinstance(change.guid, Unset):
+                # A grace with the token's own GUID changes nothing, as sending an edit twice
+                # must not refuse the second: only a grace with no GUID at all is refused.
                 raise Invalid.field("grace", "applies only with a new guid")
             if not changes:
                 return token
