@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from pymongo import MongoClient
 
-from tests.support import ADMIN, ADMIN_KEY
+from tests.support import ADMIN, ADMIN_KEY, MAX_LINE
 from tokens_server.domain.guids import random_looking
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.http.openapi import openapi_document
@@ -161,8 +161,12 @@ def test_every_operation_answers_as_documented(
     CASES_RUN[f"{case.operation.label} {mode}"] += 1
     if case.operation.label in _STREAMS:
         _call_stream(case, server.url)
-    else:
-        case.call_and_validate(base_url=server.url, headers=ADMIN, timeout=10)
+        return
+    response = case.call(base_url=server.url, headers=ADMIN, timeout=10)
+    if len(response.request.path_url) > MAX_LINE:  # an invalid case: ids= past their bound
+        assert response.status_code == 400, response.status_code
+        return
+    case.validate_response(response)
 
 
 # An accepted stream never ends, so its body cannot be read to the end and checked; its status
@@ -182,19 +186,27 @@ def _call_stream(case: schemathesis.Case, base_url: str) -> None:
 
 def _meaningful(case: schemathesis.Case) -> None:
     """Make a valid case valid beyond what a schema can say: scopes that exist, dates ahead,
-    GUIDs that look random (all zeros fits the pattern; tokens_server/guids.py refuses it).
+    usage windows that end after they start, GUIDs that look random (all zeros fits the
+    pattern; tokens_server/guids.py refuses it).
 
     Without this nearly every generated create would be a 422 for an unknown scope or a past
     date, and the fuzzer would never reach the code behind those checks.
     """
     meta = case.meta
-    if meta is None or not meta.generation.mode.is_positive or not isinstance(case.body, dict):
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    now = datetime.now(UTC)
+    if isinstance(case.query, dict):  # a usage window: from before to, within its bounds
+        if "from" in case.query:
+            case.query["from"] = (now - timedelta(days=1)).isoformat()
+        if "to" in case.query:
+            case.query["to"] = now.isoformat()
+    if not isinstance(case.body, dict):
         return
     body = case.body
     if isinstance(body.get("scopes"), list) and body["scopes"]:
         picked = [SCOPES[zlib.crc32(str(s).encode()) % len(SCOPES)] for s in body["scopes"]]
         body["scopes"] = list(dict.fromkeys(picked))
-    now = datetime.now(UTC)
     if body.get("valid_from") is not None:
         body["valid_from"] = (now + timedelta(hours=1)).isoformat()
     if body.get("valid_to") is not None:

@@ -22,7 +22,7 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from tests.support import ADMIN
+from tests.support import ADMIN, MAX_LINE
 from tokens_server.domain.limits import GRACE_MAX_S
 from tokens_server.http.routes import OPERATIONS
 from tokens_server.http.state import REPOSITORY
@@ -217,11 +217,6 @@ async def world(
     await make_user("alice", ["analytics"])
     tokens = [await make_token(name=name, scopes=["analytics"]) for name in NAMES]
     return World(client, [t["id"] for t in tokens], {t["id"]: t["name"] for t in tokens})
-
-
-# aiohttp's HTTP parser refuses a request line over this many bytes with a plain-text 400
-# before any of our code runs.
-MAX_LINE = 8190
 
 
 async def _answer(response: ClientResponse) -> tuple[int, str]:
