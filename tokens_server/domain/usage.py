@@ -47,6 +47,9 @@ class UsageCounts:
         return UsageCounts(self.uses + other.uses, summed)
 
 
+ZERO = UsageCounts()
+
+
 def bucket_start(moment: datetime, bucket: Bucket) -> datetime:
     """The start of the UTC bucket ``moment`` falls in."""
     length = BUCKET_LENGTH[bucket]
@@ -80,7 +83,12 @@ class UsageSeries:
 
     @property
     def totals(self) -> UsageCounts:
-        return sum((counts for _, counts in self.buckets), UsageCounts())
+        counts = [c for _, c in self.buckets]
+        if not counts:
+            return ZERO
+        # Summed by slot, not bucket by bucket: a series has up to 2,000 buckets.
+        refusals = tuple(map(sum, zip(*(c.refusals for c in counts), strict=True)))
+        return UsageCounts(sum(c.uses for c in counts), refusals)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ joined with the tokens that exist and the caller sees.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,6 +17,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 
 from tokens_server.domain.usage import (
     OUTCOMES,
+    ZERO,
     UsageCounts,
     UsageSeries,
     UsageWindow,
@@ -69,12 +69,9 @@ class UsageStore:
 
     async def series(self, token_id: str, window: UsageWindow) -> UsageSeries:
         """The token's counts in each bucket of ``window``, zero where none were counted."""
-        held = self._held(window, {"token_id": ObjectId(token_id)})
-        summed: dict[datetime, UsageCounts] = defaultdict(UsageCounts)
-        async for start, counts in held:
-            at = bucket_start(start, window.bucket)
-            summed[at] = summed[at] + counts
-        buckets = [(start, summed.get(start, UsageCounts())) for start in window.starts()]
+        # Each hour (day) is held once, in one document, and is a bucket of its own.
+        held = {start: counts async for start, counts in self._held(window, ObjectId(token_id))}
+        buckets = [(start, held.get(start, ZERO)) for start in window.starts()]
         return UsageSeries(token_id, window, buckets)
 
     async def totals(self, window: UsageWindow, token_ids: set[str]) -> dict[str, UsageCounts]:
@@ -107,9 +104,10 @@ class UsageStore:
         return series
 
     async def _held(
-        self, window: UsageWindow, match: Document
+        self, window: UsageWindow, token_id: ObjectId
     ) -> AsyncIterator[tuple[datetime, UsageCounts]]:
         """Every hour (or day, for a series by the day) counted in ``window``."""
+        match = {"token_id": token_id}
         if window.bucket == "hour":
             start = bucket_start(window.start, "day")
             query = match | {"day": {"$gte": start, "$lt": window.end}}

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tokens_server.domain.usage import OUTCOMES, UsageCounts
+from tokens_server.domain.usage import OUTCOMES, REFUSALS, UsageCounts
 
 Document = dict[str, Any]
 HOURS = "usage_hours"
@@ -96,7 +96,7 @@ def _fields(root: str, parts: list[tuple[int, Slots]]) -> dict[str, int]:
 
 
 def counts_of(held: Document) -> UsageCounts:
-    return UsageCounts.of({outcome: int(held.get(outcome) or 0) for outcome in OUTCOMES})
+    return UsageCounts(int(held.get("uses") or 0), tuple(int(held.get(r) or 0) for r in REFUSALS))
 
 
 def hours_in(doc: Document) -> Iterator[tuple[datetime, UsageCounts]]:

@@ -69,7 +69,8 @@ class TokenCreate(Strict):
 
 
 class TokenPatch(Strict):
-    # A grace is for the GUID a new one replaces: without a new guid it is refused.
+    # A grace is for the GUID a new one replaces: without a guid it is refused (with the
+    # token's own GUID it has nothing to apply to, and the edit changes nothing).
     model_config = ConfigDict(json_schema_extra={"dependentRequired": {"grace": ["guid"]}})
     name: TokenName = None  # type: ignore[assignment]
     scopes: ScopeList = None  # type: ignore[assignment]
