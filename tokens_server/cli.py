@@ -22,7 +22,8 @@ from tokens_server.key_rotation import rotate_secret_key
 from tokens_server.logs import configure_logging
 from tokens_server.secrets.keyring import SecretKeyError
 from tokens_server.serve import serve
-from tokens_server.settings import OPTIONS, Settings, SettingsError, password_in, positive
+from tokens_server.setting_values import positive
+from tokens_server.settings import OPTIONS, Settings, SettingsError, password_in
 from tokens_server.storage.topology import NotAReplicaSet
 
 PROG = "tokens-server"

@@ -20,16 +20,21 @@ from typing import Any
 import platformdirs
 
 from tokens_server.data_files import DataFiles
+from tokens_server.setting_values import (
+    at_least_one,
+    at_least_zero,
+    count,
+    port,
+    positive,
+    uri_in_file,
+    valid_admin_key,
+    valid_port,
+    valid_secret_key,
+)
 
 MAX_BODY_BYTES = 1024 * 1024
-MIN_SECRET_KEY_LENGTH = 16
-# A person chooses TOKENS_ADMIN_KEY; server-made keys carry 256 random bits (43 characters).
-# 32 characters keep a chosen key out of reach of guessing even at the throttle's limit.
-ADMIN_KEY_MIN_LENGTH = 32
 _INVALID_DB_NAME_CHARACTERS = '/\\. "$\0'
 _URI_CREDENTIALS = re.compile(r"//([^@/]*)@")
-# A file that holds a URI is read whole; anything longer is not one.
-_URI_FILE_MAX_BYTES = 64 * 1024
 
 
 class SettingsError(ValueError):
@@ -136,78 +141,9 @@ def without_credentials(uri: str) -> str:
     return _URI_CREDENTIALS.sub("//", uri)
 
 
-def port(text: str) -> int:
-    """A port number, 0 for any free one."""
-    number = _whole(text, "a port number")
-    if not 0 <= number <= 65535:
-        raise ValueError(f"must be between 0 and 65535, not {number}")
-    return number
-
-
-def positive(text: str) -> int:
-    number = _whole(text, "a whole number")
-    _at_least_one(number)
-    return number
-
-
-def count(text: str) -> int:
-    number = _whole(text, "a whole number")
-    _at_least_zero(number)
-    return number
-
-
-def uri_in_file(text: str) -> str:
-    """The URI held by the file named ``text`` (surrounding whitespace dropped)."""
-    try:
-        with open(text, "rb") as file:
-            held = file.read(_URI_FILE_MAX_BYTES + 1)
-    except OSError as error:
-        raise ValueError(f"cannot be read: {error.strerror or error}") from None
-    if len(held) > _URI_FILE_MAX_BYTES:
-        raise ValueError(f"names a file longer than {_URI_FILE_MAX_BYTES} bytes, not a URI")
-    uri = held.decode("utf-8", errors="replace").strip()
-    if not uri:
-        raise ValueError("names an empty file")
-    return uri
-
-
-def _whole(text: str, kind: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise ValueError(f"must be {kind}, not {text!r}") from None
-
-
-def _at_least_zero(number: int) -> None:
-    if number < 0:
-        raise ValueError(f"must be at least 0, not {number}")
-
-
-def _at_least_one(number: int) -> None:
-    if number < 1:
-        raise ValueError(f"must be at least 1, not {number}")
-
-
-def _valid_port(number: int) -> None:
-    port(str(number))
-
-
 def _valid_db_name(name: str) -> None:
     if not name or any(c in name for c in _INVALID_DB_NAME_CHARACTERS):
         raise SettingsError(f"database name {name!r} is not a valid MongoDB name")
-
-
-def _valid_admin_key(key: str) -> None:
-    """The key travels in an HTTP header: visible ASCII only, so it arrives as configured."""
-    if len(key) < ADMIN_KEY_MIN_LENGTH:
-        raise ValueError(f"must be at least {ADMIN_KEY_MIN_LENGTH} characters")
-    if not all("!" <= c <= "~" for c in key):
-        raise ValueError("may hold only visible ASCII characters (no spaces)")
-
-
-def _valid_secret_key(key: str) -> None:
-    if len(key) < MIN_SECRET_KEY_LENGTH:
-        raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters")
 
 
 @dataclass(frozen=True)
@@ -241,7 +177,7 @@ class Option:
 
 OPTIONS = (
     Option("host", "TOKENS_HOST", "address to listen on", flag="--host"),
-    Option("port", "TOKENS_PORT", "port to listen on, 0 for any free one", port, _valid_port,
+    Option("port", "TOKENS_PORT", "port to listen on, 0 for any free one", port, valid_port,
            flag="--port"),
     Option("mongo_uri", "TOKENS_MONGO_URI",
            "a MongoDB to use instead of the embedded database (a password given as a flag is "
@@ -256,48 +192,48 @@ OPTIONS = (
            Path, flag="--data-dir", default="`~/.local/share/tokens`"),
     Option("admin_key", "TOKENS_ADMIN_KEY",
            "the first admin's API key (32+ visible ASCII characters), used once: only when the "
-           "database never had an admin", check=_valid_admin_key,
+           "database never had an admin", check=valid_admin_key,
            default="random, written to `<data dir>/admin.key`"),
     Option("secret_key", "TOKENS_SECRET_KEY",
-           "the secret that encrypts GUIDs at rest (16+ characters)", check=_valid_secret_key,
+           "the secret that encrypts GUIDs at rest (16+ characters)", check=valid_secret_key,
            default="random, written to `<data dir>/secret.key`"),
     Option("previous_secret_key", "TOKENS_PREVIOUS_SECRET_KEY",
            "during a rotation only: the key being replaced, still accepted for reading",
            default="none"),
     Option("max_in_flight", "TOKENS_MAX_IN_FLIGHT",
            "requests served at once; more are answered 503 with `Retry-After` at once, and "
-           "`/health` says `saturated`", positive, _at_least_one),
+           "`/health` says `saturated`", positive, at_least_one),
     Option("max_tokens_per_user", "TOKENS_MAX_TOKENS_PER_USER",
            "tokens one user may hold (created and not deleted); admins have no limit",
-           positive, _at_least_one),
+           positive, at_least_one),
     Option("db_timeout_ms", "TOKENS_DB_TIMEOUT_MS",
            "how long a call may wait for the database before it answers 503 (lists: "
-           "`TOKENS_LIST_TIMEOUT_MS`)", positive, _at_least_one),
+           "`TOKENS_LIST_TIMEOUT_MS`)", positive, at_least_one),
     Option("list_timeout_ms", "TOKENS_LIST_TIMEOUT_MS",
            "how long a list may take in the database before it answers 503",
-           positive, _at_least_one),
+           positive, at_least_one),
     Option("auth_failure_limit", "TOKENS_AUTH_FAILURE_LIMIT",
            "failed authentications one client address may make per window; more answer 429",
-           positive, _at_least_one),
+           positive, at_least_one),
     Option("auth_failure_window_s", "TOKENS_AUTH_FAILURE_WINDOW_S",
-           "the window of that limit, in seconds", positive, _at_least_one),
+           "the window of that limit, in seconds", positive, at_least_one),
     Option("max_subscribers", "TOKENS_MAX_SUBSCRIBERS",
            "open event streams one process feeds; more are answered 503 with `Retry-After`",
-           positive, _at_least_one),
+           positive, at_least_one),
     Option("max_streams_per_user", "TOKENS_MAX_STREAMS_PER_USER",
            "open event streams one user may have on one process (admins too); more are "
-           "answered 429 with `Retry-After`", positive, _at_least_one),
+           "answered 429 with `Retry-After`", positive, at_least_one),
     Option("event_retention_days", "TOKENS_EVENT_RETENTION_DAYS",
-           "days the history keeps each event", positive, _at_least_one),
+           "days the history keeps each event", positive, at_least_one),
     Option("usage_retention_days", "TOKENS_USAGE_RETENTION_DAYS",
-           "days the usage counts of each token and hour are kept", positive, _at_least_one),
+           "days the usage counts of each token and hour are kept", positive, at_least_one),
     Option("memory_tokens", "TOKENS_MEMORY_TOKENS",
            "tokens each process keeps in memory for verify and get (the most recently used; "
-           "0 reads every one from the database)", count, _at_least_zero),
+           "0 reads every one from the database)", count, at_least_zero),
     Option("memory_users", "TOKENS_MEMORY_USERS",
            "users each process keeps in memory to authenticate (the most recently used)",
-           count, _at_least_zero),
+           count, at_least_zero),
     Option("list_memory_tokens", "TOKENS_LIST_MEMORY_TOKENS",
            "the most tokens each process keeps sorted in memory to answer lists; with more, "
-           "lists are read from the database (0: always)", count, _at_least_zero),
+           "lists are read from the database (0: always)", count, at_least_zero),
 )  # fmt: skip

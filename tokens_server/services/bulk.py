@@ -14,7 +14,8 @@ from datetime import datetime
 
 from tokens_server.domain.errors import Conflict, DomainError, Forbidden, NotFound
 from tokens_server.domain.models import BulkOutcome, BulkResult, Caller, Token
-from tokens_server.services.tokens import TokenService, changeable, revocable
+from tokens_server.services.token_rules import changeable, revocable
+from tokens_server.services.tokens import TokenService
 from tokens_server.storage.token_chunks import Judge
 
 # The refusals a single change answers with 404, 403 and 409, as outcomes. A token the caller

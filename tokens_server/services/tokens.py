@@ -1,5 +1,6 @@
-"""The rules of tokens: who may see and change which, what dates are allowed, what revocation
-means. Handlers call these with the caller; the repository stores the outcome.
+"""What a caller may do with tokens: list, read, create, edit, revoke, regenerate, delete and
+verify, each checked by the rules of one token (``token_rules``). Handlers call these with the
+caller; the repository stores the outcome.
 """
 
 from __future__ import annotations
@@ -9,9 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tokens_server.domain.errors import Conflict, Forbidden, Invalid, NotFound, PreconditionFailed
+from tokens_server.domain.errors import Conflict, Forbidden, Invalid, PreconditionFailed
 from tokens_server.domain.guids import is_guid, new_guid
-from tokens_server.domain.limits import CLOCK_SKEW
 from tokens_server.domain.models import (
     Caller,
     EventAction,
@@ -30,9 +30,17 @@ from tokens_server.domain.models import (
 from tokens_server.domain.names import search_key
 from tokens_server.domain.usage import Outcome
 from tokens_server.services.contention import until_applied
+from tokens_server.services.token_rules import (
+    MUTABLE_WHEN_REVOKED,
+    changeable,
+    changes_of,
+    check_dates,
+    replaced_guid,
+    revocable,
+    seen,
+)
 from tokens_server.storage import Repository
 
-_MUTABLE_WHEN_REVOKED = frozenset({"name", "description"})
 # How usage counts a verification refused for the token's status.
 _REFUSED_AS: dict[TokenStatus, Outcome] = {
     "scheduled": "not_yet_active",
@@ -99,7 +107,7 @@ class TokenService:
         await self._check_scopes(caller, new.scopes)
         now = utcnow()
         valid_from = new.valid_from or now
-        _check_dates(now, valid_from, new.valid_to, new.valid_from is not None, True)
+        check_dates(now, valid_from, new.valid_to, new.valid_from is not None, True)
         fields = {
             "name": new.name,
             "description": new.description,
@@ -118,23 +126,23 @@ class TokenService:
         async def attempt() -> Token | None:
             token = await self._changeable(caller, token_id, expected)
             now = utcnow()
-            changes = _changes(token, change, now)
+            changes = changes_of(token, change, now)
             grace = timedelta(0) if isinstance(change.grace, Unset) else change.grace
             if "guid" in changes:
-                changes |= _replaced_guid(token, grace, now)
+                changes |= replaced_guid(token, grace, now)
             elif not isinstance(change.grace, Unset) and isinstance(change.guid, Unset):
                 # A grace with the token's own GUID changes nothing, as sending an edit twice
                 # must not refuse the second: only a grace with no GUID at all is refused.
                 raise Invalid.field("grace", "applies only with a new guid")
             if not changes:
                 return token
-            if token.revoked_at is not None and not changes.keys() <= _MUTABLE_WHEN_REVOKED:
+            if token.revoked_at is not None and not changes.keys() <= MUTABLE_WHEN_REVOKED:
                 raise Conflict(
                     "a revoked token stays revoked: only its name and description can change"
                 )
             if "scopes" in changes:
                 await self._check_scopes(caller, changes["scopes"])
-            _check_dates(
+            check_dates(
                 now,
                 changes.get("valid_from", token.valid_from),
                 changes.get("valid_to", token.valid_to),
@@ -206,7 +214,7 @@ class TokenService:
             if token.revoked_at is not None:
                 raise Conflict("a revoked token stays revoked: its GUID cannot be regenerated")
             now = utcnow()
-            changes = {"guid": new_guid()} | _replaced_guid(token, grace, now)
+            changes = {"guid": new_guid()} | replaced_guid(token, grace, now)
             return await self._write(
                 caller, token, changes, expected, now, action="token.regenerated"
             )
@@ -237,69 +245,3 @@ class TokenService:
         return Verification(
             valid=True, status="active", token=token, superseded_until=superseded_until
         )
-
-
-def seen(caller: Caller, token_id: str, token: Token | None) -> Token:
-    """The token as read, if ``caller`` sees it: one it cannot see reads as one that is not."""
-    if token is None or not caller.sees(token.scopes):
-        raise NotFound(f"there is no token {token_id!r} that you can see")
-    return token
-
-
-def changeable(caller: Caller, token_id: str, token: Token | None, expected: int | None) -> Token:
-    """The token as read, if ``caller`` may change it (at version ``expected``, when given)."""
-    token = seen(caller, token_id, token)
-    if not caller.holds_all(token.scopes):
-        missing = sorted(set(token.scopes) - caller.scopes)
-        raise Forbidden(
-            f"changing this token needs every scope it has; you lack {', '.join(missing)}"
-        )
-    if expected is not None and expected != token.version:
-        raise PreconditionFailed(
-            f"the token changed meanwhile: it is at version {token.version}, not {expected}"
-        )
-    return token
-
-
-def revocable(token: Token, now: datetime) -> None:
-    """Refuse to revoke a token that is not active."""
-    if not token.is_active(now):
-        raise Conflict(f"only an active token can be revoked; this one is {token.status(now)}")
-
-
-def _replaced_guid(token: Token, grace: timedelta, now: datetime) -> dict[str, Any]:
-    """What a new GUID does to the one it replaces: it keeps working for ``grace`` (not past
-    the token's end), or stops now. Only one previous GUID is kept, so replacing a GUID again
-    ends an older one at once."""
-    if not grace:
-        return {"previous_guid": None, "previous_guid_until": None}
-    until = now + grace
-    if token.valid_to is not None:
-        until = min(until, token.valid_to)
-    return {"previous_guid": token.guid, "previous_guid_until": until}
-
-
-def _changes(token: Token, change: TokenChanges, now: datetime) -> dict[str, Any]:
-    """The fields the change sets to a value other than the current one."""
-    changes: dict[str, Any] = {}
-    for field, value in change.set_fields().items():
-        if field == "grace":
-            continue
-        if field == "valid_from" and value is None:
-            value = now
-        if value != getattr(token, field):
-            changes[field] = value
-    return changes
-
-
-def _check_dates(
-    now: datetime, valid_from: datetime, valid_to: datetime | None, from_set: bool, to_set: bool
-) -> None:
-    """Dates that are set or changed must not lie in the past; the window must not be empty."""
-    if from_set and valid_from < now - CLOCK_SKEW:
-        raise Invalid.field("valid_from", "must not lie in the past")
-    if valid_to is not None and (from_set or to_set):
-        if to_set and valid_to < now:
-            raise Invalid.field("valid_to", "must not lie in the past")
-        if valid_to <= valid_from:
-            raise Invalid.field("valid_to", "must be after valid_from")

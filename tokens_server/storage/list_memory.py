@@ -29,9 +29,8 @@ full.
 from __future__ import annotations
 
 import asyncio
-import itertools
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Set, Sized
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Literal
 
@@ -39,8 +38,9 @@ from sortedcontainers import SortedKeyList, SortedList
 
 from tokens_server.domain.models import TokenQuery, utcnow
 from tokens_server.storage.list_activity import Activity
-from tokens_server.storage.list_filters import Indexes, Matching, matching
-from tokens_server.storage.listed import ORDERS, SORT_KEYS, Listed, in_order, page_of, sort_rows
+from tokens_server.storage.list_filters import Indexes
+from tokens_server.storage.list_pages import page_from
+from tokens_server.storage.listed import SORT_KEYS, Listed
 from tokens_server.storage.memory import Memory
 from tokens_server.storage.token_documents import HeldToken
 
@@ -50,10 +50,6 @@ State = Literal["ready", "loading", "off"]
 CATCH_UP_S = 1.0
 # Rows indexed between turns of the event loop while a load is indexed (``index_loaded``).
 _INDEX_STEP = 5000
-# Matches a list may sort itself (past it, reading a kept order is cheaper), and what a sort
-# costs per match, in rows read.
-_SORT_AT_MOST = 2000
-_SORT_STEPS = 4
 
 
 class TooManyTokens(Exception):
@@ -230,53 +226,8 @@ class ListMemory:
         guid_hashes: list[str] | None = None,
         also: Callable[[HeldToken], bool] | None = None,
     ) -> tuple[list[HeldToken], int]:
-        """The page ``query`` asks for at ``now``, and how many match in all. ``guid_hashes``
-        are a whole GUID's lookup hashes; ``also`` is one more check, on the rows that pass
-        the query's own."""
-        active = self._activity.at(now, self._rows)
-        matched = matching(self._indexes, query, now, active, guid_hashes, also)
-        order = ORDERS[query.sort]
-        start, stop = query.offset, query.offset + query.limit
-        total = matched.count(len(self._rows))
-        if matched.within is not None and _sorting_is_cheaper(len(matched.within), stop, self):
-            rows = [self._rows[token_id] for token_id in matched.within]
-            sort_rows(rows, order, now)
-            return [row.held for row in rows[start:stop]], total
-        if order.active_first is not None:
-            found = self._by_activity(matched, order.active_first, active, start, stop)
-        elif matched.everything:
-            found = list(page_of(self._orders[order.key], order, start, stop))
-        else:
-            test = matched.test()
-            found = list(
-                itertools.islice(
-                    filter(test, in_order(self._orders[order.key], order)), start, stop
-                )
-            )
-        return [row.held for row in found], total
-
-    def _by_activity(
-        self, matched: Matching, first: bool, active: Set[str], start: int, stop: int
-    ) -> list[Listed]:
-        """A page of an is_active sort: the tokens that match and are active (``first``) or
-        not, by name; then the others."""
-        first_count = matched.count_in(active, self._rows)
-        if not first:
-            first_count = matched.count(len(self._rows)) - first_count
-        test = matched.test()
-
-        def part(active_ones: bool) -> Iterator[Listed]:
-            for row in self._orders["name"]:
-                if (row.id in active) == active_ones and (test is None or test(row)):
-                    yield row
-
-        found: list[Listed] = []
-        if start < first_count:
-            found += itertools.islice(part(first), start, stop)
-        if len(found) < stop - start:
-            skip = max(0, start - first_count)
-            found += itertools.islice(part(not first), skip, skip + stop - start - len(found))
-        return found
+        """The page ``query`` asks for at ``now``, and how many match in all (``list_pages``)."""
+        return page_from(self._indexes, self._activity, query, now, guid_hashes, also)
 
     def _put(self, row: Listed) -> None:
         token_id = row.id
@@ -326,10 +277,3 @@ class ListMemory:
     def _wake_waiters(self) -> None:
         self._advanced.set()
         self._advanced = asyncio.Event()
-
-
-def _sorting_is_cheaper(matches: int, stop: int, held: Sized) -> bool:
-    """Whether to sort the matches rather than read a kept order until the page is full: a
-    read passes about ``stop`` times as many rows as there are per match, a sort costs a few
-    steps per match."""
-    return matches <= _SORT_AT_MOST and _SORT_STEPS * matches < stop * len(held) / max(matches, 1)
