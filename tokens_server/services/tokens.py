@@ -90,8 +90,12 @@ class TokenService:
         await self.get(caller, token_id)
         return await self.repo.events.of_token(token_id, caller, before, limit)
 
-    async def _changeable(self, caller: Caller, token_id: str, expected: int | None) -> Token:
-        return changeable(caller, token_id, await self.repo.tokens.get(token_id), expected)
+    async def _changeable(
+        self, caller: Caller, token_id: str, expected: int | None, fresh: bool = False
+    ) -> Token:
+        """The token if ``caller`` may change it; read from the database when ``fresh``."""
+        token = await self.repo.tokens.get(token_id, fresh=fresh)
+        return changeable(caller, token_id, token, expected)
 
     async def _check_scopes(self, caller: Caller, scopes: list[str]) -> None:
         not_held = [s for s in scopes if not caller.holds(s)]
@@ -123,8 +127,8 @@ class TokenService:
     async def patch(
         self, caller: Caller, token_id: str, change: TokenChanges, expected: int | None
     ) -> Token:
-        async def attempt() -> Token | None:
-            token = await self._changeable(caller, token_id, expected)
+        async def attempt(fresh: bool) -> Token | None:
+            token = await self._changeable(caller, token_id, expected, fresh)
             now = utcnow()
             changes = changes_of(token, change, now)
             grace = timedelta(0) if isinstance(change.grace, Unset) else change.grace
@@ -174,12 +178,12 @@ class TokenService:
         caller: Caller,
         token_id: str,
         expected: int | None,
-        attempt: Callable[[], Awaitable[Token | None]],
+        attempt: Callable[[bool], Awaitable[Token | None]],
     ) -> Token:
         """Run a change: once under If-Match (a lost race is 412), else until it applies."""
         if expected is None:
             return await until_applied(attempt)
-        updated = await attempt()
+        updated = await attempt(False)
         if updated is None:
             raise await self._lost_race(caller, token_id)
         return updated
@@ -209,8 +213,8 @@ class TokenService:
     async def regenerate(
         self, caller: Caller, token_id: str, expected: int | None, grace: timedelta
     ) -> Token:
-        async def attempt() -> Token | None:
-            token = await self._changeable(caller, token_id, expected)
+        async def attempt(fresh: bool) -> Token | None:
+            token = await self._changeable(caller, token_id, expected, fresh)
             if token.revoked_at is not None:
                 raise Conflict("a revoked token stays revoked: its GUID cannot be regenerated")
             now = utcnow()

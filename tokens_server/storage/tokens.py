@@ -95,9 +95,10 @@ class TokenStore:
             raise _guid_taken(error) from None
         return self._token(doc)
 
-    async def get(self, token_id: str) -> Token | None:
+    async def get(self, token_id: str, fresh: bool = False) -> Token | None:
+        """The token, from memory unless ``fresh`` asks for the database's copy."""
         held = await self._memory.read_through(
-            self._memory.token(token_id),
+            None if fresh else self._memory.token(token_id),
             lambda: self._held({"_id": ObjectId(token_id)}),
             self._memory.keep_token,
         )
