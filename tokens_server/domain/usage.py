@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 # Why a verification of a known token was refused. ``missing_scopes`` is the verify status
 # ``insufficient_scope``; ``superseded_after_grace`` a token's previous GUID past its grace.
@@ -31,9 +32,9 @@ class UsageCounts:
     refusals: tuple[int, ...] = (0,) * len(REFUSALS)
 
     @classmethod
-    def of(cls, counts: dict[str, int]) -> UsageCounts:
-        """Counts named by outcome; a missing one is zero."""
-        return cls(counts.get("uses", 0), tuple(counts.get(r, 0) for r in REFUSALS))
+    def of(cls, counts: Mapping[str, Any]) -> UsageCounts:
+        """Counts named by outcome, as stored; a missing (or null) one is zero."""
+        return cls(int(counts.get("uses") or 0), tuple(int(counts.get(r) or 0) for r in REFUSALS))
 
     @property
     def refused(self) -> int:

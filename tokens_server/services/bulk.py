@@ -25,6 +25,7 @@ _REFUSALS: tuple[tuple[type[DomainError], BulkOutcome], ...] = (
     (Forbidden, "forbidden"),
     (Conflict, "conflict"),
 )
+_REFUSED = tuple(error for error, _ in _REFUSALS)
 
 # The single change's checks of one token as read, at a time: raise as that change refuses.
 _Check = Callable[[str, Token | None, datetime], object]
@@ -34,7 +35,7 @@ def _judge(check: _Check) -> Judge:
     def judge(token_id: str, token: Token | None, now: datetime) -> DomainError | None:
         try:
             check(token_id, token, now)
-        except (NotFound, Forbidden, Conflict) as refusal:
+        except _REFUSED as refusal:
             return refusal
         return None
 

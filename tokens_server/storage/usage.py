@@ -96,7 +96,7 @@ class UsageStore:
         """Each token's counts per day of ``window``, zero-filled."""
         ids = [ObjectId(token_id) for token_id in token_ids]
         slot = {start: n for n, start in enumerate(window.starts())}
-        series = {str(i): [UsageCounts()] * len(slot) for i in ids}
+        series = {str(i): [ZERO] * len(slot) for i in ids}
         async for doc in self._days.find({"token_id": {"$in": ids}} | _months(window)):
             counts = series[str(doc["token_id"])]
             for start, held in _within(days_in(doc), window):

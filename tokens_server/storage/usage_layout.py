@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tokens_server.domain.usage import OUTCOMES, REFUSALS, UsageCounts
+from tokens_server.domain.usage import OUTCOMES, UsageCounts
 
 Document = dict[str, Any]
 HOURS = "usage_hours"
@@ -95,20 +95,16 @@ def _fields(root: str, parts: list[tuple[int, Slots]]) -> dict[str, int]:
     }
 
 
-def counts_of(held: Document) -> UsageCounts:
-    return UsageCounts(int(held.get("uses") or 0), tuple(int(held.get(r) or 0) for r in REFUSALS))
-
-
 def hours_in(doc: Document) -> Iterator[tuple[datetime, UsageCounts]]:
     """Each hour a ``usage_hours`` document holds: its start and counts."""
     for hour, held in (doc.get("h") or {}).items():
-        yield doc["day"] + timedelta(hours=int(hour)), counts_of(held)
+        yield doc["day"] + timedelta(hours=int(hour)), UsageCounts.of(held)
 
 
 def days_in(doc: Document) -> Iterator[tuple[datetime, UsageCounts]]:
     """Each day a ``usage_days`` document holds: its start and counts."""
     for day, held in (doc.get("d") or {}).items():
-        yield doc["month"].replace(day=int(day)), counts_of(held)
+        yield doc["month"].replace(day=int(day)), UsageCounts.of(held)
 
 
 def days_summed(doc: Document, start: datetime, end: datetime, into: Slots) -> None:
