@@ -1,10 +1,11 @@
 """Lists answered from memory answer exactly what the database answers.
 
 Three servers on one database: two answer lists from memory, one (``TOKENS_LIST_MEMORY_TOKENS``
-0) from the database. Random creates, edits, revokes, regenerations, deletes and scope changes go
-through all three, and writes behind their backs too; then random (caller, filter, sort, page)
-requests go to each, and the three answers must be the same bytes. A request follows the
-writes at once: memory must hold every change acknowledged before it, whichever server made it.
+0) from the database. Random creates, edits, revokes, regenerations, deletes, bulk revokes and
+deletes, and scope changes go through all three, and writes behind their backs too; then random
+(caller, filter, sort, page) requests go to each, and the three answers must be the same
+bytes. A request follows the writes at once: memory must hold every change acknowledged before
+it, whichever server made it.
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ async def _write(
     no server acknowledged it). ``made`` maps each token's id to its GUID."""
     client = rng.choice(servers)
     kind = rng.choice(
-        ("create", "create", "create", "edit", "revoke", "regenerate", "delete", "raw")
+        ("create", "create", "create", "edit", "revoke", "regenerate", "delete", "raw", "bulk")
     )
     if kind == "create" or not made:
         body = {"name": _name(rng), "scopes": rng.sample(SCOPES, rng.randint(1, 2))}
@@ -83,6 +84,15 @@ async def _write(
         assert response.status == 201, await response.text()
         token = await response.json()
         made[token["id"]] = token["guid"]
+        return
+    if kind == "bulk":  # a few tokens revoked or deleted in one chunk's transaction
+        ids = rng.sample(sorted(made), min(len(made), rng.randint(1, 4)))
+        action = rng.choice(("bulk-revoke", "bulk-delete"))
+        response = await client.post(f"{TOKENS}/{action}", json={"ids": ids}, headers=ADMIN)
+        assert response.status == 200, await response.text()
+        if action == "bulk-delete":
+            for deleted in ids:
+                del made[deleted]
         return
     token_id = rng.choice(sorted(made))
     url = f"{TOKENS}/{token_id}"
