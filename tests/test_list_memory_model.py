@@ -114,7 +114,7 @@ def _query(rng: random.Random, rows: list[Listed]) -> TokenQuery:
         status=rng.choice((None, None, "active", "inactive")),
         sort=rng.choice(get_args(TokenSort)),
         limit=rng.choice((1, 7, 50, 200)),
-        offset=rng.choice((0, 0, 3, 40, 500, 2900)),
+        offset=rng.choice((0, 0, 3, 40, 90, 500, 2900, 4500)),  # past the end, and twice past
         expires_within=rng.choice((None, None, None, 1, 2)),
         unused_for=rng.choice((None, None, None, 0, 1)),
         refused_within=rng.choice((None, None, None, 0, 1)),
@@ -190,3 +190,17 @@ async def test_a_use_reported_while_a_load_is_indexed_is_read_again_not_applied(
     await indexing
     assert lists.take_dirty() == [rows[0].id]
     assert lists.rows()[rows[0].id] == rows[0]
+
+
+@pytest.mark.parametrize("sort", get_args(TokenSort))
+def test_a_page_past_the_end_is_empty_in_every_order(sort: TokenSort) -> None:
+    rng = random.Random(7)  # noqa: S311 (a test's draws, no secret)
+    memory = Memory(0, 0)
+    memory.heard()
+    lists = ListMemory(memory, 10)
+    lists.reset("loading", "")
+    lists.load(Listed.of(_doc(rng, n)) for n in range(3))
+    asyncio.run(lists.index_loaded())
+    for offset in (3, 4, 5, 6, 7):  # at the end, past it, and past it by more than it holds
+        query = TokenQuery((), None, None, ADMIN, None, sort, limit=10, offset=offset)
+        assert lists.page(query, START) == ([], 3), offset

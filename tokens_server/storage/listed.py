@@ -163,7 +163,8 @@ def page_of(kept: Kept, order: Order, start: int, stop: int) -> Iterator[Listed]
     if not order.reverse:
         return kept.islice(start, stop)
     size = len(kept)
-    low, high = max(size - stop, 0), size - start  # the page, read ascending
+    # The page, read ascending; clamped at 0, since islice reads a negative bound from the end.
+    low, high = max(size - stop, 0), max(size - start, 0)
     if not order.names_ascending or low >= high:
         return kept.islice(low, high, reverse=True)
     # Ties of one name key run ascending: widen the page to the whole runs at its ends.
