@@ -1,6 +1,7 @@
 """/api/v1/events/stream: the events the caller may see, as Server-Sent Events, as they commit.
 
-A reader that reconnects with ``Last-Event-ID`` (or ``?after=``) gets every event after that id:
+A reader that reconnects with ``Last-Event-ID`` (or ``?after=``) gets every event after that id,
+and one that opens without gets those after the last one committed when it opened:
 the subscription starts before the catch-up from the collection, so an event that commits
 meanwhile is both read and queued, and the id decides which copy is sent. Ids follow commit
 order, so nothing is missed and nothing repeated.
@@ -59,13 +60,17 @@ async def event_stream(call: Call[StreamQuery]) -> web.StreamResponse:
     )
     out = _Stream(request, response, call.caller)
     try:
+        if after is None:
+            # From now: the feed may still bring a change acknowledged before the stream opened.
+            after = await request.app[REPOSITORY].events.last_id()
         await response.prepare(request)
         await out.write(b": live\n\n")
-        last = after if after is None else await _catch_up(out, after)
-        await _relay(out, subscription, last)
+        await _relay(out, subscription, await _catch_up(out, after))
     except (ConnectionError, _Gone):
         pass  # the reader went away, or may read no more
     except StorageError as error:
+        if not response.prepared:
+            raise  # still a problem answer
         # Too late for a problem answer: the reader is let go, and catches up as it reconnects.
         if isinstance(error, StorageFailed):
             log.exception("an event stream failed on the database")
@@ -91,9 +96,8 @@ async def _catch_up(out: _Stream, after: int) -> int:
                 return after
 
 
-async def _relay(out: _Stream, subscription: Subscription, last: int | None) -> None:
-    if last is not None:
-        await out.caller(now=True)  # the catch-up may have taken long
+async def _relay(out: _Stream, subscription: Subscription, last: int) -> None:
+    await out.caller(now=True)  # the catch-up may have taken long
     while True:
         item = await out.next(subscription)
         if isinstance(item, Ended):
@@ -103,8 +107,8 @@ async def _relay(out: _Stream, subscription: Subscription, last: int | None) -> 
             return
         # Asked before the skip: a change to the reader counts also when the catch-up sent it.
         caller = await out.caller(item)
-        if last is not None and item.id <= last:
-            continue  # sent already, while catching up
+        if item.id <= last:
+            continue  # sent already while catching up, or committed before the stream opened
         if caller.sees_event(item):
             await out.send(item)
             last = item.id
