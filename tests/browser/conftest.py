@@ -1,10 +1,10 @@
 """Browser fixtures: the real server, the demo notebook in Voila, JupyterLab and Notebook 7, and
 Chromium.
 
-One server, one Voila, one JupyterLab, one Notebook 7 and one browser per session; a fresh
-browser context (clipboard allowed, fixed locale and time zone) and page per test. Needs
-``apt-get install -y chromium``. Long because each of those processes is started, waited for
-and stopped here, in one place.
+One server, one Voila, one JupyterLab, one Notebook 7, one browser and one browser context
+(clipboard allowed, fixed locale and time zone, its cache shared) per session; a fresh page, and
+in Voila a fresh kernel, per test. Needs ``apt-get install -y chromium``. Long because each of
+those processes is started, waited for and stopped here, in one place.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import pytest
-from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.live_server import LiveServer
 from tests.support import ADMIN_KEY
@@ -273,7 +273,9 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-def _new_page(browser: Browser) -> Page:
+@pytest.fixture(scope="session")
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """One browser context for the session, so that each page's scripts come from its cache."""
     context = browser.new_context(
         viewport={"width": 1280, "height": 860},
         locale="en-US",
@@ -281,41 +283,60 @@ def _new_page(browser: Browser) -> Page:
         permissions=["clipboard-read", "clipboard-write"],
     )
     context.set_default_timeout(20_000)
-    return context.new_page()
+    yield context
+    context.close()
 
 
-def _open(browser: Browser, url: str) -> Iterator[Page]:
-    page = _new_page(browser)
+# Voila's kernel for a page outlives the page (the page asks for its shutdown on unload, which a
+# closed page never sends), and each one left keeps a live grid redrawing every change.
+# Tornado takes any cookie and header that match as proof against cross-site requests.
+_SHUT_DOWN_KERNEL = """async () => {
+    const config = JSON.parse(document.getElementById("jupyter-config-data").textContent);
+    const check = crypto.randomUUID().replaceAll("-", "");
+    document.cookie = `_xsrf=${check}; path=/`;
+    const url = `${config.baseUrl}api/kernels/${config.kernelId}`;
+    const response = await fetch(url, {method: "DELETE", headers: {"X-XSRFToken": check}});
+    return response.status;
+}"""
+
+
+def _shut_down_kernel(page: Page) -> None:
+    assert page.evaluate(_SHUT_DOWN_KERNEL) == 204
+
+
+def _open(context: BrowserContext, url: str) -> Iterator[Page]:
+    page = context.new_page()
     page.goto(url)
     expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
     expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
     yield page
-    page.context.close()
+    _shut_down_kernel(page)
+    page.close()
 
 
 @pytest.fixture
-def page(voila: str, api: Api, browser: Browser) -> Iterator[Page]:
-    """The demo page with its table drawn, in a fresh context allowed to use the clipboard.
+def page(voila: str, api: Api, context: BrowserContext) -> Iterator[Page]:
+    """The demo page with its table drawn, in a context allowed to use the clipboard.
 
     ``voila`` (and so the server) come before ``browser``: once Playwright's synchronous API
     runs, this thread cannot start another event loop.
     """
-    yield from _open(browser, voila)
+    yield from _open(context, voila)
 
 
 @pytest.fixture
-def analyst_page(analyst_voila: str, api: Api, browser: Browser) -> Iterator[Page]:
+def analyst_page(analyst_voila: str, api: Api, context: BrowserContext) -> Iterator[Page]:
     """The demo page as ``analyst`` (scope analytics only), its table drawn."""
-    yield from _open(browser, analyst_voila)
+    yield from _open(context, analyst_voila)
 
 
-def _run_all(browser: Browser, url: str) -> Iterator[Page]:
+def _run_all(context: BrowserContext, url: str) -> Iterator[Page]:
     """The notebook at ``url`` with every cell run and the widget's table drawn.
 
     JupyterLab and Notebook 7 share the notebook panel, its toolbar and the Run menu, so one way
     serves both.
     """
-    page = _new_page(browser)
+    page = context.new_page()
     page.goto(url)
     # Run All before the kernel is up would wait for it. The toolbar's indicator says "idle"
     # already while the panel has no kernel, so first wait for a kernel's name there.
@@ -352,19 +373,19 @@ def _run_all(browser: Browser, url: str) -> Iterator[Page]:
     # The last cell redraws the widget; the notebook is done when no cell waits to run.
     expect(page.locator(".jp-InputPrompt", has_text="[*]")).to_have_count(0, timeout=60_000)
     yield page
-    page.context.close()
+    page.close()
 
 
 @pytest.fixture
-def lab_page(jupyterlab: str, api: Api, browser: Browser) -> Iterator[Page]:
+def lab_page(jupyterlab: str, api: Api, context: BrowserContext) -> Iterator[Page]:
     """The demo notebook open in JupyterLab, every cell run, the widget's table drawn."""
-    yield from _run_all(browser, jupyterlab)
+    yield from _run_all(context, jupyterlab)
 
 
 @pytest.fixture
-def notebook7_page(notebook7: str, api: Api, browser: Browser) -> Iterator[Page]:
+def notebook7_page(notebook7: str, api: Api, context: BrowserContext) -> Iterator[Page]:
     """The demo notebook open in Jupyter Notebook 7, every cell run, the widget's table drawn."""
-    yield from _run_all(browser, notebook7)
+    yield from _run_all(context, notebook7)
 
 
 @pytest.fixture
