@@ -145,7 +145,8 @@ _LAST_EVENT_ID = {
     "name": "Last-Event-ID",
     "in": "header",
     "required": False,
-    "description": "Resume after this event id: every later event you may see, none twice.",
+    "description": "Resume after this event id: every later event you may see, none twice. "
+    "Without it, a stream starts after the last event committed as it opened.",
     "schema": {"type": "string", "pattern": "^[0-9]{1,16}$"},
 }
 
