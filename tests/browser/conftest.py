@@ -273,9 +273,7 @@ def browser(playwright: Playwright) -> Iterator[Browser]:
     browser.close()
 
 
-@pytest.fixture(scope="session")
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """One browser context for the session, so that each page's scripts come from its cache."""
+def _new_context(browser: Browser) -> BrowserContext:
     context = browser.new_context(
         viewport={"width": 1280, "height": 860},
         locale="en-US",
@@ -283,6 +281,14 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
         permissions=["clipboard-read", "clipboard-write"],
     )
     context.set_default_timeout(20_000)
+    return context
+
+
+@pytest.fixture(scope="session")
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """One browser context for the Voila pages, so that each page's scripts come from its cache.
+    JupyterLab and Notebook 7 get a context each: cookies go to every port of a host."""
+    context = _new_context(browser)
     yield context
     context.close()
 
@@ -296,6 +302,7 @@ _SHUT_DOWN_KERNEL = """async () => {
     document.cookie = `_xsrf=${check}; path=/`;
     const url = `${config.baseUrl}api/kernels/${config.kernelId}`;
     const response = await fetch(url, {method: "DELETE", headers: {"X-XSRFToken": check}});
+    document.cookie = "_xsrf=; path=/; max-age=0";
     return response.status;
 }"""
 
@@ -330,13 +337,13 @@ def analyst_page(analyst_voila: str, api: Api, context: BrowserContext) -> Itera
     yield from _open(context, analyst_voila)
 
 
-def _run_all(context: BrowserContext, url: str) -> Iterator[Page]:
+def _run_all(browser: Browser, url: str) -> Iterator[Page]:
     """The notebook at ``url`` with every cell run and the widget's table drawn.
 
     JupyterLab and Notebook 7 share the notebook panel, its toolbar and the Run menu, so one way
     serves both.
     """
-    page = context.new_page()
+    page = _new_context(browser).new_page()
     page.goto(url)
     # Run All before the kernel is up would wait for it. The toolbar's indicator says "idle"
     # already while the panel has no kernel, so first wait for a kernel's name there.
@@ -354,10 +361,12 @@ def _run_all(context: BrowserContext, url: str) -> Iterator[Page]:
     # one ten seconds later) drops the cells queued on it, which stay "[ ]" while nothing runs.
     # So Run All until every cell has run, for as long as a kernel may take to be attached.
     # A kernel replaced after the widget's cell ran leaves "Error displaying widget: model not
-    # found" in its place (seen once under load): that too is run again.
+    # found" in its place (seen under load): that too is run again. It shows only once the view
+    # fails to find its model, after every cell has run: so wait for the table or the error.
     never_ran = page.locator(".jp-InputPrompt", has_text="[ ]")
     running = page.locator(".jp-InputPrompt", has_text="[*]")
     lost_widget = page.get_by_text("Error displaying widget: model not found")
+    table = page.get_by_test_id("rows")
     for _ in range(12):
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
@@ -366,26 +375,29 @@ def _run_all(context: BrowserContext, url: str) -> Iterator[Page]:
         except AssertionError:
             continue
         expect(running).to_have_count(0, timeout=60_000)
-        if never_ran.count() == 0 and lost_widget.count() == 0:
+        if never_ran.count() > 0:
+            continue
+        expect(table.or_(lost_widget).first).to_be_visible(timeout=60_000)
+        if lost_widget.count() == 0:
             break
-    expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
+    expect(table).to_be_visible(timeout=60_000)
     expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
     # The last cell redraws the widget; the notebook is done when no cell waits to run.
     expect(page.locator(".jp-InputPrompt", has_text="[*]")).to_have_count(0, timeout=60_000)
     yield page
-    page.close()
+    page.context.close()
 
 
 @pytest.fixture
-def lab_page(jupyterlab: str, api: Api, context: BrowserContext) -> Iterator[Page]:
+def lab_page(jupyterlab: str, api: Api, browser: Browser) -> Iterator[Page]:
     """The demo notebook open in JupyterLab, every cell run, the widget's table drawn."""
-    yield from _run_all(context, jupyterlab)
+    yield from _run_all(browser, jupyterlab)
 
 
 @pytest.fixture
-def notebook7_page(notebook7: str, api: Api, context: BrowserContext) -> Iterator[Page]:
+def notebook7_page(notebook7: str, api: Api, browser: Browser) -> Iterator[Page]:
     """The demo notebook open in Jupyter Notebook 7, every cell run, the widget's table drawn."""
-    yield from _run_all(context, notebook7)
+    yield from _run_all(browser, notebook7)
 
 
 @pytest.fixture
