@@ -60,12 +60,15 @@ async def event_stream(call: Call[StreamQuery]) -> web.StreamResponse:
     )
     out = _Stream(request, response, call.caller)
     try:
-        if after is None:
-            # From now: the feed may still bring a change acknowledged before the stream opened.
-            after = await request.app[REPOSITORY].events.last_id()
+        # Without an id, from now: the feed may still bring a change acknowledged before the
+        # stream opened, and brings every later one (the subscription came first).
+        last = after if after is not None else await request.app[REPOSITORY].events.last_id()
         await response.prepare(request)
         await out.write(b": live\n\n")
-        await _relay(out, subscription, await _catch_up(out, after))
+        if after is not None:
+            last = await _catch_up(out, after)
+            await out.caller(now=True)  # the catch-up may have taken long
+        await _relay(out, subscription, last)
     except (ConnectionError, _Gone):
         pass  # the reader went away, or may read no more
     except StorageError as error:
@@ -97,7 +100,6 @@ async def _catch_up(out: _Stream, after: int) -> int:
 
 
 async def _relay(out: _Stream, subscription: Subscription, last: int) -> None:
-    await out.caller(now=True)  # the catch-up may have taken long
     while True:
         item = await out.next(subscription)
         if isinstance(item, Ended):
