@@ -11,6 +11,7 @@ from tokens_server.domain.limits import USAGE_BUCKETS_MAX, USAGE_DEFAULT_DAYS, U
 from tokens_server.domain.models import Caller, utcnow
 from tokens_server.domain.usage import (
     BUCKET_LENGTH,
+    ZERO,
     Bucket,
     TokenUsage,
     UsageCounts,
@@ -85,7 +86,7 @@ class UsageService:
         visible = await self.repo.usage.visible(scopes, ids)
         totals = await self.repo.usage.totals(window, {token_id for token_id, _, _ in visible})
         items = [
-            TokenUsage(token_id, name, totals.get(token_id, UsageCounts()), last_used_at)
+            TokenUsage(token_id, name, totals.get(token_id, ZERO), last_used_at)
             for token_id, name, last_used_at in visible
         ]
         items.sort(key=lambda item: item.token_id)
