@@ -9,6 +9,7 @@ tokens, scopes and users, not only 404s.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import uuid
@@ -23,6 +24,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from hypothesis.strategies._internal import regex as hypothesis_regex
 from pymongo import MongoClient
 
 from tests.support import ADMIN, ADMIN_KEY, MAX_LINE
@@ -33,6 +35,31 @@ from tokens_server.http.routes import OPERATIONS
 from tokens_server.settings import Settings
 
 from .live_server import LiveServer
+
+
+def _build_each_regex_strategy_once() -> None:
+    """Hypothesis builds a pattern's character class one code point at a time, and the token
+    name pattern (tokens_server/domain/names.py) spans about 280,000 of them: 2.7 s a build.
+    schemathesis builds it again for every field and mode that uses it, at collection (it makes
+    the coverage cases then), in every worker: 53 s of collecting, 33 s with this. A strategy
+    is a description that can be drawn from any number of times, so one build per pattern and
+    alphabet serves them all (its private home is the only place to keep it: a change there
+    fails this import, loudly)."""
+    build = hypothesis_regex.base_regex_strategy
+    built: dict[tuple[Any, str], Any] = {}
+
+    @functools.wraps(build)
+    def build_once(regex: Any, *, parsed: Any = None, alphabet: Any) -> Any:
+        key = (regex, repr(alphabet))  # alphabets are rebuilt as equal, not identical, objects
+        if key not in built:
+            built[key] = build(regex, parsed=parsed, alphabet=alphabet)
+        return built[key]
+
+    hypothesis_regex.base_regex_strategy = build_once
+
+
+_build_each_regex_strategy_once()
+
 
 # A hundred generated requests and more for each operation.
 pytestmark = pytest.mark.slow
