@@ -572,7 +572,10 @@ function grid(model, limits, actions, fallbackFocus) {
     watcher.observe(node);
     watcher.observe(table);
   }
-  const offs = [onTraits(model, ["_rows", "_usage", "_loaded", "error", "selected"], drawRows), onTraits(model, ["sort"], drawSort)];
+  // The filters too: with no rows before and after a filter changes, only they tell "none yet"
+  // from "none match".
+  const shown = ["_rows", "_usage", "_loaded", "error", "selected", "name_filter", "guid_filter", "scope_filter", "status_filter"];
+  const offs = [onTraits(model, shown, drawRows), onTraits(model, ["sort"], drawSort)];
   return {
     node,
     pageBox,
