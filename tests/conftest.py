@@ -29,6 +29,8 @@ PARTS = ("all", "server", "browser")
 # fixture that runs a server), and the tests of a browser module share the Jupyter server it
 # needs (JupyterLab and Notebook 7 take seconds to start).
 WHOLE_MODULES = (TESTS / "test_fuzz.py", TESTS / "test_secret_key.py", BROWSER_TESTS)
+# The browser fixtures that start JupyterLab or Notebook 7 (tests/browser/conftest.py).
+JUPYTER_FRONT_ENDS = {"jupyterlab", "notebook7"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -78,13 +80,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.slow)
     whole = Counter(item.path for item in items if _within(item.path, WHOLE_MODULES))
 
-    def run_order(item: pytest.Item) -> tuple[bool, bool, int]:
+    def run_order(item: pytest.Item) -> tuple[bool, bool, bool, int]:
         # Browser tests go last: Playwright's sync API keeps an event loop running in this
         # thread from its first use to the session's end, and no asyncio test can run beside
         # it. Within each part the slow tests go first, the whole modules first among them and
-        # the largest first, so that parallel workers share them out and end together.
+        # the largest first, so that parallel workers share them out and end together. Before
+        # all of them go the tests that start a Jupyter front end of their own, which can take
+        # a minute on a busy machine: last, one took two while the other worker sat idle.
         slow = item.get_closest_marker("slow") is not None
-        return _is_browser_test(item), not slow, -whole[item.path]
+        front_end = bool(JUPYTER_FRONT_ENDS & set(getattr(item, "fixturenames", ())))
+        return _is_browser_test(item), not slow, not front_end, -whole[item.path]
 
     items.sort(key=run_order)
 

@@ -20,11 +20,12 @@ import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import pytest
+import requests
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.live_server import LiveServer
@@ -174,7 +175,9 @@ def _voila(
         "--Voila.port_retries=0",
     ]
     env = _jupyter_env(home, server, api_key)
-    yield from _serve("voila", command, env, home, f"http://127.0.0.1:{port}/")
+    for address in _serve("voila", command, env, home, f"http://127.0.0.1:{port}/"):
+        yield address
+        _kernels_shut_down(address)
 
 
 @pytest.fixture(scope="session")
@@ -294,21 +297,32 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 # Voila's kernel for a page outlives the page (the page asks for its shutdown on unload, which a
-# closed page never sends), and each one left keeps a live grid redrawing every change.
-# Tornado takes any cookie and header that match as proof against cross-site requests.
-_SHUT_DOWN_KERNEL = """async () => {
+# closed page never sends), and each one left keeps a live grid redrawing every change. Its
+# shutdown takes about half a second, which the next test need not wait for: it is asked for on
+# a thread, and the answers are checked before the Voila server that made the kernels stops.
+_KERNEL_URL = """() => {
     const config = JSON.parse(document.getElementById("jupyter-config-data").textContent);
-    const check = crypto.randomUUID().replaceAll("-", "");
-    document.cookie = `_xsrf=${check}; path=/`;
-    const url = `${config.baseUrl}api/kernels/${config.kernelId}`;
-    const response = await fetch(url, {method: "DELETE", headers: {"X-XSRFToken": check}});
-    document.cookie = "_xsrf=; path=/; max-age=0";
-    return response.status;
+    return new URL(`${config.baseUrl}api/kernels/${config.kernelId}`, location.href).href;
 }"""
+_SHUTDOWNS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kernel-shutdown")
+_SHUTTING_DOWN: dict[str, list[Future[int]]] = {}
 
 
-def _shut_down_kernel(page: Page) -> None:
-    assert page.evaluate(_SHUT_DOWN_KERNEL) == 204
+def _shut_down_kernel_later(page: Page, server: str) -> None:
+    url = page.evaluate(_KERNEL_URL)
+    _SHUTTING_DOWN.setdefault(server, []).append(_SHUTDOWNS.submit(_delete_kernel, url))
+
+
+def _delete_kernel(url: str) -> int:
+    # Tornado takes any cookie and header that match as proof against cross-site requests.
+    check = uuid.uuid4().hex
+    headers = {"X-XSRFToken": check}
+    return requests.delete(url, headers=headers, cookies={"_xsrf": check}, timeout=60).status_code
+
+
+def _kernels_shut_down(server: str) -> None:
+    statuses = [shutdown.result() for shutdown in _SHUTTING_DOWN.pop(server, [])]
+    assert all(status == 204 for status in statuses), statuses
 
 
 def _open(context: BrowserContext, url: str) -> Iterator[Page]:
@@ -317,7 +331,7 @@ def _open(context: BrowserContext, url: str) -> Iterator[Page]:
     expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
     expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
     yield page
-    _shut_down_kernel(page)
+    _shut_down_kernel_later(page, url)
     page.close()
 
 
