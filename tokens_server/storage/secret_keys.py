@@ -29,6 +29,7 @@ class SealedSample:
 @store
 class SecretKeyRecord:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self._db = db
         self._meta: AsyncCollection[Document] = db["meta"]
         self._tokens: AsyncCollection[Document] = db["tokens"]
 
@@ -60,8 +61,11 @@ class SecretKeyRecord:
         Asked for by GUID prefix, one hex digit at a time, on the indexed field: the embedded
         database fetches everything a query matches before it applies a limit, and a
         ``find_one`` over the whole collection took 0.5 s at 20k tokens, past the request
-        timeout at 100k; a sixteenth of them took 0.07 s.
+        timeout at 100k; a sixteenth of them took 0.07 s. A database that never held a token (a
+        first start) has no tokens collection at all: one question then, not sixteen.
         """
+        if not await self._db.list_collection_names(filter={"name": self._tokens.name}):
+            return None
         for digit in "0123456789abcdef":
             doc = await self._tokens.find_one(
                 {"guid_prefix": {"$gte": digit, "$lt": digit + "~"}},
