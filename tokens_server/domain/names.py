@@ -7,6 +7,7 @@ alike, and a name must not carry characters that are invisible or rearrange what
 from __future__ import annotations
 
 import functools
+import itertools
 import sys
 import unicodedata
 from collections.abc import Callable
@@ -63,22 +64,39 @@ def name_pattern() -> str:
     """The same rule as a regular expression, for the API document: no refused character and
     one visible one. Built from the rule itself, so the two cannot drift apart; it lists about
     1,500 ranges of code points, hence built only when the document is."""
-    allowed = _char_class(lambda c: _refused(c) is None)
-    return f"^{allowed}*{_char_class(_visible)}{allowed}*$"
+    runs = _category_runs(singled_out=_BLANK_GLYPHS)
+    allowed = _char_class(runs, lambda c: _refused(c) is None)
+    return f"^{allowed}*{_char_class(runs, _visible)}{allowed}*$"
 
 
-def _char_class(accepts: Callable[[str], bool]) -> str:
-    parts: list[str] = []
-    start = None
-    for code in range(sys.maxunicode + 2):
-        inside = code <= sys.maxunicode and accepts(chr(code))
-        if inside and start is None:
-            start = code
-        elif not inside and start is not None:
-            last = code - 1
-            parts.append(_escape(start) + ("" if last == start else f"-{_escape(last)}"))
-            start = None
-    return f"[{''.join(parts)}]"
+def _category_runs(singled_out: frozenset[str]) -> list[tuple[int, int]]:
+    """Every code point in runs of one category, as (first, last), and each character
+    ``singled_out`` as a run of its own: a rule that decides by category but for those can be
+    asked once a run (about 4,000 runs) rather than once a code point (1.1 million, which took
+    a second of a server's start)."""
+    categories = list(map(unicodedata.category, map(chr, range(sys.maxunicode + 1))))
+    for char in singled_out:
+        categories[ord(char)] = char
+    runs = []
+    first = 0
+    for _, run in itertools.groupby(categories):
+        after = first + len(list(run))
+        runs.append((first, after - 1))
+        first = after
+    return runs
+
+
+def _char_class(runs: list[tuple[int, int]], accepts: Callable[[str], bool]) -> str:
+    taken: list[tuple[int, int]] = []
+    for first, last in runs:
+        if not accepts(chr(first)):
+            continue
+        if taken and taken[-1][1] == first - 1:  # adjoins the range before it
+            taken[-1] = (taken[-1][0], last)
+        else:
+            taken.append((first, last))
+    ranges = (_escape(a) + ("" if a == b else f"-{_escape(b)}") for a, b in taken)
+    return f"[{''.join(ranges)}]"
 
 
 def _escape(code: int) -> str:
