@@ -19,6 +19,7 @@ from tests.support import ADMIN, AiohttpClient, iso, now
 from tokens_server.app import create_app
 from tokens_server.http.state import REPOSITORY
 from tokens_server.settings import Settings
+from tokens_server.storage.memory import HEARD_WITHIN_S, Memory
 
 Client = TestClient[Any, Any]
 MakeScope = Callable[..., Awaitable[str]]
@@ -246,3 +247,19 @@ async def test_no_memory_at_all_keeps_nothing(
     for _ in range(2):
         assert await _verify(none, token["guid"]) == "active"
     assert memory.sizes == (0, 0) and memory.index_sizes == (0, 0)
+
+
+def test_health_tells_a_stream_not_heard_yet_from_one_gone_quiet() -> None:
+    """/health gives the reason while memory is not trusted: right after a start (or a lost
+    stream) nothing has been heard yet, which is not the same as a stream that went quiet."""
+    clock = [100.0]
+    memory = Memory(10, 10, clock=lambda: clock[0])
+    assert not memory.trusted
+    assert memory.distrusted_because == "the change stream has not answered since it opened"
+    memory.heard()
+    assert memory.trusted
+    clock[0] += HEARD_WITHIN_S
+    assert not memory.trusted
+    assert memory.distrusted_because == "the change stream has not answered for a while"
+    memory.lost()
+    assert memory.distrusted_because == "the change stream has not answered since it opened"

@@ -135,6 +135,13 @@ class Memory:
     def trusted(self) -> bool:
         return self._clock() - self._heard_at < HEARD_WITHIN_S
 
+    @property
+    def distrusted_because(self) -> str:
+        """Why nothing is trusted, for /health: a just-opened stream has not answered yet."""
+        if self._heard_at == float("-inf"):
+            return "the change stream has not answered since it opened"
+        return "the change stream has not answered for a while"
+
     def ticket(self) -> int | None:
         """Taken before a read from the database; None when what it reads may not be kept."""
         return self._epoch if self.trusted else None

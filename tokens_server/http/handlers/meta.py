@@ -40,7 +40,7 @@ def _health(
     lists = repo.lists
     if lists.answers:
         return HealthOut(status=status, database=database, lists="memory", lists_detail="")
-    detail = lists.why or "the change stream has not answered for a while"
+    detail = lists.why or repo.memory.distrusted_because
     return HealthOut(status=status, database=database, lists="database", lists_detail=detail)
 
 
