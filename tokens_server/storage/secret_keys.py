@@ -29,7 +29,6 @@ class SealedSample:
 @store
 class SecretKeyRecord:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
-        self._db = db
         self._meta: AsyncCollection[Document] = db["meta"]
         self._tokens: AsyncCollection[Document] = db["tokens"]
 
@@ -64,10 +63,11 @@ class SecretKeyRecord:
         timeout at 100k; a sixteenth of them took 0.07 s. A database that never held a token (a
         first start) has no tokens collection at all: one question then, not sixteen.
         """
-        if not await self._db.list_collection_names(filter={"name": self._tokens.name}):
+        tokens = self._tokens
+        if not await tokens.database.list_collection_names(filter={"name": tokens.name}):
             return None
         for digit in "0123456789abcdef":
-            doc = await self._tokens.find_one(
+            doc = await tokens.find_one(
                 {"guid_prefix": {"$gte": digit, "$lt": digit + "~"}},
                 {"guid_enc": 1, "guid_key": 1},
             )
