@@ -10,7 +10,6 @@ those processes is started, waited for and stopped here, in one place.
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import os
 import re
@@ -21,10 +20,9 @@ import sys
 import threading
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Any, TypeVar
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
@@ -176,9 +174,7 @@ def _voila(
         "--Voila.port_retries=0",
     ]
     env = _jupyter_env(home, server, api_key)
-    for address in _serve("voila", command, env, home, f"http://127.0.0.1:{port}/"):
-        yield address
-        _kernels_shut_down(address)
+    yield from _serve("voila", command, env, home, f"http://127.0.0.1:{port}/")
 
 
 @pytest.fixture(scope="session")
@@ -298,41 +294,21 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 # Voila's kernel for a page outlives the page (the page asks for its shutdown on unload, which a
-# closed page never sends), and each one left keeps a live grid redrawing every change. Its
-# shutdown takes about half a second, which the next test need not wait for: it is asked for on
-# a thread, and the answers are checked before the Voila server that made the kernels stops.
-_KERNEL_URL = """() => {
+# closed page never sends), and each one left keeps a live grid redrawing every change.
+# Tornado takes any cookie and header that match as proof against cross-site requests.
+_SHUT_DOWN_KERNEL = """async () => {
     const config = JSON.parse(document.getElementById("jupyter-config-data").textContent);
-    return new URL(`${config.baseUrl}api/kernels/${config.kernelId}`, location.href).href;
+    const check = crypto.randomUUID().replaceAll("-", "");
+    document.cookie = `_xsrf=${check}; path=/`;
+    const url = `${config.baseUrl}api/kernels/${config.kernelId}`;
+    const response = await fetch(url, {method: "DELETE", headers: {"X-XSRFToken": check}});
+    document.cookie = "_xsrf=; path=/; max-age=0";
+    return response.status;
 }"""
-_SHUTDOWNS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kernel-shutdown")
-_SHUTTING_DOWN: dict[str, list[Future[int]]] = {}
 
 
-def _shut_down_kernel_later(page: Page, server: str) -> None:
-    url = page.evaluate(_KERNEL_URL)
-    _SHUTTING_DOWN.setdefault(server, []).append(_SHUTDOWNS.submit(_delete_kernel, url))
-
-
-def _delete_kernel(url: str) -> int:
-    # Tornado takes any cookie and header that match as proof against cross-site requests.
-    # http.client, not requests: requests reads the environment for proxies, and pytest's
-    # thread changes it at every test (a CI run saw "KeyError: 'PYTEST_CURRENT_TEST'").
-    check = uuid.uuid4().hex
-    address = urlsplit(url)
-    connection = http.client.HTTPConnection(address.netloc, timeout=60)
-    try:
-        connection.request(
-            "DELETE", address.path, headers={"X-XSRFToken": check, "Cookie": f"_xsrf={check}"}
-        )
-        return connection.getresponse().status
-    finally:
-        connection.close()
-
-
-def _kernels_shut_down(server: str) -> None:
-    statuses = [shutdown.result() for shutdown in _SHUTTING_DOWN.pop(server, [])]
-    assert all(status == 204 for status in statuses), statuses
+def _shut_down_kernel(page: Page) -> None:
+    assert page.evaluate(_SHUT_DOWN_KERNEL) == 204
 
 
 def _open(context: BrowserContext, url: str) -> Iterator[Page]:
@@ -341,7 +317,7 @@ def _open(context: BrowserContext, url: str) -> Iterator[Page]:
     expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
     expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
     yield page
-    _shut_down_kernel_later(page, url)
+    _shut_down_kernel(page)
     page.close()
 
 
