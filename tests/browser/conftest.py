@@ -312,9 +312,20 @@ def _shut_down_kernel(page: Page) -> None:
 
 
 def _open(context: BrowserContext, url: str) -> Iterator[Page]:
-    page = context.new_page()
-    page.goto(url)
-    expect(page.get_by_test_id("rows")).to_be_visible(timeout=60_000)
+    """A Voila page with its table drawn. Now and then (once in five runs of the part) one comes
+    up "Error displaying widget: model not found", as JupyterLab's can (see ``_run_all``); each
+    load starts a kernel of its own, so the page is opened again rather than failing the test."""
+    for attempt in range(3):
+        page = context.new_page()
+        page.goto(url)
+        table = page.get_by_test_id("rows")
+        lost_widget = page.get_by_text("Error displaying widget: model not found")
+        expect(table.or_(lost_widget).first).to_be_visible(timeout=60_000)
+        if lost_widget.count() == 0 or attempt == 2:
+            break
+        _shut_down_kernel(page)
+        page.close()
+    expect(table).to_be_visible()
     expect(page.locator(".tkn-empty", has_text="Loading")).to_have_count(0)
     yield page
     _shut_down_kernel(page)
