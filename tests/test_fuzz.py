@@ -37,28 +37,31 @@ from tokens_server.settings import Settings
 from .live_server import LiveServer
 
 
-def _build_each_regex_strategy_once() -> None:
+def _build_each_character_class_once() -> None:
     """Hypothesis builds a pattern's character class one code point at a time, and the token
     name pattern (tokens_server/domain/names.py) spans about 280,000 of them: 2.7 s a build.
-    schemathesis builds it again for every field and mode that uses it, at collection (it makes
-    the coverage cases then), in every worker: 53 s of collecting, 33 s with this. A strategy
-    is a description that can be drawn from any number of times, so one build per pattern and
-    alphabet serves them all (its private home is the only place to keep it: a change there
-    fails this import, loudly)."""
-    build = hypothesis_regex.base_regex_strategy
-    built: dict[tuple[Any, str], Any] = {}
+    schemathesis builds it again for every field and mode that uses it, and within every length
+    bound it puts around the pattern, at collection (it makes the coverage cases then), in every
+    worker. A class's strategy is a description that can be drawn from any number of times, so
+    one build per class, flags and alphabet serves them all. Its private home is the only place
+    to keep it: a change there fails this import, or the assertion, loudly."""
+    build = hypothesis_regex._strategy
+    built: dict[tuple[Any, ...], Any] = {}
 
     @functools.wraps(build)
-    def build_once(regex: Any, *, parsed: Any = None, alphabet: Any) -> Any:
-        key = (regex, repr(alphabet))  # alphabets are rebuilt as equal, not identical, objects
+    def build_once(codes: Any, context: Any, is_unicode: bool, *, alphabet: Any) -> Any:
+        if not (isinstance(codes, tuple) and codes[0] == hypothesis_regex.sre.IN):
+            return build(codes, context, is_unicode, alphabet=alphabet)
+        # Alphabets are rebuilt as equal, not identical, objects.
+        key = (tuple(codes[1]), int(context.flags), is_unicode, repr(alphabet))
         if key not in built:
-            built[key] = build(regex, parsed=parsed, alphabet=alphabet)
+            built[key] = build(codes, context, is_unicode, alphabet=alphabet)
         return built[key]
 
-    hypothesis_regex.base_regex_strategy = build_once
+    hypothesis_regex._strategy = build_once
 
 
-_build_each_regex_strategy_once()
+_build_each_character_class_once()
 
 
 # A hundred generated requests and more for each operation.
