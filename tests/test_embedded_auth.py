@@ -320,8 +320,10 @@ def _old_data_dir(data_dir: Path, servers: list[ServerProcess]) -> str:
         assert status == 201, token
         assert old.stop() == 0
     finally:
-        database.terminate()
-        assert database.wait(timeout=30) == 0
+        # Cleanly, as the server stops its own: SIGTERM, and a knock that ends its wait in accept().
+        listening = _LISTENING.findall((data_dir / "db.log").read_text())
+        embedded_process._end(database, int(listening[-1]) if listening else None, grace=30)
+        assert database.returncode == 0
     for path in [data_dir, *data_dir.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
     token_id: str = token["id"]
