@@ -267,6 +267,6 @@ OPERATIONS: tuple[Operation, ...] = (
 
 
 def add_routes(app: web.Application) -> None:
-    app[OPENAPI] = openapi_document(OPERATIONS)
+    app[OPENAPI] = lambda: openapi_document(OPERATIONS)
     for op in OPERATIONS:
         app.router.add_route(op.method, op.path, endpoint(op), name=op.operation_id)

@@ -45,4 +45,4 @@ def _health(
 
 
 async def openapi(call: Call[None]) -> web.Response:
-    return web.json_response(call.request.app[OPENAPI])
+    return web.json_response(call.request.app[OPENAPI]())
