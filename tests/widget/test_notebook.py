@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
 
 from tests.support import ADMIN_KEY
 from tokens_server.settings import Settings
 from tokens_widget import TokensClient
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 NOTEBOOK = Path(__file__).parents[2] / "notebooks" / "tokens_demo.ipynb"
 
@@ -38,7 +40,20 @@ def settings(settings: Settings) -> Settings:
     return replace(settings, db_timeout_ms=30_000)
 
 
-def outputs(notebook: nbformat.NotebookNode) -> str:
+async def executed(**options: Any) -> NotebookNode:
+    """The demo notebook, run in a real kernel. nbformat and nbclient are imported only here:
+    they bring jsonschema, whose format checkers take 2.4 s to import, which every worker
+    would otherwise spend collecting."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
+    # async_execute keeps this event loop, which also runs the server, free to answer.
+    await NotebookClient(notebook, timeout=60, kernel_name="python3", **options).async_execute()
+    return notebook
+
+
+def outputs(notebook: NotebookNode) -> str:
     texts = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -52,9 +67,7 @@ async def test_demo_notebook_runs_against_the_server(
 ) -> None:
     monkeypatch.setenv("TOKENS_URL", server_url)
     monkeypatch.setenv("TOKENS_API_KEY", ADMIN_KEY)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
-    # async_execute keeps this event loop, which also runs the server, free to answer.
-    await NotebookClient(notebook, timeout=60, kernel_name="python3").async_execute()
+    notebook = await executed()
 
     text = outputs(notebook)
     # Each message carries the whole output: pytest would cut it short, hiding which line differs.
@@ -78,9 +91,7 @@ async def test_without_a_server_the_notebook_explains_how_to_start_one(
 ) -> None:
     monkeypatch.delenv("TOKENS_URL", raising=False)
     monkeypatch.delenv("TOKENS_API_KEY", raising=False)
-    notebook = nbformat.read(NOTEBOOK, as_version=4)  # type: ignore[no-untyped-call]
-    client = NotebookClient(notebook, timeout=60, kernel_name="python3", allow_errors=True)
-    await client.async_execute()
+    notebook = await executed(allow_errors=True)
     text = outputs(notebook)
     assert "tokens-server serve" in text and "admin.key" in text
     errors = [
