@@ -27,6 +27,7 @@ from tests.server_process import ServerProcess
 from tests.support import ADMIN_KEY
 from tokens_server.embedded import EmbeddedDatabase
 from tokens_server.embedded import process as embedded_process
+from tokens_server.embedded.child import stop_process
 from tokens_server.embedded.credentials import ProvisioningTLS, read_password, write_uri
 from tokens_server.embedded.process import _executable
 
@@ -322,7 +323,7 @@ def _old_data_dir(data_dir: Path, servers: list[ServerProcess]) -> str:
     finally:
         # Cleanly, as the server stops its own: SIGTERM, and a knock that ends its wait in accept().
         listening = _LISTENING.findall((data_dir / "db.log").read_text())
-        embedded_process._end(database, int(listening[-1]) if listening else None, grace=30)
+        stop_process(database, int(listening[-1]) if listening else None, grace=30)
         assert database.returncode == 0
     for path in [data_dir, *data_dir.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)

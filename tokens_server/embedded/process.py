@@ -1,7 +1,7 @@
 """The embedded database's process: SecantusDB as a child on a free loopback port.
 
-Longer than most modules: one class whose start, provisioning, restart and stop share the state
-of one child process.
+One class whose start, provisioning, restart and stop share the state of one child process;
+how that child dies with the server and stops quickly is ``child``'s.
 
 It runs as a separate program, never in the server's process: it is pure Python above WiredTiger
 and would otherwise share the GIL with the web server. What it keeps in the data directory is
@@ -12,20 +12,17 @@ with the credentials (see ``credentials``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import ctypes
 import functools
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from tokens_server.data_files import DataFiles
+from tokens_server.embedded.child import die_with_parent, stop_process
 from tokens_server.embedded.credentials import (
     authenticates,
     connection_uri,
@@ -45,7 +42,6 @@ from tokens_server.owner_only import (
 
 _LISTENING = re.compile(rb"secantus listening on [0-9.]+:(\d+)")
 _BUSY = b"already being managed by another process"
-_PR_SET_PDEATHSIG = 1
 
 # Given with --config, which also keeps SecantusDB from reading a secantusd.toml it would
 # otherwise find in the working directory, ~/.secantus or /etc/secantus: no file planted there
@@ -60,24 +56,6 @@ standalone = false
 
 class EmbeddedDatabaseError(RuntimeError):
     """The embedded database could not be started."""
-
-
-# Loaded in the server, not in the forked child: loading a library between fork and exec can
-# deadlock when another thread held the loader's lock at the fork.
-_LIBC = ctypes.CDLL(None, use_errno=True)
-
-
-def _die_with_parent(parent_pid: int) -> None:
-    """In the child before exec: the kernel sends SIGTERM when the server dies, even by SIGKILL.
-
-    The signal follows the *thread* that forked, so start the database from the thread that lives
-    as long as the server (the event loop's). If the server died before the prctl took effect, no
-    signal will ever come, hence the ``getppid`` check.
-    """
-    with contextlib.suppress(AttributeError):
-        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent_pid:
-        os._exit(1)
 
 
 def _executable() -> str:
@@ -230,7 +208,7 @@ class EmbeddedDatabase:
                 stdout=log,
                 stderr=log,
                 umask=UMASK,  # its storage files and anything else it creates: owner-only
-                preexec_fn=functools.partial(_die_with_parent, os.getpid()),
+                preexec_fn=functools.partial(die_with_parent, os.getpid()),
                 start_new_session=True,  # Ctrl-C in a terminal goes to the server, which stops us
             )  # fmt: skip
         finally:
@@ -283,54 +261,9 @@ class EmbeddedDatabase:
         process, self._process = self._process, None
         if process is None or process.poll() is not None:
             return
-        await asyncio.to_thread(_end, process, self._listening, timeout)
+        await asyncio.to_thread(stop_process, process, self._listening, timeout)
 
     async def stop(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Stop cleanly (see ``_terminate``); the database is not restarted after this."""
         self.port = self._password = None
         await self._terminate(timeout)
-
-
-def _end(process: subprocess.Popen[bytes], port: int | None, grace: float) -> None:
-    """SIGTERM, then knock on ``port`` until it refuses, and SIGKILL after ``grace``.
-
-    On SIGTERM SecantusDB closes its listening socket and waits up to 2 s for its thread blocked
-    in accept(), which a close does not wake on Linux but a connection does; each start that
-    provisions a user stops a database once, so that wait was most of the start.
-    """
-    _terminate_main_thread(process)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        if port is not None and not _knock(port):
-            port = None  # nobody listens any more
-        try:
-            process.wait(0.02 if port is not None else deadline - time.monotonic())
-            return
-        except subprocess.TimeoutExpired:
-            pass
-    process.kill()
-    process.wait()
-
-
-def _terminate_main_thread(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to the process's main thread, which alone runs Python's signal handlers.
-
-    A signal sent to the process may be taken by any of its threads, and seen (about one stop in
-    five, with a knock under way) by one that was running: the main thread, asleep in a lock,
-    then never learnt of it and the stop waited for SIGKILL.
-    """
-    try:
-        if _LIBC.tgkill(process.pid, process.pid, signal.SIGTERM) == 0:
-            return
-    except AttributeError:  # a C library without tgkill
-        pass
-    process.terminate()
-
-
-def _knock(port: int) -> bool:
-    """Whether a connection to ``port`` on loopback was taken (then closed at once)."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1.0):
-            return True
-    except OSError:
-        return False
