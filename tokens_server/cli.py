@@ -14,17 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import IO, Any, NoReturn
 
-from pymongo.errors import PyMongoError
-
-from tokens_server.domain.errors import StorageError
-from tokens_server.embedded import DataDirLocked, EmbeddedDatabaseError, lock_data_dir
-from tokens_server.key_rotation import rotate_secret_key
-from tokens_server.logs import configure_logging
-from tokens_server.secrets.keyring import SecretKeyError
-from tokens_server.serve import serve
 from tokens_server.setting_values import positive
 from tokens_server.settings import OPTIONS, Settings, SettingsError, password_in
-from tokens_server.storage.topology import NotAReplicaSet
 
 PROG = "tokens-server"
 ROTATE = "rotate-secret-key"
@@ -114,6 +105,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(**flags)
     except SettingsError as error:
         _fail(str(error), 2)
+    return _run(args, settings, started)
+
+
+def _run(args: argparse.Namespace, settings: Settings, started: float) -> int:
+    # The server is imported only now, once the flags and values are known to be good: it takes
+    # most of a second, which --help or a mistyped value should not wait for.
+    from pymongo.errors import PyMongoError
+
+    from tokens_server.domain.errors import StorageError
+    from tokens_server.embedded import DataDirLocked, EmbeddedDatabaseError
+    from tokens_server.key_rotation import rotate_secret_key
+    from tokens_server.logs import configure_logging
+    from tokens_server.secrets.keyring import SecretKeyError
+    from tokens_server.serve import serve
+    from tokens_server.storage.topology import NotAReplicaSet
+
     # What the log must never show, though no code means to log it.
     configure_logging(settings.secrets)
     rotating = args.command == ROTATE
@@ -142,6 +149,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _lock(settings: Settings) -> IO[str]:
+    from tokens_server.embedded import DataDirLocked, lock_data_dir  # see _run
+
     try:
         return lock_data_dir(settings.data_dir)
     except DataDirLocked as error:
