@@ -305,11 +305,13 @@ def _old_data_dir(data_dir: Path, servers: list[ServerProcess]) -> str:
              "--storage-path", str(data_dir / "db"), "--log-level", "INFO"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, umask=0o022,
         )  # fmt: skip
+    port: int | None = None  # until it listens
     try:
         while not _LISTENING.search((data_dir / "db.log").read_text()):
             assert database.poll() is None, (data_dir / "db.log").read_text()
             time.sleep(0.05)
-        uri = _bare_uri(_database_port(data_dir))
+        port = _database_port(data_dir)
+        uri = _bare_uri(port)
         old = ServerProcess.start(
             data_dir, admin_key=ADMIN_KEY,
             env={"TOKENS_MONGO_URI": uri, "TOKENS_SECRET_KEY": SECRET},
@@ -322,8 +324,7 @@ def _old_data_dir(data_dir: Path, servers: list[ServerProcess]) -> str:
         assert old.stop() == 0
     finally:
         # Cleanly, as the server stops its own: SIGTERM, and a knock that ends its wait in accept().
-        listening = _LISTENING.findall((data_dir / "db.log").read_text())
-        stop_process(database, int(listening[-1]) if listening else None, grace=30)
+        stop_process(database, port, grace=30)
         assert database.returncode == 0
     for path in [data_dir, *data_dir.rglob("*")]:
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
