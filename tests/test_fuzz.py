@@ -44,7 +44,7 @@ def _build_each_character_class_once() -> None:
     bound it puts around the pattern, at collection (it makes the coverage cases then), in every
     worker. A class's strategy is a description that can be drawn from any number of times, so
     one build per class, flags and alphabet serves them all. Its private home is the only place
-    to keep it: a change there fails this import, or the assertion, loudly."""
+    to keep it: a change there fails this import, loudly."""
     build = hypothesis_regex._strategy
     built: dict[tuple[Any, ...], Any] = {}
 
